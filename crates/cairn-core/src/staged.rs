@@ -1,0 +1,224 @@
+//! The staged entries of a draft and the rules for changing them: conflicts between
+//! writers, replacing and removing, no-op retries.
+//!
+//! Changes are planned first (validated against the current index, nothing mutated) and
+//! applied second, so a refused upsert leaves nothing behind and a planned change can be
+//! persisted before it is applied. Replaying persisted changes in order rebuilds the index.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::{ConflictPolicy, CoreError, Digest, Entry, EntryPath};
+
+/// One staged entry and who staged it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagedEntry {
+    /// The writer that staged it; `None` for entries inherited from the base version.
+    pub writer: Option<String>,
+    /// Content digest.
+    pub sha256: Digest,
+    /// Content size.
+    pub size: u64,
+}
+
+/// One accepted change of one writer: what a single upsert persisted.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StagedOp {
+    /// The writer that made the change.
+    pub writer: String,
+    /// Entries added or replaced.
+    pub puts: Vec<Entry>,
+    /// Paths removed.
+    pub removes: Vec<EntryPath>,
+}
+
+impl StagedOp {
+    /// True when the change changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.puts.is_empty() && self.removes.is_empty()
+    }
+}
+
+/// All entries of a draft, sorted by path.
+#[derive(Debug, Clone, Default)]
+pub struct StagedIndex {
+    entries: BTreeMap<EntryPath, StagedEntry>,
+    per_writer: BTreeMap<String, u64>,
+}
+
+impl StagedIndex {
+    /// An index starting from a base version's entries.
+    pub fn from_base(base: impl IntoIterator<Item = Entry>) -> Self {
+        let entries = base
+            .into_iter()
+            .map(|e| (e.path, StagedEntry { writer: None, sha256: e.sha256, size: e.size }))
+            .collect();
+        Self { entries, per_writer: BTreeMap::new() }
+    }
+
+    /// Number of entries the version would have now.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when the draft has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Entries currently owned by `writer`.
+    pub fn writer_entries(&self, writer: &str) -> u64 {
+        self.per_writer.get(writer).copied().unwrap_or(0)
+    }
+
+    /// The staged entry at `path`.
+    pub fn get(&self, path: &EntryPath) -> Option<&StagedEntry> {
+        self.entries.get(path)
+    }
+
+    /// All entries in manifest order.
+    pub fn entries(&self) -> impl Iterator<Item = Entry> + '_ {
+        self.entries.iter().map(|(path, staged)| Entry {
+            path: path.clone(),
+            sha256: staged.sha256,
+            size: staged.size,
+        })
+    }
+
+    /// Validates a writer's change against the index and returns the effective change:
+    /// puts identical to what is staged are dropped, so retries are no-ops.
+    pub fn plan(
+        &self,
+        writer: &str,
+        puts: &[Entry],
+        removes: &[EntryPath],
+        policy: ConflictPolicy,
+    ) -> Result<StagedOp, CoreError> {
+        let mut seen = BTreeSet::new();
+        for path in puts.iter().map(|e| &e.path).chain(removes) {
+            if !seen.insert(path) {
+                return Err(CoreError::DuplicatePath { path: path.to_string() });
+            }
+        }
+        let may_replace = |existing: &StagedEntry| match &existing.writer {
+            None => true,
+            Some(owner) => owner == writer || policy == ConflictPolicy::LastWriterWins,
+        };
+        let mut op = StagedOp { writer: writer.to_owned(), puts: Vec::new(), removes: Vec::new() };
+        for entry in puts {
+            match self.entries.get(&entry.path) {
+                Some(existing) if existing.sha256 == entry.sha256 && existing.size == entry.size => {}
+                Some(existing) if !may_replace(existing) => {
+                    return Err(conflict(&entry.path, existing, writer, entry.sha256.to_string()));
+                }
+                _ => op.puts.push(entry.clone()),
+            }
+        }
+        for path in removes {
+            match self.entries.get(path) {
+                None => return Err(CoreError::PathNotFound { path: path.to_string() }),
+                Some(existing) if !may_replace(existing) => {
+                    return Err(conflict(path, existing, writer, "(removal)".to_owned()));
+                }
+                Some(_) => op.removes.push(path.clone()),
+            }
+        }
+        Ok(op)
+    }
+
+    /// Applies a planned (or replayed) change.
+    pub fn apply(&mut self, op: &StagedOp) {
+        for path in &op.removes {
+            if let Some(old) = self.entries.remove(path) {
+                self.forget_owner(old.writer.as_deref());
+            }
+        }
+        for entry in &op.puts {
+            let staged = StagedEntry { writer: Some(op.writer.clone()), sha256: entry.sha256, size: entry.size };
+            if let Some(old) = self.entries.insert(entry.path.clone(), staged) {
+                self.forget_owner(old.writer.as_deref());
+            }
+            *self.per_writer.entry(op.writer.clone()).or_default() += 1;
+        }
+    }
+
+    fn forget_owner(&mut self, writer: Option<&str>) {
+        if let Some(count) = writer.and_then(|w| self.per_writer.get_mut(w)) {
+            *count -= 1;
+        }
+    }
+}
+
+fn conflict(path: &EntryPath, existing: &StagedEntry, writer: &str, sha256: String) -> CoreError {
+    CoreError::PathConflict {
+        path: path.to_string(),
+        existing_writer: existing.writer.clone().unwrap_or_default(),
+        existing_sha256: existing.sha256.to_string(),
+        writer: writer.to_owned(),
+        sha256,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(path: &str, content: &str) -> Entry {
+        Entry { path: EntryPath::parse(path).unwrap(), sha256: Digest::of(content.as_bytes()), size: content.len() as u64 }
+    }
+
+    fn path(p: &str) -> EntryPath {
+        EntryPath::parse(p).unwrap()
+    }
+
+    #[test]
+    fn identical_retry_plans_no_change() {
+        let mut index = StagedIndex::default();
+        let op = index.plan("w1", &[entry("a", "1")], &[], ConflictPolicy::Reject).unwrap();
+        index.apply(&op);
+        let retry = index.plan("w1", &[entry("a", "1")], &[], ConflictPolicy::Reject).unwrap();
+        assert!(retry.is_empty());
+        assert_eq!(index.writer_entries("w1"), 1);
+    }
+
+    #[test]
+    fn other_writer_with_other_content_conflicts_and_names_both_sides() {
+        let mut index = StagedIndex::default();
+        index.apply(&index.plan("w1", &[entry("a", "1")], &[], ConflictPolicy::Reject).unwrap());
+        let err = index.plan("w2", &[entry("a", "2")], &[], ConflictPolicy::Reject).unwrap_err();
+        assert_eq!(err.reason(), "PATH_CONFLICT");
+        let meta = err.metadata();
+        assert!(meta.contains(&("existing_writer", "w1".to_owned())));
+        assert!(meta.contains(&("writer", "w2".to_owned())));
+        assert!(meta.contains(&("sha256", Digest::of(b"2").to_string())));
+    }
+
+    #[test]
+    fn last_writer_wins_replaces_and_moves_ownership() {
+        let mut index = StagedIndex::default();
+        index.apply(&index.plan("w1", &[entry("a", "1")], &[], ConflictPolicy::Reject).unwrap());
+        let op = index.plan("w2", &[entry("a", "2")], &[], ConflictPolicy::LastWriterWins).unwrap();
+        index.apply(&op);
+        assert_eq!(index.get(&path("a")).unwrap().sha256, Digest::of(b"2"));
+        assert_eq!((index.writer_entries("w1"), index.writer_entries("w2")), (0, 1));
+    }
+
+    #[test]
+    fn base_entries_can_be_replaced_and_removed_but_unknown_paths_cannot() {
+        let mut index = StagedIndex::from_base([entry("keep", "k"), entry("old", "o"), entry("gone", "g")]);
+        let op = index.plan("edit", &[entry("old", "new")], &[path("gone")], ConflictPolicy::Reject).unwrap();
+        index.apply(&op);
+        let names: Vec<String> = index.entries().map(|e| e.path.to_string()).collect();
+        assert_eq!(names, ["keep", "old"]);
+        let err = index.plan("edit", &[], &[path("nope")], ConflictPolicy::Reject).unwrap_err();
+        assert_eq!(err.reason(), "PATH_NOT_FOUND");
+    }
+
+    #[test]
+    fn duplicate_paths_in_one_request_are_refused() {
+        let index = StagedIndex::default();
+        let err = index.plan("w", &[entry("a", "1"), entry("a", "2")], &[], ConflictPolicy::Reject).unwrap_err();
+        assert_eq!(err.reason(), "DUPLICATE_PATH");
+        let err = index.plan("w", &[entry("a", "1")], &[path("a")], ConflictPolicy::Reject).unwrap_err();
+        assert_eq!(err.reason(), "DUPLICATE_PATH");
+    }
+}

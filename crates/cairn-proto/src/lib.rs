@@ -1,0 +1,21 @@
+//! Generated code for the `cairn.v1` gRPC API, and conversions to `cairn-core` types.
+//!
+//! The proto files in `proto/cairn/v1/` are the contract other languages see; this crate
+//! only generates the Rust side of it.
+
+#![allow(clippy::large_enum_variant)]
+
+mod convert;
+
+/// The `cairn.v1` package: messages, clients and servers.
+pub mod v1 {
+    tonic::include_proto!("cairn.v1");
+}
+
+/// Encoded `FileDescriptorSet` of the API, served by gRPC server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("cairn_v1_descriptor");
+
+/// The gRPC error domain of every `google.rpc.ErrorInfo` cairn returns.
+pub const ERROR_DOMAIN: &str = "cairn.dev";
+
+pub use convert::{entry_from_proto, entry_to_proto};
