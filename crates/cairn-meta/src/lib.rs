@@ -1,1 +1,13 @@
+//! The MetaStore: small keys and values with compare-and-swap transactions, prefix ranges
+//! and leases — the shape of etcd, so the coordinator runs unchanged on etcd (cluster) or
+//! on the embedded store (single node). Business logic never sees a backend's client.
 
+mod embedded;
+mod error;
+mod store;
+
+pub mod conformance;
+
+pub use embedded::EmbeddedStore;
+pub use error::MetaError;
+pub use store::{Compare, KeyValue, LeaseId, MAX_TXN_OPS, MAX_VALUE_BYTES, MetaStore, MetaStoreExt, Txn, TxnOp};
