@@ -1,1 +1,20 @@
+//! The BlobStore: content and manifests in object storage. Implementations: local files
+//! (single node) and S3 (cluster). A blob becomes visible only when it is complete, and
+//! `put_verified` is the one place where bytes are checked against their sha256 and size.
 
+mod error;
+mod keys;
+mod local;
+mod store;
+mod verify;
+
+pub mod conformance;
+
+pub use error::BlobError;
+pub use keys::{blob_key, manifest_key, staging_key, staging_prefix, validate_key};
+pub use local::LocalFileStore;
+pub use store::{BlobStore, BlobStoreExt, BlobWriter, ByteStream, once as single_chunk};
+pub use verify::{PutOutcome, put_verified};
+
+/// Size of the chunks blobs are streamed in.
+pub const CHUNK_SIZE: usize = 1024 * 1024;

@@ -1,0 +1,177 @@
+//! The BlobStore conformance suite: every implementation must pass these same checks,
+//! including the verification of `put_verified` against that implementation.
+//!
+//! Each check takes a fresh, empty store. Implementations instantiate the whole suite with
+//! [`crate::blob_conformance_tests!`], giving an async expression that builds a store.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use cairn_core::Digest;
+use futures::{StreamExt, stream};
+
+use crate::{BlobError, BlobStore, BlobStoreExt, blob_key, put_verified, single_chunk};
+
+/// Instantiates every conformance check as a `#[tokio::test]` for one implementation.
+#[macro_export]
+macro_rules! blob_conformance_tests {
+    ($make_store:expr) => {
+        $crate::blob_conformance_tests!(@each $make_store;
+            committed_object_reads_back_whole_and_by_range,
+            uncommitted_aborted_or_dropped_writes_are_invisible,
+            verified_put_stores_matching_content_once,
+            verified_put_with_wrong_digest_leaves_nothing,
+            verified_put_with_wrong_size_leaves_nothing,
+            interrupted_stream_leaves_nothing,
+            multi_megabyte_object_round_trips_in_chunks,
+            list_is_ordered_prefix_bounded_and_pages,
+            delete_removes_and_tolerates_absence,
+            missing_objects_and_bad_keys_are_clear_errors,
+        );
+    };
+    (@each $make_store:expr; $($name:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let store = $make_store;
+                $crate::conformance::$name(store).await;
+            }
+        )+
+    };
+}
+
+fn chunks_of(data: &[u8], size: usize) -> crate::ByteStream {
+    let pieces: Vec<Result<Bytes, BlobError>> = data.chunks(size).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+    stream::iter(pieces).boxed()
+}
+
+/// Deterministic pseudo-random bytes.
+fn pattern(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    (0..len)
+        .map(|_| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 33) as u8
+        })
+        .collect()
+}
+
+async fn read_range(store: &dyn BlobStore, key: &str, offset: u64, length: Option<u64>) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut chunks = store.get(key, offset, length).await.unwrap();
+    while let Some(chunk) = chunks.next().await {
+        out.extend_from_slice(&chunk.unwrap());
+    }
+    out
+}
+
+/// A committed object has its size, its bytes, and any sub-range of them.
+pub async fn committed_object_reads_back_whole_and_by_range(store: Arc<dyn BlobStore>) {
+    let data = pattern(10_000, 1);
+    store.put_bytes("objects/a", Bytes::from(data.clone())).await.unwrap();
+    assert_eq!(store.head("objects/a").await.unwrap(), Some(10_000));
+    assert_eq!(read_range(&*store, "objects/a", 0, None).await, data);
+    assert_eq!(read_range(&*store, "objects/a", 1234, Some(100)).await, &data[1234..1334]);
+    assert_eq!(read_range(&*store, "objects/a", 9_990, Some(100)).await, &data[9_990..]);
+    assert_eq!(read_range(&*store, "objects/a", 10_000, None).await, Vec::<u8>::new());
+    assert!(matches!(store.get("objects/a", 10_001, None).await, Err(BlobError::InvalidRange { .. })));
+}
+
+/// Nothing is visible before commit, after abort, or after the writer is dropped.
+pub async fn uncommitted_aborted_or_dropped_writes_are_invisible(store: Arc<dyn BlobStore>) {
+    let mut writer = store.begin_put("w/pending").await.unwrap();
+    writer.write(Bytes::from_static(b"partial")).await.unwrap();
+    assert_eq!(store.head("w/pending").await.unwrap(), None);
+    writer.abort().await.unwrap();
+    assert_eq!(store.head("w/pending").await.unwrap(), None);
+
+    let mut writer = store.begin_put("w/dropped").await.unwrap();
+    writer.write(Bytes::from_static(b"partial")).await.unwrap();
+    drop(writer);
+    assert_eq!(store.head("w/dropped").await.unwrap(), None);
+    assert!(store.list("w/", None, 10).await.unwrap().is_empty());
+}
+
+/// A verified put of matching bytes stores them at the content address; a second put of
+/// the same blob reports it present without reading.
+pub async fn verified_put_stores_matching_content_once(store: Arc<dyn BlobStore>) {
+    let data = pattern(3_000, 2);
+    let digest = Digest::of(&data);
+    let outcome = put_verified(&*store, &digest, 3_000, chunks_of(&data, 700)).await.unwrap();
+    assert_eq!((outcome.bytes, outcome.already_present), (3_000, false));
+    assert_eq!(store.get_bytes(&blob_key(&digest)).await.unwrap(), data);
+    let again = put_verified(&*store, &digest, 3_000, chunks_of(&data, 700)).await.unwrap();
+    assert!(again.already_present);
+}
+
+/// Bytes that do not hash to the declared digest are refused and leave no object.
+pub async fn verified_put_with_wrong_digest_leaves_nothing(store: Arc<dyn BlobStore>) {
+    let claimed = Digest::of(b"what the client promised");
+    let err = put_verified(&*store, &claimed, 5, single_chunk(Bytes::from_static(b"other"))).await.unwrap_err();
+    assert!(matches!(err, BlobError::DigestMismatch { .. }), "{err}");
+    assert_eq!(store.head(&blob_key(&claimed)).await.unwrap(), None);
+    assert!(store.list("blobs/", None, 10).await.unwrap().is_empty());
+}
+
+/// Too few or too many bytes are refused and leave no object.
+pub async fn verified_put_with_wrong_size_leaves_nothing(store: Arc<dyn BlobStore>) {
+    let data = b"exact content".to_vec();
+    let digest = Digest::of(&data);
+    let short = put_verified(&*store, &digest, 100, chunks_of(&data, 4)).await.unwrap_err();
+    assert!(matches!(short, BlobError::SizeMismatch { expected: 100, actual: 13 }), "{short}");
+    let long = put_verified(&*store, &digest, 5, chunks_of(&data, 4)).await.unwrap_err();
+    assert!(matches!(long, BlobError::SizeMismatch { expected: 5, .. }), "{long}");
+    assert_eq!(store.head(&blob_key(&digest)).await.unwrap(), None);
+}
+
+/// A stream that breaks off mid-way leaves no object.
+pub async fn interrupted_stream_leaves_nothing(store: Arc<dyn BlobStore>) {
+    let data = pattern(4_096, 3);
+    let digest = Digest::of(&data);
+    let broken = stream::iter(vec![
+        Ok(Bytes::copy_from_slice(&data[..1_000])),
+        Err(BlobError::Interrupted("client went away".into())),
+    ])
+    .boxed();
+    let err = put_verified(&*store, &digest, 4_096, broken).await.unwrap_err();
+    assert!(matches!(err, BlobError::Interrupted(_)), "{err}");
+    assert_eq!(store.head(&blob_key(&digest)).await.unwrap(), None);
+}
+
+/// A blob of several megabytes in odd-sized chunks reads back with the same digest.
+pub async fn multi_megabyte_object_round_trips_in_chunks(store: Arc<dyn BlobStore>) {
+    let data = pattern(5 * 1024 * 1024 + 17, 4);
+    let digest = Digest::of(&data);
+    put_verified(&*store, &digest, data.len() as u64, chunks_of(&data, 300_001)).await.unwrap();
+    let back = read_range(&*store, &blob_key(&digest), 0, None).await;
+    assert_eq!(back.len(), data.len());
+    assert_eq!(Digest::of(&back), digest);
+}
+
+/// Listing returns keys under a prefix, in order, paged by `start_after` and `limit`.
+pub async fn list_is_ordered_prefix_bounded_and_pages(store: Arc<dyn BlobStore>) {
+    for key in ["l/b", "l/a", "l/c/d", "l2/x", "k/z"] {
+        store.put_bytes(key, Bytes::from_static(b"x")).await.unwrap();
+    }
+    assert_eq!(store.list("l/", None, 100).await.unwrap(), ["l/a", "l/b", "l/c/d"]);
+    assert_eq!(store.list("l/", None, 2).await.unwrap(), ["l/a", "l/b"]);
+    assert_eq!(store.list("l/", Some("l/b"), 100).await.unwrap(), ["l/c/d"]);
+    assert_eq!(store.list("l", None, 100).await.unwrap(), ["l/a", "l/b", "l/c/d", "l2/x"]);
+    assert!(store.list("m/", None, 100).await.unwrap().is_empty());
+}
+
+/// Deleting makes an object absent; deleting an absent object succeeds.
+pub async fn delete_removes_and_tolerates_absence(store: Arc<dyn BlobStore>) {
+    store.put_bytes("d/x", Bytes::from_static(b"x")).await.unwrap();
+    store.delete("d/x").await.unwrap();
+    assert_eq!(store.head("d/x").await.unwrap(), None);
+    store.delete("d/x").await.unwrap();
+}
+
+/// Reading a missing object says NotFound; keys that could escape are refused.
+pub async fn missing_objects_and_bad_keys_are_clear_errors(store: Arc<dyn BlobStore>) {
+    assert!(matches!(store.get("nope/x", 0, None).await, Err(BlobError::NotFound(_))));
+    for bad in ["", "/abs", "a/../b", "a//b", "..", "a\\b"] {
+        assert!(matches!(store.begin_put(bad).await, Err(BlobError::InvalidKey { .. })), "{bad:?}");
+    }
+}

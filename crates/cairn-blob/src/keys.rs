@@ -1,0 +1,42 @@
+//! Object keys. Blobs are content-addressed; manifests are addressed by version digest;
+//! staged draft changes live under the draft's unique id until the draft ends.
+
+use cairn_core::Digest;
+
+use crate::BlobError;
+
+/// Key of the blob with this content digest.
+pub fn blob_key(sha256: &Digest) -> String {
+    let hex = sha256.to_string();
+    format!("blobs/sha256/{}/{hex}", &hex[..2])
+}
+
+/// Key of the manifest whose canonical encoding has this digest.
+pub fn manifest_key(version_digest: &Digest) -> String {
+    format!("manifests/sha256/{version_digest}")
+}
+
+/// Prefix of every staged segment of one draft.
+pub fn staging_prefix(draft_uid: &str) -> String {
+    format!("staging/{draft_uid}/")
+}
+
+/// Key of the `seq`-th staged segment of a draft.
+pub fn staging_key(draft_uid: &str, seq: u64) -> String {
+    format!("staging/{draft_uid}/{seq:012}")
+}
+
+/// Refuses keys that could escape a store's root or name a directory.
+pub fn validate_key(key: &str) -> Result<(), BlobError> {
+    let err = |why| BlobError::InvalidKey { key: key.to_owned(), why };
+    if key.is_empty() || key.len() > 1024 {
+        return Err(err("must be 1 to 1024 bytes"));
+    }
+    if key.starts_with('/') || key.contains('\\') || key.chars().any(char::is_control) {
+        return Err(err("must be relative, without `\\` or control characters"));
+    }
+    if key.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
+        return Err(err("segments must be non-empty and not `.` or `..`"));
+    }
+    Ok(())
+}

@@ -1,0 +1,184 @@
+//! The local-file BlobStore: objects are files under `<root>/objects/<key>`. A write goes
+//! to `<root>/tmp/<random>`, is fsynced, then renamed to its key and the directory fsynced,
+//! so an object is either absent or complete, even across a crash. Leftover temp files
+//! of a crashed process are removed when the store opens.
+
+use std::io::SeekFrom;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+use futures::stream;
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+
+use crate::{BlobError, BlobStore, BlobWriter, ByteStream, CHUNK_SIZE, validate_key};
+
+/// Blobs as local files.
+#[derive(Debug, Clone)]
+pub struct LocalFileStore {
+    objects: PathBuf,
+    tmp: PathBuf,
+}
+
+impl LocalFileStore {
+    /// Opens (or creates) the store under `root`, discarding unfinished writes.
+    pub fn open(root: &Path) -> Result<Self, BlobError> {
+        let objects = root.join("objects");
+        let tmp = root.join("tmp");
+        std::fs::create_dir_all(&objects)?;
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp)?;
+        }
+        std::fs::create_dir_all(&tmp)?;
+        Ok(Self { objects, tmp })
+    }
+
+    fn path_of(&self, key: &str) -> Result<PathBuf, BlobError> {
+        validate_key(key)?;
+        Ok(self.objects.join(key))
+    }
+}
+
+struct LocalWriter {
+    file: Option<tokio::fs::File>,
+    tmp_path: PathBuf,
+    final_path: PathBuf,
+}
+
+#[async_trait]
+impl BlobWriter for LocalWriter {
+    async fn write(&mut self, chunk: Bytes) -> Result<(), BlobError> {
+        let file = self.file.as_mut().ok_or_else(|| BlobError::Io("writer already closed".into()))?;
+        file.write_all(&chunk).await?;
+        Ok(())
+    }
+
+    async fn commit(mut self: Box<Self>) -> Result<(), BlobError> {
+        let mut file = self.file.take().ok_or_else(|| BlobError::Io("writer already closed".into()))?;
+        file.flush().await?;
+        file.sync_all().await?;
+        drop(file);
+        let (tmp_path, final_path) = (self.tmp_path.clone(), self.final_path.clone());
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            let parent = final_path.parent().expect("object paths have a parent");
+            std::fs::create_dir_all(parent)?;
+            std::fs::rename(&tmp_path, &final_path)?;
+            std::fs::File::open(parent)?.sync_all()
+        })
+        .await
+        .map_err(|e| BlobError::Io(e.to_string()))??;
+        Ok(())
+    }
+
+    async fn abort(mut self: Box<Self>) -> Result<(), BlobError> {
+        self.file.take();
+        match tokio::fs::remove_file(&self.tmp_path).await {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err.into()),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Drop for LocalWriter {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = std::fs::remove_file(&self.tmp_path);
+        }
+    }
+}
+
+#[async_trait]
+impl BlobStore for LocalFileStore {
+    async fn begin_put(&self, key: &str) -> Result<Box<dyn BlobWriter>, BlobError> {
+        let final_path = self.path_of(key)?;
+        let tmp_path = self.tmp.join(uuid::Uuid::new_v4().to_string());
+        let file = tokio::fs::File::create(&tmp_path).await?;
+        Ok(Box::new(LocalWriter { file: Some(file), tmp_path, final_path }))
+    }
+
+    async fn get(&self, key: &str, offset: u64, length: Option<u64>) -> Result<ByteStream, BlobError> {
+        let path = self.path_of(key)?;
+        let mut file = match tokio::fs::File::open(&path).await {
+            Ok(file) => file,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Err(BlobError::NotFound(key.to_owned())),
+            Err(err) => return Err(err.into()),
+        };
+        let size = file.metadata().await?.len();
+        if offset > size {
+            return Err(BlobError::InvalidRange { key: key.to_owned(), offset, size });
+        }
+        file.seek(SeekFrom::Start(offset)).await?;
+        let remaining = length.map_or(size - offset, |len| len.min(size - offset));
+        let chunks = stream::try_unfold((file, remaining), |(mut file, remaining)| async move {
+            if remaining == 0 {
+                return Ok(None);
+            }
+            let want = remaining.min(CHUNK_SIZE as u64) as usize;
+            let mut buf = BytesMut::zeroed(want);
+            let mut filled = 0;
+            while filled < want {
+                let n = file.read(&mut buf[filled..]).await?;
+                if n == 0 {
+                    return Err(BlobError::Io("object shrank while being read".into()));
+                }
+                filled += n;
+            }
+            Ok(Some((buf.freeze(), (file, remaining - want as u64))))
+        });
+        Ok(chunks.boxed())
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<u64>, BlobError> {
+        match tokio::fs::metadata(self.path_of(key)?).await {
+            Ok(meta) if meta.is_file() => Ok(Some(meta.len())),
+            Ok(_) => Ok(None),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        match tokio::fs::remove_file(self.path_of(key)?).await {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err.into()),
+            _ => Ok(()),
+        }
+    }
+
+    async fn list(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<Vec<String>, BlobError> {
+        let objects = self.objects.clone();
+        let prefix = prefix.to_owned();
+        let start_after = start_after.map(str::to_owned);
+        tokio::task::spawn_blocking(move || {
+            // Walk only the deepest directory the prefix names completely.
+            let dir_part = prefix.rsplit_once('/').map_or("", |(dir, _)| dir);
+            let mut keys = Vec::new();
+            let start = if dir_part.is_empty() { objects.clone() } else { objects.join(dir_part) };
+            walk(&objects, &start, &mut keys)?;
+            keys.retain(|k| k.starts_with(&prefix) && start_after.as_ref().is_none_or(|after| k > after));
+            keys.sort();
+            keys.truncate(limit);
+            Ok(keys)
+        })
+        .await
+        .map_err(|e| BlobError::Io(e.to_string()))?
+    }
+}
+
+fn walk(root: &Path, dir: &Path, keys: &mut Vec<String>) -> Result<(), BlobError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(err.into()),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            walk(root, &path, keys)?;
+        } else if let Ok(relative) = path.strip_prefix(root) {
+            keys.push(relative.to_string_lossy().replace(std::path::MAIN_SEPARATOR, "/"));
+        }
+    }
+    Ok(())
+}

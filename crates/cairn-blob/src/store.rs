@@ -1,0 +1,70 @@
+//! The BlobStore trait.
+
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use futures::stream::BoxStream;
+use futures::{StreamExt, stream};
+
+use crate::BlobError;
+
+/// A stream of chunks.
+pub type ByteStream = BoxStream<'static, Result<Bytes, BlobError>>;
+
+/// An object being written; nothing is visible under its key until `commit`.
+#[async_trait]
+pub trait BlobWriter: Send {
+    /// Appends bytes.
+    async fn write(&mut self, chunk: Bytes) -> Result<(), BlobError>;
+    /// Makes the object visible, complete and durable, under its key.
+    async fn commit(self: Box<Self>) -> Result<(), BlobError>;
+    /// Discards everything written. Dropping a writer without commit discards too.
+    async fn abort(self: Box<Self>) -> Result<(), BlobError>;
+}
+
+/// Immutable objects under string keys.
+#[async_trait]
+pub trait BlobStore: Send + Sync + 'static {
+    /// Starts writing the object at `key`. Committing over an existing object replaces it;
+    /// callers only do so with identical content (keys are content addresses).
+    async fn begin_put(&self, key: &str) -> Result<Box<dyn BlobWriter>, BlobError>;
+
+    /// Streams `length` bytes (all remaining when `None`) from `offset`.
+    async fn get(&self, key: &str, offset: u64, length: Option<u64>) -> Result<ByteStream, BlobError>;
+
+    /// Size of the object, or `None` when it does not exist.
+    async fn head(&self, key: &str) -> Result<Option<u64>, BlobError>;
+
+    /// Deletes an object; deleting a missing object is not an error.
+    async fn delete(&self, key: &str) -> Result<(), BlobError>;
+
+    /// Up to `limit` keys starting with `prefix`, in order, after `start_after`.
+    async fn list(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<Vec<String>, BlobError>;
+}
+
+/// Conveniences for small objects.
+#[async_trait]
+pub trait BlobStoreExt: BlobStore {
+    /// Writes a whole small object.
+    async fn put_bytes(&self, key: &str, data: Bytes) -> Result<(), BlobError> {
+        let mut writer = self.begin_put(key).await?;
+        writer.write(data).await?;
+        writer.commit().await
+    }
+
+    /// Reads a whole small object.
+    async fn get_bytes(&self, key: &str) -> Result<Bytes, BlobError> {
+        let mut chunks = self.get(key, 0, None).await?;
+        let mut out = BytesMut::new();
+        while let Some(chunk) = chunks.next().await {
+            out.extend_from_slice(&chunk?);
+        }
+        Ok(out.freeze())
+    }
+}
+
+impl<T: BlobStore + ?Sized> BlobStoreExt for T {}
+
+/// A stream of one chunk, handy for tests and small writes.
+pub fn once(data: Bytes) -> ByteStream {
+    stream::once(async move { Ok(data) }).boxed()
+}
