@@ -50,7 +50,11 @@ where
     }
 }
 
-async fn stream_into<S>(writer: &mut dyn BlobWriter, expected_size: u64, mut chunks: S) -> Result<Sha256Hasher, BlobError>
+async fn stream_into<S>(
+    writer: &mut dyn BlobWriter,
+    expected_size: u64,
+    mut chunks: S,
+) -> Result<Sha256Hasher, BlobError>
 where
     S: Stream<Item = Result<Bytes, BlobError>> + Send + Unpin,
 {

@@ -104,10 +104,7 @@ mod tests {
 
     #[test]
     fn digest_of_abc_matches_the_fips_vector() {
-        assert_eq!(
-            Digest::of(b"abc").to_string(),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(Digest::of(b"abc").to_string(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 
     #[test]

@@ -152,7 +152,8 @@ impl DraftRecord {
         self.writers.values().filter(|w| w.sealed).count() as u32
     }
 
-    fn require_open(&self) -> Result<(), CoreError> {
+    /// Refuses unless the draft is OPEN, with the reason its state gives.
+    pub fn require_open(&self) -> Result<(), CoreError> {
         let distributed_id = self.distributed_id.clone();
         match self.state {
             DraftState::Open => Ok(()),
@@ -235,11 +236,7 @@ impl DraftRecord {
     /// Decides whether a finish may commit now. Refuses with WRITERS_STILL_ACTIVE while
     /// writers are unsealed or fewer than expected have sealed, unless `force`.
     /// A SEALING draft (a finish interrupted by a crash) resumes committing.
-    pub fn begin_finish(
-        &mut self,
-        force: bool,
-        expected_writers: Option<u32>,
-    ) -> Result<FinishDecision, CoreError> {
+    pub fn begin_finish(&mut self, force: bool, expected_writers: Option<u32>) -> Result<FinishDecision, CoreError> {
         match self.state {
             DraftState::Committed { index, dedup } => {
                 return Ok(FinishDecision::AlreadyCommitted { index, dedup });
@@ -253,11 +250,7 @@ impl DraftRecord {
             let sealed = self.sealed_count();
             let too_few = self.expected_writers.is_some_and(|e| sealed < e);
             if !unsealed.is_empty() || too_few {
-                return Err(CoreError::WritersStillActive {
-                    unsealed,
-                    sealed,
-                    expected: self.expected_writers,
-                });
+                return Err(CoreError::WritersStillActive { unsealed, sealed, expected: self.expected_writers });
             }
         }
         self.state = DraftState::Sealing;
@@ -283,10 +276,9 @@ impl DraftRecord {
     pub fn abort(&mut self) -> Result<(), CoreError> {
         match self.state {
             DraftState::Aborted | DraftState::Expired => Ok(()),
-            DraftState::Committed { index, .. } => Err(CoreError::DraftCommitted {
-                distributed_id: self.distributed_id.clone(),
-                index,
-            }),
+            DraftState::Committed { index, .. } => {
+                Err(CoreError::DraftCommitted { distributed_id: self.distributed_id.clone(), index })
+            }
             DraftState::Open | DraftState::Sealing => {
                 self.state = DraftState::Aborted;
                 Ok(())
@@ -300,14 +292,24 @@ mod tests {
     use super::*;
 
     fn entry(path: &str, content: &str) -> Entry {
-        Entry { path: EntryPath::parse(path).unwrap(), sha256: Digest::of(content.as_bytes()), size: content.len() as u64 }
+        Entry {
+            path: EntryPath::parse(path).unwrap(),
+            sha256: Digest::of(content.as_bytes()),
+            size: content.len() as u64,
+        }
     }
 
     fn draft() -> DraftRecord {
         DraftRecord::new("u".into(), "p", "a", "job", "model", ConflictPolicy::Reject, None, 1_000, 0)
     }
 
-    fn upsert(d: &mut DraftRecord, index: &mut StagedIndex, writer: &str, puts: &[Entry], seal: bool) -> Result<(), CoreError> {
+    fn upsert(
+        d: &mut DraftRecord,
+        index: &mut StagedIndex,
+        writer: &str,
+        puts: &[Entry],
+        seal: bool,
+    ) -> Result<(), CoreError> {
         if let Some(op) = d.upsert(index, writer, puts, &[], None, seal, 10)? {
             index.apply(&op);
         }

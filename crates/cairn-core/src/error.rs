@@ -35,13 +35,7 @@ pub enum CoreError {
     #[error(
         "path conflict on {path:?}: writer {existing_writer:?} staged {existing_sha256}, writer {writer:?} sent {sha256}"
     )]
-    PathConflict {
-        path: String,
-        existing_writer: String,
-        existing_sha256: String,
-        writer: String,
-        sha256: String,
-    },
+    PathConflict { path: String, existing_writer: String, existing_sha256: String, writer: String, sha256: String },
     #[error("cannot remove {path:?}: it is not in the draft")]
     PathNotFound { path: String },
     #[error("writer {writer:?} is sealed and cannot change its entries")]
@@ -146,27 +140,24 @@ impl CoreError {
                 ]
             }
             CoreError::WriterSealed { writer } => vec![("writer", writer.clone())],
-            CoreError::DraftCommitted { distributed_id, index } => vec![
-                ("distributed_id", distributed_id.clone()),
-                ("version", format!("v{index}")),
-            ],
+            CoreError::DraftCommitted { distributed_id, index } => {
+                vec![("distributed_id", distributed_id.clone()), ("version", format!("v{index}"))]
+            }
             CoreError::DraftAborted { distributed_id }
             | CoreError::DraftExpired { distributed_id }
             | CoreError::DraftSealing { distributed_id } => {
                 vec![("distributed_id", distributed_id.clone())]
             }
             CoreError::WritersStillActive { unsealed, sealed, expected } => {
-                let mut meta =
-                    vec![("unsealed_writers", unsealed.join(",")), ("sealed", sealed.to_string())];
+                let mut meta = vec![("unsealed_writers", unsealed.join(",")), ("sealed", sealed.to_string())];
                 if let Some(expected) = expected {
                     meta.push(("expected_writers", expected.to_string()));
                 }
                 meta
             }
-            CoreError::ExpectedWritersMismatch { declared, requested } => vec![
-                ("declared", declared.to_string()),
-                ("requested", requested.to_string()),
-            ],
+            CoreError::ExpectedWritersMismatch { declared, requested } => {
+                vec![("declared", declared.to_string()), ("requested", requested.to_string())]
+            }
             CoreError::TooManyWriters { expected, writer } => {
                 vec![("expected_writers", expected.to_string()), ("writer", writer.clone())]
             }

@@ -14,14 +14,12 @@ mod staged;
 
 pub use digest::{Digest, Sha256Hasher};
 pub use draft::{
-    BaseVersion,
-    ConflictPolicy, DEFAULT_DRAFT_TTL_MS, DraftRecord, DraftState, FinishDecision, WriterRecord,
+    BaseVersion, ConflictPolicy, DEFAULT_DRAFT_TTL_MS, DraftRecord, DraftState, FinishDecision, WriterRecord,
 };
 pub use error::{CoreError, ErrorClass};
 pub use manifest::{MANIFEST_HEADER, ManifestDecoder, ManifestWriter, version_digest};
 pub use names::{
-    validate_alias, validate_artifact, validate_distributed_id, validate_project, validate_type,
-    validate_writer_id,
+    validate_alias, validate_artifact, validate_distributed_id, validate_project, validate_type, validate_writer_id,
 };
 pub use path::EntryPath;
 pub use records::{ArtifactRecord, MAX_PRODUCERS, VersionRecord};

@@ -90,8 +90,20 @@ mod tests {
     fn rejects_every_unsafe_form_and_names_the_path() {
         let long = "a".repeat(1025);
         for bad in [
-            "../x", "/abs", "a//b", "a/./b", "a/../b", "", "a/", ".", "..", "a\0b", "a\nb",
-            "a\u{7f}b", "a\\b", long.as_str(),
+            "../x",
+            "/abs",
+            "a//b",
+            "a/./b",
+            "a/../b",
+            "",
+            "a/",
+            ".",
+            "..",
+            "a\0b",
+            "a\nb",
+            "a\u{7f}b",
+            "a\\b",
+            long.as_str(),
         ] {
             let err = EntryPath::parse(bad).unwrap_err();
             assert_eq!(err.reason(), "INVALID_PATH", "{bad:?}");

@@ -48,10 +48,8 @@ pub struct StagedIndex {
 impl StagedIndex {
     /// An index starting from a base version's entries.
     pub fn from_base(base: impl IntoIterator<Item = Entry>) -> Self {
-        let entries = base
-            .into_iter()
-            .map(|e| (e.path, StagedEntry { writer: None, sha256: e.sha256, size: e.size }))
-            .collect();
+        let entries =
+            base.into_iter().map(|e| (e.path, StagedEntry { writer: None, sha256: e.sha256, size: e.size })).collect();
         Self { entries, per_writer: BTreeMap::new() }
     }
 
@@ -77,11 +75,7 @@ impl StagedIndex {
 
     /// All entries in manifest order.
     pub fn entries(&self) -> impl Iterator<Item = Entry> + '_ {
-        self.entries.iter().map(|(path, staged)| Entry {
-            path: path.clone(),
-            sha256: staged.sha256,
-            size: staged.size,
-        })
+        self.entries.iter().map(|(path, staged)| Entry { path: path.clone(), sha256: staged.sha256, size: staged.size })
     }
 
     /// Validates a writer's change against the index and returns the effective change:
@@ -163,7 +157,11 @@ mod tests {
     use super::*;
 
     fn entry(path: &str, content: &str) -> Entry {
-        Entry { path: EntryPath::parse(path).unwrap(), sha256: Digest::of(content.as_bytes()), size: content.len() as u64 }
+        Entry {
+            path: EntryPath::parse(path).unwrap(),
+            sha256: Digest::of(content.as_bytes()),
+            size: content.len() as u64,
+        }
     }
 
     fn path(p: &str) -> EntryPath {

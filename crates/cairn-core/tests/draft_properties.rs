@@ -1,8 +1,8 @@
 //! Property tests of the draft rules: interleavings, conflicts, version indices.
 
 use cairn_core::{
-    ArtifactRecord, ConflictPolicy, CoreError, Digest, DraftRecord, Entry, EntryPath, FinishDecision,
-    ManifestWriter, StagedIndex, version_digest,
+    ArtifactRecord, ConflictPolicy, CoreError, Digest, DraftRecord, Entry, EntryPath, FinishDecision, ManifestWriter,
+    StagedIndex, version_digest,
 };
 use proptest::prelude::*;
 

@@ -176,7 +176,9 @@ pub async fn concurrent_compare_and_swap_loses_no_update(store: Arc<dyn MetaStor
                 loop {
                     let current = store.get("counter").await.unwrap();
                     let (value, rev) = match &current {
-                        Some(kv) => (String::from_utf8(kv.value.clone()).unwrap().parse::<u64>().unwrap(), kv.mod_revision),
+                        Some(kv) => {
+                            (String::from_utf8(kv.value.clone()).unwrap().parse::<u64>().unwrap(), kv.mod_revision)
+                        }
                         None => (0, 0),
                     };
                     let txn = Txn::new().when_revision("counter", rev).put("counter", (value + 1).to_string());

@@ -13,8 +13,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use redb::{
-    Database, MultimapTableDefinition, ReadableTable, ReadableTableMetadata as _, Table,
-    TableDefinition, WriteTransaction,
+    Database, MultimapTableDefinition, ReadableTable, ReadableTableMetadata as _, Table, TableDefinition,
+    WriteTransaction,
 };
 
 use crate::{Compare, KeyValue, LeaseId, MetaError, MetaStore, Txn, TxnOp};
@@ -72,12 +72,7 @@ fn decode(key: &str, raw: &[u8]) -> Result<KeyValue, MetaError> {
     }
     let mod_revision = i64::from_le_bytes(raw[0..8].try_into().map_err(MetaError::backend)?);
     let lease = i64::from_le_bytes(raw[8..16].try_into().map_err(MetaError::backend)?);
-    Ok(KeyValue {
-        key: key.to_owned(),
-        value: raw[16..].to_vec(),
-        mod_revision,
-        lease: (lease != 0).then_some(lease),
-    })
+    Ok(KeyValue { key: key.to_owned(), value: raw[16..].to_vec(), mod_revision, lease: (lease != 0).then_some(lease) })
 }
 
 /// True when the key is not attached to a lease, or its lease is still alive.

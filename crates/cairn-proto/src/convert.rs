@@ -6,11 +6,7 @@ use crate::v1;
 
 /// Converts a wire entry into a validated domain entry.
 pub fn entry_from_proto(entry: &v1::Entry) -> Result<Entry, CoreError> {
-    Ok(Entry {
-        path: EntryPath::parse(&entry.path)?,
-        sha256: Digest::parse_hex(&entry.sha256)?,
-        size: entry.size,
-    })
+    Ok(Entry { path: EntryPath::parse(&entry.path)?, sha256: Digest::parse_hex(&entry.sha256)?, size: entry.size })
 }
 
 /// Converts a domain entry into its wire form.

@@ -6,6 +6,7 @@
 #![allow(clippy::large_enum_variant)]
 
 mod convert;
+mod status;
 
 /// The `cairn.v1` package: messages, clients and servers.
 pub mod v1 {
@@ -19,3 +20,4 @@ pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("cair
 pub const ERROR_DOMAIN: &str = "cairn.dev";
 
 pub use convert::{entry_from_proto, entry_to_proto};
+pub use status::{core_error_status, error_info, error_status};

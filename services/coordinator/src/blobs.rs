@@ -1,0 +1,63 @@
+//! The rule "never record an entry whose blob is not stored": every entry's blob is looked
+//! up in the BlobStore (which holds only verified blobs) before a change is accepted.
+
+use std::collections::BTreeMap;
+
+use cairn_blob::blob_key;
+use cairn_core::{Digest, Entry};
+use futures::{StreamExt, TryStreamExt, stream};
+
+use crate::{CoordError, Coordinator};
+
+/// Concurrent existence checks per request.
+const HEAD_CONCURRENCY: usize = 32;
+
+impl Coordinator {
+    /// Fails unless every entry's blob is stored with exactly the declared size.
+    pub(crate) async fn verify_blobs_stored(&self, entries: &[Entry]) -> Result<(), CoordError> {
+        let mut first_use: BTreeMap<Digest, Entry> = BTreeMap::new();
+        for entry in entries {
+            first_use.entry(entry.sha256).or_insert_with(|| entry.clone());
+        }
+        // Futures own what they use (not borrows of `self`), which keeps them `Send` for
+        // any lifetime as tonic's handlers require.
+        let blobs = self.blobs.clone();
+        stream::iter(first_use.into_values())
+            .map(move |entry| {
+                let blobs = blobs.clone();
+                async move {
+                    match blobs.head(&blob_key(&entry.sha256)).await? {
+                        None => Err(CoordError::BlobNotStored {
+                            path: entry.path.to_string(),
+                            sha256: entry.sha256.to_string(),
+                        }),
+                        Some(stored) if stored != entry.size => Err(CoordError::BlobSizeMismatch {
+                            path: entry.path.to_string(),
+                            sha256: entry.sha256.to_string(),
+                            declared: entry.size,
+                            stored,
+                        }),
+                        Some(_) => Ok(()),
+                    }
+                }
+            })
+            .buffer_unordered(HEAD_CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(())
+    }
+
+    /// Digests among `digests` that are not stored, in the given order.
+    pub async fn find_missing_blobs(&self, digests: &[Digest]) -> Result<Vec<Digest>, CoordError> {
+        let blobs = self.blobs.clone();
+        let present: Vec<bool> = stream::iter(digests.to_vec())
+            .map(move |digest| {
+                let blobs = blobs.clone();
+                async move { Ok::<_, CoordError>(blobs.head(&blob_key(&digest)).await?.is_some()) }
+            })
+            .buffered(HEAD_CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(digests.iter().zip(present).filter(|(_, present)| !present).map(|(d, _)| *d).collect())
+    }
+}

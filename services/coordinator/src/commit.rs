@@ -1,0 +1,141 @@
+//! Committing a version: one compare-and-swap on the artifact record assigns the index, so
+//! concurrent commits of one artifact never collide, skip or reuse an index. A commit whose
+//! digest equals the latest version's makes no new version (dedup) but records the producer.
+
+use cairn_core::{ArtifactRecord, CoreError, Digest, DraftRecord, MAX_PRODUCERS, VersionRecord, validate_alias};
+use cairn_meta::Txn;
+
+use crate::clock::now_ms;
+use crate::error::encode;
+use crate::versions::encode_version;
+use crate::{CoordError, Coordinator, MAX_ALIASES_PER_COMMIT, keys};
+
+/// Attempts before a commit that keeps losing races gives up with ABORTED.
+const MAX_COMMIT_ATTEMPTS: usize = 64;
+
+/// Largest metadata object, so that a version record stays small.
+const MAX_METADATA_BYTES: usize = 16 * 1024;
+
+/// A version about to be committed; its manifest is already stored.
+pub(crate) struct NewVersion {
+    pub project: String,
+    pub artifact: String,
+    pub artifact_type: String,
+    pub digest: Digest,
+    pub files: u64,
+    pub bytes: u64,
+    pub metadata_json: String,
+    pub producers: Vec<String>,
+    pub aliases: Vec<String>,
+}
+
+/// The draft a commit finishes: written in the same transaction, and only if nobody else
+/// changed it since it was sealed (a stale owner cannot commit).
+pub(crate) struct DraftFence {
+    pub key: String,
+    pub revision: i64,
+    pub record: DraftRecord,
+}
+
+/// Checks that metadata is a JSON object of bounded size; empty means `{}`.
+pub(crate) fn normalize_metadata(text: &str) -> Result<String, CoordError> {
+    if text.trim().is_empty() {
+        return Ok("{}".to_owned());
+    }
+    if text.len() > MAX_METADATA_BYTES {
+        return Err(CoreError::InvalidMetadata { why: format!("larger than {MAX_METADATA_BYTES} bytes") }.into());
+    }
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(value @ serde_json::Value::Object(_)) => Ok(value.to_string()),
+        Ok(_) => Err(CoreError::InvalidMetadata { why: "must be a JSON object".into() }.into()),
+        Err(err) => Err(CoreError::InvalidMetadata { why: err.to_string() }.into()),
+    }
+}
+
+/// Validates the aliases a commit sets.
+pub(crate) fn validate_aliases(aliases: &[String]) -> Result<(), CoordError> {
+    if aliases.len() > MAX_ALIASES_PER_COMMIT {
+        return Err(CoordError::TooManyAliases { count: aliases.len(), limit: MAX_ALIASES_PER_COMMIT });
+    }
+    for alias in aliases {
+        validate_alias(alias)?;
+    }
+    Ok(())
+}
+
+impl Coordinator {
+    /// Commits `new` (and the fenced draft, if any) atomically; returns the version and
+    /// whether it was a dedup hit.
+    pub(crate) async fn commit_version(
+        &self,
+        new: &NewVersion,
+        fence: Option<&DraftFence>,
+    ) -> Result<(VersionRecord, bool), CoordError> {
+        let artifact_key = keys::artifact(&new.project, &new.artifact);
+        for _ in 0..MAX_COMMIT_ATTEMPTS {
+            let now = now_ms();
+            let (mut artifact, artifact_revision) = match self.load_artifact(&new.project, &new.artifact).await? {
+                Some(found) => found,
+                None => (ArtifactRecord::new(&new.artifact_type, now), 0),
+            };
+            artifact.check_type(&new.artifact, &new.artifact_type)?;
+            let latest = match artifact.latest() {
+                Some(index) => self.load_version(&new.project, &new.artifact, index).await?,
+                None => None,
+            };
+            let mut txn = Txn::new().when_revision(&artifact_key, artifact_revision);
+            let (version, dedup) = match latest {
+                Some((mut version, revision)) if version.digest == new.digest => {
+                    for producer in &new.producers {
+                        version.add_producer(producer);
+                    }
+                    let key = keys::version(&new.project, &new.artifact, version.index);
+                    txn = txn.when_revision(&key, revision).put(key, encode_version(&version));
+                    (version, true)
+                }
+                _ => {
+                    let index = artifact.assign_next();
+                    let skip = new.producers.len().saturating_sub(MAX_PRODUCERS);
+                    let version = VersionRecord {
+                        index,
+                        digest: new.digest,
+                        files: new.files,
+                        bytes: new.bytes,
+                        metadata_json: new.metadata_json.clone(),
+                        producers: new.producers[skip..].to_vec(),
+                        created_at_ms: now,
+                    };
+                    txn = txn
+                        .put(&artifact_key, encode(&artifact))
+                        .put(keys::version(&new.project, &new.artifact, index), encode_version(&version))
+                        .put(keys::digest(&new.project, &new.artifact, &new.digest), index.to_string());
+                    (version, false)
+                }
+            };
+            for alias in &new.aliases {
+                txn = txn.put(keys::alias(&new.project, &new.artifact, alias), version.index.to_string());
+            }
+            if let Some(fence) = fence {
+                let mut record = fence.record.clone();
+                record.commit(version.index, dedup);
+                txn = txn.when_revision(&fence.key, fence.revision).put(&fence.key, encode(&record));
+            }
+            if self.meta.txn(txn).await? {
+                tracing::info!(
+                    project = %new.project, artifact = %new.artifact, index = version.index,
+                    dedup, files = new.files, "version committed"
+                );
+                return Ok((version, dedup));
+            }
+            if let Some(fence) = fence {
+                let current = self.meta.get(&fence.key).await?.map(|kv| kv.mod_revision);
+                if current != Some(fence.revision) {
+                    return Err(CoordError::ConcurrentUpdate(fence.key.clone()));
+                }
+            }
+            // Another commit of this artifact won the race: retry against its result.
+            tokio::task::yield_now().await;
+        }
+        Err(CoordError::ConcurrentUpdate(artifact_key))
+    }
+}

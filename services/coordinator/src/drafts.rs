@@ -1,0 +1,432 @@
+//! Drafts: the distributed lifecycle (upsert, seal, finish, abort, expiry).
+//!
+//! The draft record (state, writers, counters) is one small MetaStore value, changed only
+//! by compare-and-swap. Each accepted change is an immutable segment object in the
+//! BlobStore, `staging/<uid>/<seq>`, so nothing proportional to the number of entries goes
+//! into the MetaStore. The coordinator keeps each draft's entries in memory, rebuilt from
+//! the base manifest and the segments whenever its copy is behind the record.
+//! Requests for one draft are serialized by a per-draft lock.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use cairn_blob::{BlobStoreExt, staging_key, staging_prefix};
+use cairn_core::{
+    BaseVersion, ConflictPolicy, CoreError, DraftRecord, DraftState, Entry, EntryPath, FinishDecision, Selector,
+    StagedIndex, StagedOp, validate_artifact, validate_distributed_id, validate_project, validate_type,
+    validate_writer_id,
+};
+use cairn_meta::Txn;
+
+use crate::clock::now_ms;
+use crate::commit::{DraftFence, NewVersion, normalize_metadata, validate_aliases};
+use crate::error::{decode, encode};
+use crate::manifests::encode_sorted;
+use crate::versions::ResolvedVersion;
+use crate::{CoordError, Coordinator, MAX_ENTRIES_PER_REQUEST, keys};
+
+/// One draft's in-memory entries and how far they are synced with the record.
+#[derive(Default)]
+pub(crate) struct Slot {
+    uid: String,
+    loaded_segments: u64,
+    index: StagedIndex,
+}
+
+/// Per-draft locks and in-memory entries.
+#[derive(Default)]
+pub(crate) struct DraftCache {
+    slots: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Slot>>>>,
+}
+
+impl DraftCache {
+    fn slot(&self, key: &str) -> Arc<tokio::sync::Mutex<Slot>> {
+        let mut slots = self.slots.lock().expect("draft cache lock poisoned");
+        slots.entry(key.to_owned()).or_default().clone()
+    }
+
+    fn forget(&self, key: &str) {
+        self.slots.lock().expect("draft cache lock poisoned").remove(key);
+    }
+}
+
+/// One writer's change, validated for syntax.
+#[derive(Debug, Clone)]
+pub struct UpsertCommand {
+    pub project: String,
+    pub artifact: String,
+    pub artifact_type: String,
+    pub distributed_id: String,
+    pub writer: String,
+    pub puts: Vec<Entry>,
+    pub removes: Vec<EntryPath>,
+    pub expected_writers: Option<u32>,
+    pub seal: bool,
+    pub policy: ConflictPolicy,
+    pub base: Option<Selector>,
+    pub ttl_ms: u64,
+}
+
+/// A finish request.
+#[derive(Debug, Clone)]
+pub struct FinishCommand {
+    pub project: String,
+    pub artifact: String,
+    pub distributed_id: String,
+    pub aliases: Vec<String>,
+    pub wait: Duration,
+    pub force: bool,
+    pub expected_writers: Option<u32>,
+    pub metadata_json: String,
+}
+
+/// What callers see of a draft.
+#[derive(Debug, Clone)]
+pub struct DraftView {
+    /// The persisted record.
+    pub record: DraftRecord,
+    /// Entries the version would have now (0 once the draft ended).
+    pub staged_entries: u64,
+    /// Entries per writer.
+    pub writer_entries: BTreeMap<String, u64>,
+}
+
+fn view(record: DraftRecord, index: &StagedIndex) -> DraftView {
+    let writer_entries = record.writers.keys().map(|w| (w.clone(), index.writer_entries(w))).collect();
+    let staged_entries = match record.state {
+        DraftState::Open | DraftState::Sealing => index.len() as u64,
+        _ => 0,
+    };
+    DraftView { record, staged_entries, writer_entries }
+}
+
+fn validate_draft_names(project: &str, artifact: &str, distributed_id: &str) -> Result<(), CoordError> {
+    validate_project(project)?;
+    validate_artifact(artifact)?;
+    validate_distributed_id(distributed_id)?;
+    Ok(())
+}
+
+impl Coordinator {
+    async fn read_draft(&self, key: &str) -> Result<Option<(DraftRecord, i64)>, CoordError> {
+        match self.meta.get(key).await? {
+            Some(kv) => Ok(Some((decode(key, &kv.value)?, kv.mod_revision))),
+            None => Ok(None),
+        }
+    }
+
+    async fn require_draft(
+        &self,
+        key: &str,
+        artifact: &str,
+        distributed_id: &str,
+    ) -> Result<(DraftRecord, i64), CoordError> {
+        self.read_draft(key).await?.ok_or_else(|| CoordError::DraftNotFound {
+            artifact: artifact.to_owned(),
+            distributed_id: distributed_id.to_owned(),
+        })
+    }
+
+    /// Writes `record` if the stored revision is still `revision`; returns the new revision.
+    async fn save_draft(&self, key: &str, record: &DraftRecord, revision: i64) -> Result<i64, CoordError> {
+        if !self.meta.txn(Txn::new().when_revision(key, revision).put(key, encode(record))).await? {
+            return Err(CoordError::ConcurrentUpdate(key.to_owned()));
+        }
+        let stored = self.meta.get(key).await?.ok_or_else(|| CoordError::ConcurrentUpdate(key.to_owned()))?;
+        Ok(stored.mod_revision)
+    }
+
+    /// Brings the in-memory entries up to the record: base manifest, then missing segments.
+    async fn sync_slot(&self, slot: &mut Slot, record: &DraftRecord) -> Result<(), CoordError> {
+        if slot.uid != record.uid {
+            slot.index = match &record.base {
+                Some(base) => StagedIndex::from_base(self.read_manifest(base.digest).await?),
+                None => StagedIndex::default(),
+            };
+            slot.uid = record.uid.clone();
+            slot.loaded_segments = 0;
+        }
+        while slot.loaded_segments < record.segments {
+            let key = staging_key(&record.uid, slot.loaded_segments);
+            let op: StagedOp = decode(&key, &self.blobs.get_bytes(&key).await?)?;
+            slot.index.apply(&op);
+            slot.loaded_segments += 1;
+        }
+        Ok(())
+    }
+
+    /// If the open draft is past its `expires_at`, records EXPIRED and refuses.
+    async fn refuse_if_expired(&self, key: &str, record: &DraftRecord, revision: i64) -> Result<(), CoordError> {
+        let mut expired = record.clone();
+        if expired.expire_if_due(now_ms()) {
+            self.save_draft(key, &expired, revision).await?;
+            self.release_staging(key, &expired.uid).await;
+            tracing::info!(draft = %key, "draft expired");
+            return Err(CoreError::DraftExpired { distributed_id: record.distributed_id.clone() }.into());
+        }
+        Ok(())
+    }
+
+    /// Frees a draft's staged segments and in-memory entries once it has ended.
+    async fn release_staging(&self, key: &str, uid: &str) {
+        self.drafts.forget(key);
+        let prefix = staging_prefix(uid);
+        loop {
+            let keys = match self.blobs.list(&prefix, None, 1000).await {
+                Ok(keys) if !keys.is_empty() => keys,
+                Ok(_) => return,
+                Err(err) => {
+                    tracing::warn!(error = %err, draft = %key, "could not list staged segments");
+                    return;
+                }
+            };
+            for segment in keys {
+                if let Err(err) = self.blobs.delete(&segment).await {
+                    tracing::warn!(error = %err, segment = %segment, "could not delete staged segment");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Applies one writer's change, opening the draft on first use.
+    pub async fn upsert(&self, cmd: UpsertCommand) -> Result<DraftView, CoordError> {
+        validate_draft_names(&cmd.project, &cmd.artifact, &cmd.distributed_id)?;
+        validate_type(&cmd.artifact_type)?;
+        validate_writer_id(&cmd.writer)?;
+        let count = cmd.puts.len() + cmd.removes.len();
+        if count > MAX_ENTRIES_PER_REQUEST {
+            return Err(CoreError::TooManyEntries { count, limit: MAX_ENTRIES_PER_REQUEST }.into());
+        }
+        self.verify_blobs_stored(&cmd.puts).await?;
+
+        let key = keys::draft(&cmd.project, &cmd.artifact, &cmd.distributed_id);
+        let slot = self.drafts.slot(&key);
+        let mut slot = slot.lock().await;
+        let now = now_ms();
+        let (record, revision) = match self.read_draft(&key).await? {
+            Some((record, revision)) => {
+                if record.artifact_type != cmd.artifact_type {
+                    return Err(CoreError::TypeMismatch {
+                        artifact: cmd.artifact.clone(),
+                        existing: record.artifact_type.clone(),
+                        requested: cmd.artifact_type.clone(),
+                    }
+                    .into());
+                }
+                self.refuse_if_expired(&key, &record, revision).await?;
+                record.require_open()?;
+                (record, revision)
+            }
+            None => (self.new_draft_record(&cmd, now).await?, 0),
+        };
+        self.sync_slot(&mut slot, &record).await?;
+
+        let mut next = record.clone();
+        let op = next.upsert(&slot.index, &cmd.writer, &cmd.puts, &cmd.removes, cmd.expected_writers, cmd.seal, now)?;
+        if let Some(op) = &op {
+            let segment = staging_key(&next.uid, next.segments - 1);
+            self.blobs.put_bytes(&segment, Bytes::from(encode(op))).await?;
+        }
+        self.save_draft(&key, &next, revision).await?;
+        if let Some(op) = &op {
+            slot.index.apply(op);
+            slot.loaded_segments = next.segments;
+        }
+        Ok(view(next, &slot.index))
+    }
+
+    async fn new_draft_record(&self, cmd: &UpsertCommand, now: u64) -> Result<DraftRecord, CoordError> {
+        if let Some((artifact, _)) = self.load_artifact(&cmd.project, &cmd.artifact).await? {
+            artifact.check_type(&cmd.artifact, &cmd.artifact_type)?;
+        }
+        let base = match &cmd.base {
+            Some(selector) => {
+                let version = self.resolve(&cmd.project, &cmd.artifact, selector).await?;
+                Some(BaseVersion { index: version.record.index, digest: version.record.digest })
+            }
+            None => None,
+        };
+        Ok(DraftRecord::new(
+            uuid::Uuid::new_v4().to_string(),
+            &cmd.project,
+            &cmd.artifact,
+            &cmd.distributed_id,
+            &cmd.artifact_type,
+            cmd.policy,
+            base,
+            cmd.ttl_ms,
+            now,
+        ))
+    }
+
+    /// Seals a writer of an existing draft.
+    pub async fn seal_writer(
+        &self,
+        project: &str,
+        artifact: &str,
+        distributed_id: &str,
+        writer: &str,
+    ) -> Result<DraftView, CoordError> {
+        validate_draft_names(project, artifact, distributed_id)?;
+        validate_writer_id(writer)?;
+        let key = keys::draft(project, artifact, distributed_id);
+        let slot = self.drafts.slot(&key);
+        let mut slot = slot.lock().await;
+        let (record, revision) = self.require_draft(&key, artifact, distributed_id).await?;
+        self.refuse_if_expired(&key, &record, revision).await?;
+        let mut next = record.clone();
+        next.seal_writer(writer, now_ms())?;
+        self.save_draft(&key, &next, revision).await?;
+        self.sync_slot(&mut slot, &next).await?;
+        Ok(view(next, &slot.index))
+    }
+
+    /// Reads a draft.
+    pub async fn get_draft(
+        &self,
+        project: &str,
+        artifact: &str,
+        distributed_id: &str,
+    ) -> Result<DraftView, CoordError> {
+        validate_draft_names(project, artifact, distributed_id)?;
+        let key = keys::draft(project, artifact, distributed_id);
+        let slot = self.drafts.slot(&key);
+        let mut slot = slot.lock().await;
+        let (mut record, revision) = self.require_draft(&key, artifact, distributed_id).await?;
+        if self.refuse_if_expired(&key, &record, revision).await.is_err() {
+            record.state = DraftState::Expired;
+        }
+        if matches!(record.state, DraftState::Open | DraftState::Sealing) {
+            self.sync_slot(&mut slot, &record).await?;
+            return Ok(view(record, &slot.index));
+        }
+        Ok(view(record, &StagedIndex::default()))
+    }
+
+    /// Commits a draft, waiting up to `cmd.wait` for its writers; idempotent.
+    pub async fn finish(&self, cmd: FinishCommand) -> Result<(ResolvedVersion, bool), CoordError> {
+        validate_draft_names(&cmd.project, &cmd.artifact, &cmd.distributed_id)?;
+        validate_aliases(&cmd.aliases)?;
+        let metadata_json = normalize_metadata(&cmd.metadata_json)?;
+        let key = keys::draft(&cmd.project, &cmd.artifact, &cmd.distributed_id);
+        let deadline = tokio::time::Instant::now() + cmd.wait.min(self.config.max_finish_wait);
+        loop {
+            let slot = self.drafts.slot(&key);
+            let mut slot = slot.lock().await;
+            let (record, revision) = self.require_draft(&key, &cmd.artifact, &cmd.distributed_id).await?;
+            self.refuse_if_expired(&key, &record, revision).await?;
+            let mut sealing = record.clone();
+            match sealing.begin_finish(cmd.force, cmd.expected_writers) {
+                Ok(FinishDecision::AlreadyCommitted { index, dedup }) => {
+                    let version = self.resolve(&cmd.project, &cmd.artifact, &Selector::Index(index)).await?;
+                    return Ok((version, dedup));
+                }
+                Ok(FinishDecision::Commit) => {
+                    let revision = if record.state == DraftState::Sealing {
+                        revision
+                    } else {
+                        self.save_draft(&key, &sealing, revision).await?
+                    };
+                    return self.commit_sealed(&key, &mut slot, sealing, revision, &cmd, metadata_json).await;
+                }
+                Err(CoreError::WritersStillActive { .. }) if tokio::time::Instant::now() < deadline => {
+                    drop(slot);
+                    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                    tokio::time::sleep(left.min(Duration::from_millis(200))).await;
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+    }
+
+    async fn commit_sealed(
+        &self,
+        key: &str,
+        slot: &mut Slot,
+        sealing: DraftRecord,
+        revision: i64,
+        cmd: &FinishCommand,
+        metadata_json: String,
+    ) -> Result<(ResolvedVersion, bool), CoordError> {
+        let result = async {
+            self.sync_slot(slot, &sealing).await?;
+            let manifest = encode_sorted(slot.index.entries())?;
+            let new = NewVersion {
+                project: cmd.project.clone(),
+                artifact: cmd.artifact.clone(),
+                artifact_type: sealing.artifact_type.clone(),
+                digest: manifest.digest,
+                files: manifest.files,
+                bytes: manifest.total_bytes,
+                metadata_json,
+                producers: sealing.writers.keys().cloned().collect(),
+                aliases: cmd.aliases.clone(),
+            };
+            self.store_manifest(manifest).await?;
+            let fence = DraftFence { key: key.to_owned(), revision, record: sealing.clone() };
+            self.commit_version(&new, Some(&fence)).await
+        }
+        .await;
+        match result {
+            Ok((version, dedup)) => {
+                self.release_staging(key, &sealing.uid).await;
+                let resolved = self.resolve(&cmd.project, &cmd.artifact, &Selector::Index(version.index)).await?;
+                Ok((resolved, dedup))
+            }
+            Err(err) => {
+                // SEALING → OPEN so that finish can be retried; a lost fence means someone
+                // else owns the draft now and the record must not be touched.
+                if !matches!(err, CoordError::ConcurrentUpdate(_)) {
+                    let mut reopened = sealing.clone();
+                    reopened.reopen(now_ms());
+                    if let Err(reopen_err) = self.save_draft(key, &reopened, revision).await {
+                        tracing::warn!(error = %reopen_err, draft = %key, "could not reopen draft after failed commit");
+                    }
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Abandons a draft.
+    pub async fn abort(&self, project: &str, artifact: &str, distributed_id: &str) -> Result<DraftView, CoordError> {
+        validate_draft_names(project, artifact, distributed_id)?;
+        let key = keys::draft(project, artifact, distributed_id);
+        let slot = self.drafts.slot(&key);
+        let _slot = slot.lock().await;
+        let (record, revision) = self.require_draft(&key, artifact, distributed_id).await?;
+        let mut next = record.clone();
+        next.expire_if_due(now_ms());
+        next.abort()?;
+        if next != record {
+            self.save_draft(&key, &next, revision).await?;
+            self.release_staging(&key, &next.uid).await;
+            tracing::info!(draft = %key, "draft aborted");
+        }
+        Ok(view(next, &StagedIndex::default()))
+    }
+
+    /// Expires every open draft past its `expires_at` and releases its staged data.
+    pub(crate) async fn sweep_expired_drafts(&self) -> Result<(), CoordError> {
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.meta.range(keys::DRAFTS_PREFIX, after.as_deref(), 500).await?;
+            let Some(last) = page.last() else { return Ok(()) };
+            after = Some(last.key.clone());
+            for kv in page {
+                let record: DraftRecord = decode(&kv.key, &kv.value)?;
+                if record.state == DraftState::Open && now_ms() >= record.expires_at_ms {
+                    let slot = self.drafts.slot(&kv.key);
+                    let _slot = slot.lock().await;
+                    if let Some((record, revision)) = self.read_draft(&kv.key).await? {
+                        // Refusal is the expected outcome here: it means the draft expired.
+                        let _ = self.refuse_if_expired(&kv.key, &record, revision).await;
+                    }
+                }
+            }
+        }
+    }
+}

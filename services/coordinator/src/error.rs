@@ -1,0 +1,105 @@
+//! The coordinator's errors and their one mapping to gRPC statuses.
+
+use cairn_blob::BlobError;
+use cairn_core::CoreError;
+use cairn_meta::MetaError;
+use cairn_proto::{core_error_status, error_status};
+use tonic::{Code, Status};
+
+/// Everything a coordinator operation can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum CoordError {
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    #[error("draft {distributed_id:?} of artifact {artifact:?} not found")]
+    DraftNotFound { artifact: String, distributed_id: String },
+    #[error("artifact {artifact:?} not found in project {project:?}")]
+    ArtifactNotFound { project: String, artifact: String },
+    #[error("version {reference} not found")]
+    VersionNotFound { reference: String },
+    #[error("alias {alias:?} of artifact {artifact:?} not found")]
+    AliasNotFound { artifact: String, alias: String },
+    #[error("blob {sha256} of {path:?} is not stored; upload it first")]
+    BlobNotStored { path: String, sha256: String },
+    #[error("entry {path:?} declares {declared} bytes but blob {sha256} has {stored}")]
+    BlobSizeMismatch { path: String, sha256: String, declared: u64, stored: u64 },
+    #[error("too many aliases: {count} (at most {limit})")]
+    TooManyAliases { count: usize, limit: usize },
+    #[error("{0}")]
+    Malformed(String),
+    #[error("concurrent update of {0}; retry")]
+    ConcurrentUpdate(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Meta(#[from] MetaError),
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+}
+
+impl From<CoordError> for Status {
+    fn from(err: CoordError) -> Status {
+        let message = err.to_string();
+        match err {
+            CoordError::Core(core) => core_error_status(&core),
+            CoordError::DraftNotFound { artifact, distributed_id } => error_status(
+                Code::NotFound,
+                "DRAFT_NOT_FOUND",
+                message,
+                vec![("artifact", artifact), ("distributed_id", distributed_id)],
+            ),
+            CoordError::ArtifactNotFound { project, artifact } => error_status(
+                Code::NotFound,
+                "ARTIFACT_NOT_FOUND",
+                message,
+                vec![("project", project), ("artifact", artifact)],
+            ),
+            CoordError::VersionNotFound { reference } => {
+                error_status(Code::NotFound, "VERSION_NOT_FOUND", message, vec![("reference", reference)])
+            }
+            CoordError::AliasNotFound { artifact, alias } => {
+                error_status(Code::NotFound, "ALIAS_NOT_FOUND", message, vec![("artifact", artifact), ("alias", alias)])
+            }
+            CoordError::BlobNotStored { path, sha256 } => error_status(
+                Code::FailedPrecondition,
+                "BLOB_NOT_STORED",
+                message,
+                vec![("path", path), ("sha256", sha256)],
+            ),
+            CoordError::BlobSizeMismatch { path, sha256, declared, stored } => error_status(
+                Code::InvalidArgument,
+                "SIZE_MISMATCH",
+                message,
+                vec![
+                    ("path", path),
+                    ("sha256", sha256),
+                    ("size", declared.to_string()),
+                    ("stored_size", stored.to_string()),
+                ],
+            ),
+            CoordError::TooManyAliases { count, limit } => error_status(
+                Code::InvalidArgument,
+                "TOO_MANY_ALIASES",
+                message,
+                vec![("count", count.to_string()), ("limit", limit.to_string())],
+            ),
+            CoordError::Malformed(_) => error_status(Code::InvalidArgument, "MALFORMED_REQUEST", message, vec![]),
+            CoordError::ConcurrentUpdate(what) => {
+                error_status(Code::Aborted, "CONCURRENT_UPDATE", message, vec![("key", what)])
+            }
+            CoordError::Corrupt(_) => error_status(Code::DataLoss, "CORRUPT_METADATA", message, vec![]),
+            CoordError::Meta(_) => error_status(Code::Unavailable, "METADATA_UNAVAILABLE", message, vec![]),
+            CoordError::Blob(_) => error_status(Code::Unavailable, "STORAGE_UNAVAILABLE", message, vec![]),
+        }
+    }
+}
+
+/// Decodes a stored JSON record.
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, CoordError> {
+    serde_json::from_slice(bytes).map_err(|e| CoordError::Corrupt(format!("record {key:?}: {e}")))
+}
+
+/// Encodes a record for storage.
+pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).expect("records always serialize")
+}

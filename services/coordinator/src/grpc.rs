@@ -1,0 +1,333 @@
+//! The CoordinatorService gRPC edge: decodes requests into commands, runs them on the
+//! engine, encodes results. Errors become statuses with ErrorInfo here and nowhere else.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cairn_core::{
+    ConflictPolicy, CoreError, Digest, DraftState, Entry, EntryPath, Selector, validate_artifact, validate_project,
+    validate_type, validate_writer_id,
+};
+use cairn_proto::v1::{self, coordinator_service_server::CoordinatorService, log_request};
+use cairn_proto::{entry_from_proto, entry_to_proto};
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::commit::{NewVersion, normalize_metadata, validate_aliases};
+use crate::drafts::{DraftView, FinishCommand, UpsertCommand};
+use crate::manifests::encode_sorted;
+use crate::versions::ResolvedVersion;
+use crate::{CoordError, Coordinator, MAX_ENTRIES_PER_REQUEST};
+
+/// Entries per GetManifest message.
+const MANIFEST_PAGE: usize = 1000;
+
+/// Most digests per FindMissingBlobs request.
+const MAX_DIGESTS_PER_REQUEST: usize = 10_000;
+
+/// The gRPC face of a [`Coordinator`].
+pub struct CoordinatorGrpc {
+    engine: Arc<Coordinator>,
+}
+
+impl CoordinatorGrpc {
+    /// Serves `engine`.
+    pub fn new(engine: Arc<Coordinator>) -> Self {
+        Self { engine }
+    }
+
+    async fn version_proto(&self, version: &ResolvedVersion) -> Result<v1::Version, CoordError> {
+        let aliases = self.engine.aliases_of(&version.project, &version.artifact).await?;
+        Ok(version_to_proto(version, aliases.get(&version.record.index).cloned().unwrap_or_default()))
+    }
+}
+
+fn version_to_proto(version: &ResolvedVersion, mut aliases: Vec<String>) -> v1::Version {
+    if version.is_latest {
+        aliases.insert(0, "latest".to_owned());
+    }
+    let record = &version.record;
+    v1::Version {
+        name: format!("projects/{}/artifacts/{}/versions/{}", version.project, version.artifact, record.index),
+        project: version.project.clone(),
+        artifact: version.artifact.clone(),
+        r#type: version.artifact_type.clone(),
+        index: record.index,
+        digest: record.digest.to_string(),
+        file_count: record.files,
+        total_bytes: record.bytes,
+        metadata_json: record.metadata_json.clone(),
+        producers: record.producers.clone(),
+        create_time_unix_ms: record.created_at_ms as i64,
+        aliases,
+    }
+}
+
+fn draft_to_proto(view: &DraftView) -> v1::DraftInfo {
+    let record = &view.record;
+    let state = match record.state {
+        DraftState::Open => v1::DraftState::Open,
+        DraftState::Sealing => v1::DraftState::Sealing,
+        DraftState::Committed { .. } => v1::DraftState::Committed,
+        DraftState::Aborted => v1::DraftState::Aborted,
+        DraftState::Expired => v1::DraftState::Expired,
+    };
+    let committed_index = match record.state {
+        DraftState::Committed { index, .. } => Some(index),
+        _ => None,
+    };
+    v1::DraftInfo {
+        project: record.project.clone(),
+        artifact: record.artifact.clone(),
+        distributed_id: record.distributed_id.clone(),
+        state: state as i32,
+        r#type: record.artifact_type.clone(),
+        writers: record
+            .writers
+            .iter()
+            .map(|(id, w)| v1::WriterStatus {
+                writer_id: id.clone(),
+                sealed: w.sealed,
+                staged_entries: view.writer_entries.get(id).copied().unwrap_or(0),
+            })
+            .collect(),
+        expected_writers: record.expected_writers.unwrap_or(0),
+        staged_entries: view.staged_entries,
+        expire_time_unix_ms: record.expires_at_ms as i64,
+        base_index: record.base.as_ref().map(|b| b.index),
+        committed_index,
+        conflict_policy: match record.policy {
+            ConflictPolicy::Reject => v1::ConflictPolicy::Reject,
+            ConflictPolicy::LastWriterWins => v1::ConflictPolicy::LastWriterWins,
+        } as i32,
+    }
+}
+
+fn entries_from_proto(entries: &[v1::Entry]) -> Result<Vec<Entry>, CoordError> {
+    if entries.len() > MAX_ENTRIES_PER_REQUEST {
+        return Err(CoreError::TooManyEntries { count: entries.len(), limit: MAX_ENTRIES_PER_REQUEST }.into());
+    }
+    Ok(entries.iter().map(entry_from_proto).collect::<Result<_, _>>()?)
+}
+
+fn policy_from_proto(value: i32) -> ConflictPolicy {
+    match v1::ConflictPolicy::try_from(value) {
+        Ok(v1::ConflictPolicy::LastWriterWins) => ConflictPolicy::LastWriterWins,
+        _ => ConflictPolicy::Reject,
+    }
+}
+
+#[tonic::async_trait]
+impl CoordinatorService for CoordinatorGrpc {
+    async fn upsert(&self, request: Request<v1::UpsertRequest>) -> Result<Response<v1::UpsertResponse>, Status> {
+        let r = request.into_inner();
+        let base = match r.base.as_str() {
+            "" => None,
+            text => Some(Selector::parse(text).map_err(CoordError::from)?),
+        };
+        let cmd = UpsertCommand {
+            puts: entries_from_proto(&r.entries)?,
+            removes: r
+                .removals
+                .iter()
+                .map(|p| EntryPath::parse(p))
+                .collect::<Result<_, _>>()
+                .map_err(CoordError::from)?,
+            project: r.project,
+            artifact: r.artifact,
+            artifact_type: r.r#type,
+            distributed_id: r.distributed_id,
+            writer: r.writer_id,
+            expected_writers: r.expected_writers,
+            seal: r.seal,
+            policy: policy_from_proto(r.conflict_policy),
+            base,
+            ttl_ms: r.ttl_seconds.saturating_mul(1000),
+        };
+        let view = self.engine.upsert(cmd).await?;
+        Ok(Response::new(v1::UpsertResponse { draft: Some(draft_to_proto(&view)) }))
+    }
+
+    async fn seal_writer(
+        &self,
+        request: Request<v1::SealWriterRequest>,
+    ) -> Result<Response<v1::SealWriterResponse>, Status> {
+        let r = request.into_inner();
+        let view = self.engine.seal_writer(&r.project, &r.artifact, &r.distributed_id, &r.writer_id).await?;
+        Ok(Response::new(v1::SealWriterResponse { draft: Some(draft_to_proto(&view)) }))
+    }
+
+    async fn finish(&self, request: Request<v1::FinishRequest>) -> Result<Response<v1::FinishResponse>, Status> {
+        let r = request.into_inner();
+        let cmd = FinishCommand {
+            project: r.project,
+            artifact: r.artifact,
+            distributed_id: r.distributed_id,
+            aliases: r.aliases,
+            wait: Duration::from_secs(r.wait_seconds.into()),
+            force: r.force,
+            expected_writers: r.expected_writers,
+            metadata_json: r.metadata_json,
+        };
+        let (version, dedup) = self.engine.finish(cmd).await?;
+        let version = self.version_proto(&version).await?;
+        Ok(Response::new(v1::FinishResponse { version: Some(version), dedup }))
+    }
+
+    async fn abort(&self, request: Request<v1::AbortRequest>) -> Result<Response<v1::AbortResponse>, Status> {
+        let r = request.into_inner();
+        let view = self.engine.abort(&r.project, &r.artifact, &r.distributed_id).await?;
+        Ok(Response::new(v1::AbortResponse { draft: Some(draft_to_proto(&view)) }))
+    }
+
+    async fn get_draft(&self, request: Request<v1::GetDraftRequest>) -> Result<Response<v1::GetDraftResponse>, Status> {
+        let r = request.into_inner();
+        let view = self.engine.get_draft(&r.project, &r.artifact, &r.distributed_id).await?;
+        Ok(Response::new(v1::GetDraftResponse { draft: Some(draft_to_proto(&view)) }))
+    }
+
+    async fn log(&self, request: Request<Streaming<v1::LogRequest>>) -> Result<Response<v1::LogResponse>, Status> {
+        let mut stream = request.into_inner();
+        let header = match stream.message().await? {
+            Some(v1::LogRequest { part: Some(log_request::Part::Header(header)) }) => header,
+            _ => return Err(CoordError::Malformed("the first message of Log must be the header".into()).into()),
+        };
+        validate_project(&header.project).map_err(CoordError::from)?;
+        validate_artifact(&header.artifact).map_err(CoordError::from)?;
+        validate_type(&header.r#type).map_err(CoordError::from)?;
+        if !header.writer_id.is_empty() {
+            validate_writer_id(&header.writer_id).map_err(CoordError::from)?;
+        }
+        validate_aliases(&header.aliases)?;
+        let metadata_json = normalize_metadata(&header.metadata_json)?;
+        if let Some((artifact, _)) = self.engine.load_artifact(&header.project, &header.artifact).await? {
+            artifact.check_type(&header.artifact, &header.r#type).map_err(CoordError::from)?;
+        }
+        let mut entries = Vec::new();
+        while let Some(message) = stream.message().await? {
+            match message.part {
+                Some(log_request::Part::Batch(batch)) => entries.extend(entries_from_proto(&batch.entries)?),
+                _ => return Err(CoordError::Malformed("Log sent a second header or an empty message".into()).into()),
+            }
+        }
+        entries.sort_by(|a, b| a.path.cmp(&b.path));
+        if let Some(pair) = entries.windows(2).find(|pair| pair[0].path == pair[1].path) {
+            return Err(CoordError::from(CoreError::DuplicatePath { path: pair[0].path.to_string() }).into());
+        }
+        self.engine.verify_blobs_stored(&entries).await?;
+        let manifest = encode_sorted(entries.into_iter())?;
+        let new = NewVersion {
+            project: header.project.clone(),
+            artifact: header.artifact.clone(),
+            artifact_type: header.r#type,
+            digest: manifest.digest,
+            files: manifest.files,
+            bytes: manifest.total_bytes,
+            metadata_json,
+            producers: (!header.writer_id.is_empty()).then_some(header.writer_id).into_iter().collect(),
+            aliases: header.aliases,
+        };
+        self.engine.store_manifest(manifest).await?;
+        let (version, dedup) = self.engine.commit_version(&new, None).await?;
+        let resolved = self.engine.resolve(&header.project, &header.artifact, &Selector::Index(version.index)).await?;
+        Ok(Response::new(v1::LogResponse { version: Some(self.version_proto(&resolved).await?), dedup }))
+    }
+
+    async fn get_version(
+        &self,
+        request: Request<v1::GetVersionRequest>,
+    ) -> Result<Response<v1::GetVersionResponse>, Status> {
+        let r = request.into_inner();
+        let version = self.engine.resolve_reference(&r.project, &r.reference).await?;
+        Ok(Response::new(v1::GetVersionResponse { version: Some(self.version_proto(&version).await?) }))
+    }
+
+    async fn list_versions(
+        &self,
+        request: Request<v1::ListVersionsRequest>,
+    ) -> Result<Response<v1::ListVersionsResponse>, Status> {
+        let r = request.into_inner();
+        let (versions, next_page_token) =
+            self.engine.list_versions(&r.project, &r.artifact, r.page_size, &r.page_token).await?;
+        let aliases = self.engine.aliases_of(&r.project, &r.artifact).await?;
+        let versions = versions
+            .iter()
+            .map(|v| version_to_proto(v, aliases.get(&v.record.index).cloned().unwrap_or_default()))
+            .collect();
+        Ok(Response::new(v1::ListVersionsResponse { versions, next_page_token }))
+    }
+
+    async fn list_artifacts(
+        &self,
+        request: Request<v1::ListArtifactsRequest>,
+    ) -> Result<Response<v1::ListArtifactsResponse>, Status> {
+        let r = request.into_inner();
+        let (artifacts, next_page_token) = self.engine.list_artifacts(&r.project, r.page_size, &r.page_token).await?;
+        let artifacts = artifacts
+            .into_iter()
+            .map(|(name, record)| v1::ArtifactSummary {
+                name: format!("projects/{}/artifacts/{name}", r.project),
+                artifact: name,
+                r#type: record.artifact_type.clone(),
+                version_count: record.next_index,
+                latest_index: record.latest().unwrap_or(0),
+            })
+            .collect();
+        Ok(Response::new(v1::ListArtifactsResponse { artifacts, next_page_token }))
+    }
+
+    type GetManifestStream = BoxStream<'static, Result<v1::GetManifestResponse, Status>>;
+
+    async fn get_manifest(
+        &self,
+        request: Request<v1::GetManifestRequest>,
+    ) -> Result<Response<Self::GetManifestStream>, Status> {
+        let r = request.into_inner();
+        let version = self.engine.resolve_reference(&r.project, &r.reference).await?;
+        let first = v1::GetManifestResponse { version: Some(self.version_proto(&version).await?), entries: vec![] };
+        let pages =
+            ReceiverStream::new(self.engine.stream_manifest(version.record.digest, MANIFEST_PAGE)).map(|page| {
+                page.map(|entries| v1::GetManifestResponse {
+                    version: None,
+                    entries: entries.iter().map(entry_to_proto).collect(),
+                })
+                .map_err(Status::from)
+            });
+        Ok(Response::new(futures::stream::once(async move { Ok(first) }).chain(pages).boxed()))
+    }
+
+    async fn set_alias(&self, request: Request<v1::SetAliasRequest>) -> Result<Response<v1::SetAliasResponse>, Status> {
+        let r = request.into_inner();
+        let version = self.engine.set_alias(&r.project, &r.reference, &r.alias).await?;
+        Ok(Response::new(v1::SetAliasResponse { version: Some(self.version_proto(&version).await?) }))
+    }
+
+    async fn delete_alias(
+        &self,
+        request: Request<v1::DeleteAliasRequest>,
+    ) -> Result<Response<v1::DeleteAliasResponse>, Status> {
+        let r = request.into_inner();
+        let previous_index = self.engine.delete_alias(&r.project, &r.artifact, &r.alias).await?;
+        Ok(Response::new(v1::DeleteAliasResponse { previous_index }))
+    }
+
+    async fn find_missing_blobs(
+        &self,
+        request: Request<v1::FindMissingBlobsRequest>,
+    ) -> Result<Response<v1::FindMissingBlobsResponse>, Status> {
+        let r = request.into_inner();
+        if r.sha256.len() > MAX_DIGESTS_PER_REQUEST {
+            return Err(CoordError::from(CoreError::TooManyEntries {
+                count: r.sha256.len(),
+                limit: MAX_DIGESTS_PER_REQUEST,
+            })
+            .into());
+        }
+        let digests: Vec<Digest> =
+            r.sha256.iter().map(|d| Digest::parse_hex(d)).collect::<Result<_, _>>().map_err(CoordError::from)?;
+        let missing = self.engine.find_missing_blobs(&digests).await?;
+        Ok(Response::new(v1::FindMissingBlobsResponse { missing: missing.iter().map(Digest::to_string).collect() }))
+    }
+}

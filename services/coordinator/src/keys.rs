@@ -1,0 +1,45 @@
+//! The MetaStore key layout (docs/architecture.md). Project, artifact, alias and
+//! distributed_id never contain `/`, so each prefix below is unambiguous.
+
+/// The artifact record: type and next version index.
+pub(crate) fn artifact(project: &str, artifact: &str) -> String {
+    format!("artifacts/{project}/{artifact}")
+}
+
+/// Prefix of every artifact record of a project.
+pub(crate) fn artifacts_prefix(project: &str) -> String {
+    format!("artifacts/{project}/")
+}
+
+/// A version record; the zero-padded index keeps range order equal to index order.
+pub(crate) fn version(project: &str, artifact: &str, index: u64) -> String {
+    format!("versions/{project}/{artifact}/{index:020}")
+}
+
+/// Prefix of every version record of an artifact.
+pub(crate) fn versions_prefix(project: &str, artifact: &str) -> String {
+    format!("versions/{project}/{artifact}/")
+}
+
+/// Version digest → index, for `@sha256:` references.
+pub(crate) fn digest(project: &str, artifact: &str, digest: &cairn_core::Digest) -> String {
+    format!("digests/{project}/{artifact}/{digest}")
+}
+
+/// A user alias → index.
+pub(crate) fn alias(project: &str, artifact: &str, alias: &str) -> String {
+    format!("aliases/{project}/{artifact}/{alias}")
+}
+
+/// Prefix of every user alias of an artifact.
+pub(crate) fn aliases_prefix(project: &str, artifact: &str) -> String {
+    format!("aliases/{project}/{artifact}/")
+}
+
+/// A draft record.
+pub(crate) fn draft(project: &str, artifact: &str, distributed_id: &str) -> String {
+    format!("drafts/{project}/{artifact}/{distributed_id}")
+}
+
+/// Prefix of every draft record.
+pub(crate) const DRAFTS_PREFIX: &str = "drafts/";

@@ -1,0 +1,102 @@
+//! The StorageService gRPC implementation.
+
+use std::sync::Arc;
+
+use cairn_blob::{BlobError, BlobStore, blob_key, put_verified};
+use cairn_core::Digest;
+use cairn_proto::v1::put_blob_request::Part;
+use cairn_proto::v1::{GetBlobRequest, GetBlobResponse, PutBlobRequest, PutBlobResponse, storage_service_server};
+use cairn_proto::{core_error_status, error_status};
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+use tonic::{Code, Request, Response, Status, Streaming};
+
+/// Serves PutBlob and GetBlob over a BlobStore.
+pub struct StorageService {
+    blobs: Arc<dyn BlobStore>,
+}
+
+impl StorageService {
+    /// A service storing into `blobs`.
+    pub fn new(blobs: Arc<dyn BlobStore>) -> Self {
+        Self { blobs }
+    }
+}
+
+/// Maps a storage failure to a status that names what failed.
+fn blob_status(err: BlobError, sha256: &str) -> Status {
+    let message = err.to_string();
+    match err {
+        BlobError::DigestMismatch { expected, actual } => error_status(
+            Code::DataLoss,
+            "DIGEST_MISMATCH",
+            message,
+            vec![("sha256", expected), ("actual_sha256", actual)],
+        ),
+        BlobError::SizeMismatch { expected, actual } => error_status(
+            Code::InvalidArgument,
+            "SIZE_MISMATCH",
+            message,
+            vec![("sha256", sha256.to_owned()), ("size", expected.to_string()), ("actual_size", actual.to_string())],
+        ),
+        BlobError::NotFound(_) => {
+            error_status(Code::NotFound, "BLOB_NOT_FOUND", message, vec![("sha256", sha256.to_owned())])
+        }
+        BlobError::InvalidRange { offset, size, .. } => error_status(
+            Code::OutOfRange,
+            "INVALID_RANGE",
+            message,
+            vec![("sha256", sha256.to_owned()), ("offset", offset.to_string()), ("size", size.to_string())],
+        ),
+        BlobError::Interrupted(_) => {
+            error_status(Code::Cancelled, "UPLOAD_INTERRUPTED", message, vec![("sha256", sha256.to_owned())])
+        }
+        BlobError::InvalidKey { .. } | BlobError::Io(_) => {
+            error_status(Code::Unavailable, "STORAGE_UNAVAILABLE", message, vec![("sha256", sha256.to_owned())])
+        }
+    }
+}
+
+fn malformed(why: &str) -> Status {
+    error_status(Code::InvalidArgument, "MALFORMED_STREAM", why, vec![])
+}
+
+#[tonic::async_trait]
+impl storage_service_server::StorageService for StorageService {
+    async fn put_blob(&self, request: Request<Streaming<PutBlobRequest>>) -> Result<Response<PutBlobResponse>, Status> {
+        let mut stream = request.into_inner();
+        let header = match stream.message().await? {
+            Some(PutBlobRequest { part: Some(Part::Header(header)) }) => header,
+            _ => return Err(malformed("the first message of PutBlob must be the header")),
+        };
+        let digest = Digest::parse_hex(&header.sha256).map_err(|e| core_error_status(&e))?;
+        let chunks = stream.map(|message| match message {
+            Ok(PutBlobRequest { part: Some(Part::Chunk(chunk)) }) => Ok(chunk),
+            Ok(_) => Err(BlobError::Interrupted("PutBlob sent a second header or an empty message".into())),
+            Err(status) => Err(BlobError::Interrupted(status.message().to_owned())),
+        });
+        let outcome = put_verified(&*self.blobs, &digest, header.size, chunks)
+            .await
+            .map_err(|e| blob_status(e, &header.sha256))?;
+        tracing::debug!(sha256 = %digest, bytes = outcome.bytes, already_present = outcome.already_present, "blob stored");
+        Ok(Response::new(PutBlobResponse {
+            sha256: header.sha256,
+            size: header.size,
+            already_present: outcome.already_present,
+        }))
+    }
+
+    type GetBlobStream = BoxStream<'static, Result<GetBlobResponse, Status>>;
+
+    async fn get_blob(&self, request: Request<GetBlobRequest>) -> Result<Response<Self::GetBlobStream>, Status> {
+        let request = request.into_inner();
+        let digest = Digest::parse_hex(&request.sha256).map_err(|e| core_error_status(&e))?;
+        let length = (request.length > 0).then_some(request.length);
+        let sha256 = request.sha256.clone();
+        let chunks =
+            self.blobs.get(&blob_key(&digest), request.offset, length).await.map_err(|e| blob_status(e, &sha256))?;
+        let responses =
+            chunks.map_ok(|chunk| GetBlobResponse { chunk }).map_err(move |e| blob_status(e, &sha256)).boxed();
+        Ok(Response::new(responses))
+    }
+}
