@@ -1,0 +1,243 @@
+//! The command line, as documented in docs/cli.md.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// cairn: versioned artifacts for distributed ML training.
+#[derive(Debug, Parser)]
+#[command(name = "cairn", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every client command takes.
+#[derive(Debug, Args, Clone)]
+pub struct ClientOptions {
+    /// Server address.
+    #[arg(long, env = "CAIRN_SERVER", default_value = cairn_client::DEFAULT_SERVER, global = true)]
+    pub server: String,
+    /// Project (namespace).
+    #[arg(long, env = "CAIRN_PROJECT", default_value = "default", global = true)]
+    pub project: String,
+    /// Print one JSON value instead of human-readable output.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run coordinator and storage worker in one process on an embedded store.
+    Dev(DevArgs),
+    /// Log a complete version from one run; prints NAME:vK.
+    Log(LogArgs),
+    /// Add this writer's files to a distributed draft.
+    Upsert(UpsertArgs),
+    /// Commit a distributed draft; prints NAME:vK.
+    Finish(FinishArgs),
+    /// Abandon a distributed draft.
+    Abort(DraftArgs),
+    /// Show a draft's state and writers.
+    Draft(DraftArgs),
+    /// Make a new version from REF by adding, replacing and removing files; prints NAME:vK.
+    Edit(EditArgs),
+    /// Download every file of a version and verify it.
+    Get(GetArgs),
+    /// List the versions of an artifact.
+    Versions(VersionsArgs),
+    /// List the files of a version.
+    Manifest(RefArgs),
+    /// Manage aliases.
+    #[command(subcommand)]
+    Alias(AliasCommand),
+    /// List the artifacts of the project.
+    Ls(LsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    /// Directory holding metadata and blobs.
+    #[arg(long, env = "CAIRN_DATA_DIR", default_value = ".cairn")]
+    pub data_dir: PathBuf,
+    /// Address to listen on (port 0 picks a free port; the bound address is printed).
+    #[arg(long, env = "CAIRN_LISTEN", default_value = "127.0.0.1:7420")]
+    pub listen: SocketAddr,
+    /// Seconds between scans that expire idle drafts and release their staged data.
+    #[arg(long, default_value_t = 30)]
+    pub expiry_sweep_secs: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Files or directories to version.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Artifact name.
+    #[arg(long)]
+    pub name: String,
+    /// Artifact type (fixed by the first version).
+    #[arg(long = "type")]
+    pub artifact_type: String,
+    /// Alias to point at the version (repeatable).
+    #[arg(long = "alias")]
+    pub aliases: Vec<String>,
+    /// Version metadata as a JSON object.
+    #[arg(long)]
+    pub metadata: Option<String>,
+    /// Producer id recorded with the version (default: CAIRN_WRITER, else the host name).
+    #[arg(long)]
+    pub writer: Option<String>,
+    #[command(flatten)]
+    pub client: ClientOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct UpsertArgs {
+    /// Files or directories this writer contributes; none with --seal only seals.
+    pub paths: Vec<PathBuf>,
+    /// Artifact name.
+    #[arg(long)]
+    pub name: String,
+    /// Artifact type; required when adding files.
+    #[arg(long = "type")]
+    pub artifact_type: Option<String>,
+    /// Id shared by every writer of the draft.
+    #[arg(long)]
+    pub distributed_id: String,
+    /// This writer's id (default: CAIRN_WRITER, else the host name).
+    #[arg(long)]
+    pub writer: Option<String>,
+    /// Declare this writer done.
+    #[arg(long)]
+    pub seal: bool,
+    /// Number of writers finish waits for.
+    #[arg(long)]
+    pub expected_writers: Option<u32>,
+    /// Seconds of inactivity before the open draft expires (default 24 h).
+    #[arg(long, default_value_t = 0)]
+    pub ttl: u64,
+    /// Let a later writer replace another writer's entry instead of failing (first upsert only).
+    #[arg(long)]
+    pub last_writer_wins: bool,
+    #[command(flatten)]
+    pub client: ClientOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct FinishArgs {
+    /// Artifact name.
+    #[arg(long)]
+    pub name: String,
+    /// The draft's id.
+    #[arg(long)]
+    pub distributed_id: String,
+    /// Alias to point at the version (repeatable).
+    #[arg(long = "alias")]
+    pub aliases: Vec<String>,
+    /// Wait up to SECS for writers to seal.
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub wait: u32,
+    /// Commit what every writer staged, sealed or not.
+    #[arg(long)]
+    pub force: bool,
+    /// Number of writers that must have sealed.
+    #[arg(long)]
+    pub expected_writers: Option<u32>,
+    /// Version metadata as a JSON object.
+    #[arg(long)]
+    pub metadata: Option<String>,
+    #[command(flatten)]
+    pub client: ClientOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct DraftArgs {
+    /// Artifact name.
+    #[arg(long)]
+    pub name: String,
+    /// The draft's id.
+    #[arg(long)]
+    pub distributed_id: String,
+    #[command(flatten)]
+    pub client: ClientOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    /// The version to start from.
+    pub reference: String,
+    /// SRC or SRC=DEST to add or replace (repeatable); a directory SRC adds its files under DEST/.
+    #[arg(long = "add", value_name = "SRC[=DEST]")]
+    pub adds: Vec<String>,
+    /// Entry path to remove (repeatable); it must exist in REF.
+    #[arg(long = "remove", value_name = "PATH")]
+    pub removes: Vec<String>,
+    /// Alias to point at the new version (repeatable).
+    #[arg(long = "alias")]
+    pub aliases: Vec<String>,
+    /// Version metadata as a JSON object.
+    #[arg(long)]
+    pub metadata: Option<String>,
+    /// Producer id (default: CAIRN_WRITER, else the host name).
+    #[arg(long)]
+    pub writer: Option<String>,
+    #[command(flatten)]
+    pub client: ClientOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// The version to download.
+    pub reference: String,
+    /// Target directory (default ./<artifact name>).
+    #[arg(short = 'o', long = "output")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub client: ClientOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct VersionsArgs {
+    /// Artifact name.
+    pub name: String,
+    #[command(flatten)]
+    pub client: ClientOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct RefArgs {
+    /// The version.
+    pub reference: String,
+    #[command(flatten)]
+    pub client: ClientOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    #[command(flatten)]
+    pub client: ClientOptions,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AliasCommand {
+    /// Point ALIAS at the version REF names.
+    Set {
+        /// The version.
+        reference: String,
+        /// The alias.
+        alias: String,
+        #[command(flatten)]
+        client: ClientOptions,
+    },
+    /// Remove ALIAS from artifact NAME.
+    Delete {
+        /// Artifact name.
+        name: String,
+        /// The alias.
+        alias: String,
+        #[command(flatten)]
+        client: ClientOptions,
+    },
+}

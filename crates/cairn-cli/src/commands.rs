@@ -1,0 +1,124 @@
+//! Client commands: parse arguments into `cairn-client` calls and print the results.
+
+use std::process::ExitCode;
+
+use cairn_client::{
+    Client, ClientError, EditRequest, FinishRequest, LogRequest, UpsertRequest, default_writer, parse_add,
+};
+
+use crate::args::{AliasCommand, ClientOptions, Command};
+use crate::output::{self, Printer};
+
+/// Runs one client command and maps its outcome to an exit code.
+pub async fn run(command: Command) -> ExitCode {
+    let json = options(&command).is_some_and(|o| o.json);
+    match dispatch(command).await {
+        Ok(printed) => {
+            output::emit(printed, json);
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            let one_line = err.to_string().replace('\n', " ");
+            eprintln!("error: {one_line}");
+            match err {
+                ClientError::Usage(_) => ExitCode::from(2),
+                _ => ExitCode::from(1),
+            }
+        }
+    }
+}
+
+fn options(command: &Command) -> Option<&ClientOptions> {
+    Some(match command {
+        Command::Dev(_) => return None,
+        Command::Log(a) => &a.client,
+        Command::Upsert(a) => &a.client,
+        Command::Finish(a) => &a.client,
+        Command::Abort(a) | Command::Draft(a) => &a.client,
+        Command::Edit(a) => &a.client,
+        Command::Get(a) => &a.client,
+        Command::Versions(a) => &a.client,
+        Command::Manifest(a) => &a.client,
+        Command::Alias(AliasCommand::Set { client, .. } | AliasCommand::Delete { client, .. }) => client,
+        Command::Ls(a) => &a.client,
+    })
+}
+
+async fn connect(options: &ClientOptions) -> Result<Client, ClientError> {
+    Client::connect(&options.server, &options.project).await
+}
+
+async fn dispatch(command: Command) -> Result<Printer, ClientError> {
+    Ok(match command {
+        Command::Dev(_) => unreachable!("dev is not a client command"),
+        Command::Log(a) => {
+            let client = connect(&a.client).await?;
+            let request = LogRequest {
+                name: a.name,
+                artifact_type: a.artifact_type,
+                paths: a.paths,
+                aliases: a.aliases,
+                metadata_json: a.metadata.unwrap_or_default(),
+                writer: a.writer.unwrap_or_else(default_writer),
+            };
+            Printer::commit(client.log(request).await?)
+        }
+        Command::Upsert(a) => {
+            let client = connect(&a.client).await?;
+            let request = UpsertRequest {
+                name: a.name,
+                artifact_type: a.artifact_type,
+                distributed_id: a.distributed_id,
+                writer: a.writer.unwrap_or_else(default_writer),
+                paths: a.paths,
+                seal: a.seal,
+                expected_writers: a.expected_writers,
+                ttl_seconds: a.ttl,
+                last_writer_wins: a.last_writer_wins,
+            };
+            Printer::draft(client.upsert(request).await?)
+        }
+        Command::Finish(a) => {
+            let client = connect(&a.client).await?;
+            let request = FinishRequest {
+                name: a.name,
+                distributed_id: a.distributed_id,
+                aliases: a.aliases,
+                wait_seconds: a.wait,
+                force: a.force,
+                expected_writers: a.expected_writers,
+                metadata_json: a.metadata.unwrap_or_default(),
+            };
+            Printer::commit(client.finish(request).await?)
+        }
+        Command::Abort(a) => Printer::draft(connect(&a.client).await?.abort(&a.name, &a.distributed_id).await?),
+        Command::Draft(a) => Printer::draft(connect(&a.client).await?.draft(&a.name, &a.distributed_id).await?),
+        Command::Edit(a) => {
+            let client = connect(&a.client).await?;
+            let request = EditRequest {
+                reference: a.reference,
+                adds: a.adds.iter().map(|spec| parse_add(spec)).collect(),
+                removes: a.removes,
+                aliases: a.aliases,
+                metadata_json: a.metadata.unwrap_or_default(),
+                writer: a.writer.unwrap_or_else(default_writer),
+            };
+            Printer::commit(client.edit(request).await?)
+        }
+        Command::Get(a) => Printer::get(connect(&a.client).await?.get(&a.reference, a.output).await?),
+        Command::Versions(a) => Printer::versions(connect(&a.client).await?.versions(&a.name).await?),
+        Command::Manifest(a) => {
+            let (version, entries) = connect(&a.client).await?.manifest(&a.reference).await?;
+            Printer::manifest(version, entries)
+        }
+        Command::Alias(AliasCommand::Set { reference, alias, client }) => {
+            let version = connect(&client).await?.set_alias(&reference, &alias).await?;
+            Printer::alias(version, alias)
+        }
+        Command::Alias(AliasCommand::Delete { name, alias, client }) => {
+            let previous = connect(&client).await?.delete_alias(&name, &alias).await?;
+            Printer::alias_deleted(name, alias, previous)
+        }
+        Command::Ls(a) => Printer::artifacts(connect(&a.client).await?.list_artifacts().await?),
+    })
+}

@@ -1,0 +1,40 @@
+//! `cairn dev`: coordinator and storage worker in one process, one port, on the embedded
+//! MetaStore and the local-file BlobStore under one data directory. The same services as
+//! the cluster, with the single-node implementations of the two traits.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cairn_blob::LocalFileStore;
+use cairn_coordinator::{Coordinator, CoordinatorConfig};
+use cairn_meta::EmbeddedStore;
+use tokio::net::TcpListener;
+
+use crate::args::DevArgs;
+use crate::serve::{Services, serve};
+
+/// Runs until SIGINT or SIGTERM.
+pub async fn run(args: DevArgs) -> Result<(), Box<dyn std::error::Error>> {
+    std::fs::create_dir_all(&args.data_dir)
+        .map_err(|e| format!("cannot create data dir {}: {e}", args.data_dir.display()))?;
+    let meta = EmbeddedStore::open(&args.data_dir.join("meta.redb"))
+        .map_err(|e| format!("cannot open metadata store in {}: {e}", args.data_dir.display()))?;
+    let blobs: Arc<dyn cairn_blob::BlobStore> = Arc::new(LocalFileStore::open(&args.data_dir.join("blobs"))?);
+    let config = CoordinatorConfig {
+        expiry_sweep_interval: Duration::from_secs(args.expiry_sweep_secs.max(1)),
+        ..CoordinatorConfig::default()
+    };
+    let coordinator = Coordinator::new(Arc::new(meta), blobs.clone(), config);
+    let sweeper = coordinator.spawn_expiry_sweeper();
+    let listener =
+        TcpListener::bind(args.listen).await.map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let bound = listener.local_addr()?;
+    // The first line of stdout is the bound address, so scripts can use port 0.
+    println!("cairn dev listening on {bound} (data in {})", args.data_dir.display());
+    tracing::info!(address = %bound, data_dir = %args.data_dir.display(), "cairn dev started");
+    let services =
+        Services { coordinator: Some(coordinator.grpc_service()), worker: Some(cairn_worker::grpc_service(blobs)) };
+    let result = serve(listener, services).await;
+    sweeper.abort();
+    result
+}

@@ -1,0 +1,133 @@
+//! What each command prints: a human line (or table) by default, one JSON value with --json.
+
+use cairn_client::{ArtifactInfo, CommitSummary, DraftSummary, GetSummary, ManifestEntry, VersionInfo};
+use serde_json::{Value, json};
+
+/// A command's result with both of its renderings.
+pub struct Printer {
+    human: String,
+    json: Value,
+}
+
+/// Prints the result on stdout.
+pub fn emit(printer: Printer, json: bool) {
+    if json {
+        println!("{}", printer.json);
+    } else if !printer.human.is_empty() {
+        println!("{}", printer.human);
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+}
+
+impl Printer {
+    /// `NAME:vK` for log, finish and edit.
+    pub fn commit(summary: CommitSummary) -> Self {
+        Self { human: format!("{}:{}", summary.name, summary.version), json: to_json(&summary) }
+    }
+
+    /// A draft's state after upsert, abort or draft.
+    pub fn draft(summary: DraftSummary) -> Self {
+        let writer = summary.writer.as_deref().map(|w| {
+            format!(" writer {w}{} with {} files;", if summary.sealed { " (sealed)" } else { "" }, summary.writer_files)
+        });
+        let human = format!(
+            "{}/{}: draft {} is {};{} {} files staged, unsealed writers: [{}]",
+            summary.project,
+            summary.name,
+            summary.distributed_id,
+            summary.state,
+            writer.unwrap_or_default(),
+            summary.draft_files,
+            summary.unsealed_writers.join(", "),
+        );
+        Self { human, json: to_json(&summary) }
+    }
+
+    /// The outcome of get.
+    pub fn get(summary: GetSummary) -> Self {
+        let human = format!(
+            "{}:{} -> {} ({} files, {}; {} downloaded, {} already present)",
+            summary.name,
+            summary.version,
+            summary.dir,
+            summary.files,
+            human_bytes(summary.bytes),
+            human_bytes(summary.downloaded_bytes),
+            summary.skipped_files
+        );
+        Self { human, json: to_json(&summary) }
+    }
+
+    /// A table of versions.
+    pub fn versions(versions: Vec<VersionInfo>) -> Self {
+        let human = versions
+            .iter()
+            .map(|v| {
+                format!(
+                    "{}\t{}\t{} files\t{}\t{}",
+                    v.version,
+                    &v.digest[..12.min(v.digest.len())],
+                    v.files,
+                    human_bytes(v.bytes),
+                    v.aliases.join(",")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        Self { human, json: to_json(&versions) }
+    }
+
+    /// A version's entries.
+    pub fn manifest(version: VersionInfo, entries: Vec<ManifestEntry>) -> Self {
+        let human =
+            entries.iter().map(|e| format!("{}  {:>12}  {}", e.sha256, e.size, e.path)).collect::<Vec<_>>().join("\n");
+        let json = json!({
+            "name": version.name,
+            "version": version.version,
+            "digest": version.digest,
+            "files": version.files,
+            "bytes": version.bytes,
+            "entries": to_json(&entries),
+        });
+        Self { human, json }
+    }
+
+    /// An alias set.
+    pub fn alias(version: VersionInfo, alias: String) -> Self {
+        let human = format!("{}:{} -> {}:{}", version.name, alias, version.name, version.version);
+        let json =
+            json!({ "name": version.name, "alias": alias, "version": version.version, "digest": version.digest });
+        Self { human, json }
+    }
+
+    /// An alias removed.
+    pub fn alias_deleted(name: String, alias: String, previous: u64) -> Self {
+        let human = format!("removed {name}:{alias} (was v{previous})");
+        let json = json!({ "name": name, "alias": alias, "deleted": true, "previous_version": format!("v{previous}") });
+        Self { human, json }
+    }
+
+    /// A table of artifacts; nothing for an empty project.
+    pub fn artifacts(artifacts: Vec<ArtifactInfo>) -> Self {
+        let human = artifacts
+            .iter()
+            .map(|a| format!("{}\t{}\t{}\t{} versions", a.name, a.artifact_type, a.latest, a.versions))
+            .collect::<Vec<_>>()
+            .join("\n");
+        Self { human, json: to_json(&artifacts) }
+    }
+}

@@ -1,0 +1,96 @@
+//! Downloading a version: every entry is streamed into a temporary file beside its final
+//! name, hashed on the way, and renamed into place only when its sha256 verifies. Files
+//! already present with the right content are not fetched again.
+
+use std::path::{Path, PathBuf};
+
+use cairn_core::{Entry, Sha256Hasher};
+use cairn_proto::v1::GetBlobRequest;
+use futures::{StreamExt, TryStreamExt, stream};
+use tokio::io::AsyncWriteExt;
+
+use crate::hash::hash_file;
+use crate::{Client, ClientError};
+
+/// Files downloaded at once.
+const DOWNLOAD_CONCURRENCY: usize = 4;
+
+/// What downloading one entry did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fetched {
+    /// Bytes were downloaded.
+    Downloaded(u64),
+    /// The file was already there with the right content.
+    AlreadyPresent,
+}
+
+impl Client {
+    /// Downloads every entry into `dir`.
+    pub(crate) async fn download_entries(&self, entries: Vec<Entry>, dir: &Path) -> Result<Vec<Fetched>, ClientError> {
+        tokio::fs::create_dir_all(dir).await.map_err(|e| ClientError::io(dir, e))?;
+        let jobs = entries.into_iter().map(|entry| {
+            let client = self.clone();
+            let target = dir.join(entry.path.as_str());
+            async move { client.download_entry(entry, target).await }
+        });
+        stream::iter(jobs).buffer_unordered(DOWNLOAD_CONCURRENCY).try_collect().await
+    }
+
+    async fn download_entry(&self, entry: Entry, target: PathBuf) -> Result<Fetched, ClientError> {
+        if is_present(&target, &entry).await? {
+            return Ok(Fetched::AlreadyPresent);
+        }
+        let parent = target.parent().expect("targets are under the download directory").to_path_buf();
+        tokio::fs::create_dir_all(&parent).await.map_err(|e| ClientError::io(&parent, e))?;
+        let file_name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let temp = parent.join(format!(".{file_name}.cairn-partial-{}", uuid::Uuid::new_v4().simple()));
+        let result = self.fetch_into(&entry, &temp).await;
+        match result {
+            Ok(()) => {
+                tokio::fs::rename(&temp, &target).await.map_err(|e| ClientError::io(&target, e))?;
+                Ok(Fetched::Downloaded(entry.size))
+            }
+            Err(err) => {
+                let _ = tokio::fs::remove_file(&temp).await;
+                Err(err)
+            }
+        }
+    }
+
+    async fn fetch_into(&self, entry: &Entry, temp: &Path) -> Result<(), ClientError> {
+        let mut file = tokio::fs::File::create(temp).await.map_err(|e| ClientError::io(temp, e))?;
+        let request = GetBlobRequest { sha256: entry.sha256.to_string(), offset: 0, length: 0 };
+        let mut chunks = self.storage().get_blob(request).await?.into_inner();
+        let mut hasher = Sha256Hasher::new();
+        while let Some(message) = chunks.next().await {
+            let chunk = message?.chunk;
+            hasher.update(&chunk);
+            file.write_all(&chunk).await.map_err(|e| ClientError::io(temp, e))?;
+        }
+        file.flush().await.map_err(|e| ClientError::io(temp, e))?;
+        file.sync_all().await.map_err(|e| ClientError::io(temp, e))?;
+        let actual = hasher.finish();
+        if actual != entry.sha256 {
+            return Err(ClientError::Verify {
+                path: entry.path.to_string(),
+                expected: entry.sha256.to_string(),
+                actual: actual.to_string(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// True when `target` already holds exactly the entry's content (checked by hash).
+async fn is_present(target: &Path, entry: &Entry) -> Result<bool, ClientError> {
+    match tokio::fs::metadata(target).await {
+        Ok(meta) if meta.is_file() && meta.len() == entry.size => {
+            let path = target.to_path_buf();
+            let (digest, _) = tokio::task::spawn_blocking(move || hash_file(&path))
+                .await
+                .map_err(|e| ClientError::Usage(format!("hashing thread failed: {e}")))??;
+            Ok(digest == entry.sha256)
+        }
+        _ => Ok(false),
+    }
+}

@@ -1,0 +1,62 @@
+//! Client errors: a server refusal keeps its gRPC code and ErrorInfo reason and metadata.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// What a client operation can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server refused or failed the request.
+    #[error("{message}{}", reason.as_ref().map(|r| format!(" [{r}]")).unwrap_or_default())]
+    Server { code: tonic::Code, message: String, reason: Option<String>, metadata: HashMap<String, String> },
+    /// The server could not be reached.
+    #[error("cannot reach cairn server at {server}: {message}")]
+    Connect { server: String, message: String },
+    /// A local file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    /// The request was malformed before it was sent.
+    #[error("{0}")]
+    Usage(String),
+    /// Downloaded bytes did not match their digest.
+    #[error("{path}: downloaded content hashes to {actual}, expected {expected}")]
+    Verify { path: String, expected: String, actual: String },
+}
+
+impl ClientError {
+    /// The ErrorInfo reason of a server refusal.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            ClientError::Server { reason, .. } => reason.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The gRPC code of a server refusal.
+    pub fn code(&self) -> Option<tonic::Code> {
+        match self {
+            ClientError::Server { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        ClientError::Io { path: path.into(), source }
+    }
+}
+
+impl From<tonic::Status> for ClientError {
+    fn from(status: tonic::Status) -> Self {
+        let (reason, metadata) = match cairn_proto::error_info(&status) {
+            Some((reason, metadata)) => (Some(reason), metadata),
+            None => (None, HashMap::new()),
+        };
+        ClientError::Server { code: status.code(), message: status.message().to_owned(), reason, metadata }
+    }
+}
+
+impl From<cairn_core::CoreError> for ClientError {
+    fn from(err: cairn_core::CoreError) -> Self {
+        ClientError::Usage(err.to_string())
+    }
+}

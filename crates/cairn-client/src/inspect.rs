@@ -1,0 +1,135 @@
+//! Reading versions: resolve, list, manifests, aliases, and verified downloads.
+
+use std::path::PathBuf;
+
+use cairn_core::Reference;
+use cairn_proto::v1;
+use futures::StreamExt;
+
+use crate::download::Fetched;
+use crate::{ArtifactInfo, Client, ClientError, GetSummary, ManifestEntry, VersionInfo};
+
+impl Client {
+    /// Resolves a reference (`name`, `name:alias`, `name:vN`, `project/name@sha256:…`).
+    pub async fn get_version(&self, reference: &str) -> Result<VersionInfo, ClientError> {
+        Reference::parse(reference)?;
+        let request = v1::GetVersionRequest { project: self.project.clone(), reference: reference.to_owned() };
+        let version = self.coordinator().get_version(request).await?.into_inner().version;
+        version.map(VersionInfo::from).ok_or_else(|| ClientError::Usage("server sent no version".into()))
+    }
+
+    /// Every version of an artifact, oldest first.
+    pub async fn versions(&self, name: &str) -> Result<Vec<VersionInfo>, ClientError> {
+        cairn_core::validate_artifact(name)?;
+        let mut out = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let request = v1::ListVersionsRequest {
+                project: self.project.clone(),
+                artifact: name.to_owned(),
+                page_size: 1000,
+                page_token,
+            };
+            let page = self.coordinator().list_versions(request).await?.into_inner();
+            out.extend(page.versions.into_iter().map(VersionInfo::from));
+            if page.next_page_token.is_empty() {
+                return Ok(out);
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
+    /// Every artifact of the project, sorted by name; empty for an unknown project.
+    pub async fn list_artifacts(&self) -> Result<Vec<ArtifactInfo>, ClientError> {
+        let mut out = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let request = v1::ListArtifactsRequest { project: self.project.clone(), page_size: 1000, page_token };
+            let page = self.coordinator().list_artifacts(request).await?.into_inner();
+            out.extend(page.artifacts.into_iter().map(|a| ArtifactInfo {
+                name: a.artifact,
+                artifact_type: a.r#type,
+                versions: a.version_count,
+                latest: format!("v{}", a.latest_index),
+            }));
+            if page.next_page_token.is_empty() {
+                return Ok(out);
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
+    /// The version and its entries, sorted by path.
+    pub async fn manifest(&self, reference: &str) -> Result<(VersionInfo, Vec<ManifestEntry>), ClientError> {
+        Reference::parse(reference)?;
+        let request = v1::GetManifestRequest { project: self.project.clone(), reference: reference.to_owned() };
+        let mut pages = self.coordinator().get_manifest(request).await?.into_inner();
+        let mut version = None;
+        let mut entries = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page?;
+            if let Some(v) = page.version {
+                version = Some(VersionInfo::from(v));
+            }
+            entries.extend(page.entries.into_iter().map(|e| ManifestEntry {
+                path: e.path,
+                sha256: e.sha256,
+                size: e.size,
+            }));
+        }
+        let version = version.ok_or_else(|| ClientError::Usage("server sent no version".into()))?;
+        Ok((version, entries))
+    }
+
+    /// Points `alias` at the version `reference` names.
+    pub async fn set_alias(&self, reference: &str, alias: &str) -> Result<VersionInfo, ClientError> {
+        Reference::parse(reference)?;
+        let request = v1::SetAliasRequest {
+            project: self.project.clone(),
+            reference: reference.to_owned(),
+            alias: alias.to_owned(),
+        };
+        let version = self.coordinator().set_alias(request).await?.into_inner().version;
+        version.map(VersionInfo::from).ok_or_else(|| ClientError::Usage("server sent no version".into()))
+    }
+
+    /// Removes a user alias; returns the index it named.
+    pub async fn delete_alias(&self, name: &str, alias: &str) -> Result<u64, ClientError> {
+        let request = v1::DeleteAliasRequest {
+            project: self.project.clone(),
+            artifact: name.to_owned(),
+            alias: alias.to_owned(),
+        };
+        Ok(self.coordinator().delete_alias(request).await?.into_inner().previous_index)
+    }
+
+    /// Downloads every file of a version into `dir` (default `./<artifact name>`),
+    /// verifying each file's sha256 and skipping files already present and correct.
+    pub async fn get(&self, reference: &str, dir: Option<PathBuf>) -> Result<GetSummary, ClientError> {
+        let (version, entries) = self.manifest(reference).await?;
+        let dir = dir.unwrap_or_else(|| PathBuf::from(&version.name));
+        let entries = entries
+            .into_iter()
+            .map(|e| {
+                Ok(cairn_core::Entry {
+                    path: cairn_core::EntryPath::parse(&e.path)?,
+                    sha256: cairn_core::Digest::parse_hex(&e.sha256)?,
+                    size: e.size,
+                })
+            })
+            .collect::<Result<Vec<_>, cairn_core::CoreError>>()?;
+        let fetched = self.download_entries(entries, &dir).await?;
+        let downloaded_bytes = fetched.iter().map(|f| if let Fetched::Downloaded(n) = f { *n } else { 0 }).sum();
+        let skipped_files = fetched.iter().filter(|f| **f == Fetched::AlreadyPresent).count() as u64;
+        Ok(GetSummary {
+            name: version.name,
+            version: version.version,
+            digest: version.digest,
+            files: version.files,
+            bytes: version.bytes,
+            downloaded_bytes,
+            skipped_files,
+            dir: dir.display().to_string(),
+        })
+    }
+}

@@ -1,0 +1,275 @@
+//! Creating versions: single-run log, distributed upsert/seal/finish/abort, and edits that
+//! start from an existing version and send only the change.
+
+use std::path::PathBuf;
+
+use cairn_core::{EntryPath, Reference};
+use cairn_proto::entry_to_proto;
+use cairn_proto::v1::{self, log_request};
+use futures::stream;
+
+use crate::{Client, ClientError, CommitSummary, DraftSummary, HashedFile, collect, hash_files};
+
+/// Entries per request; the server accepts up to 10,000.
+const ENTRIES_PER_REQUEST: usize = 5_000;
+/// Encoded bytes of entries per request, well under the 4 MiB message limit.
+const BYTES_PER_REQUEST: usize = 2 * 1024 * 1024;
+
+/// A single-run version.
+#[derive(Debug, Clone, Default)]
+pub struct LogRequest {
+    pub name: String,
+    pub artifact_type: String,
+    pub paths: Vec<PathBuf>,
+    pub aliases: Vec<String>,
+    pub metadata_json: String,
+    pub writer: String,
+}
+
+/// One writer's contribution to a draft.
+#[derive(Debug, Clone, Default)]
+pub struct UpsertRequest {
+    pub name: String,
+    /// Required when the request opens the draft.
+    pub artifact_type: Option<String>,
+    pub distributed_id: String,
+    pub writer: String,
+    pub paths: Vec<PathBuf>,
+    pub seal: bool,
+    pub expected_writers: Option<u32>,
+    pub ttl_seconds: u64,
+    pub last_writer_wins: bool,
+}
+
+/// Committing a draft.
+#[derive(Debug, Clone, Default)]
+pub struct FinishRequest {
+    pub name: String,
+    pub distributed_id: String,
+    pub aliases: Vec<String>,
+    pub wait_seconds: u32,
+    pub force: bool,
+    pub expected_writers: Option<u32>,
+    pub metadata_json: String,
+}
+
+/// An incremental version from an existing one.
+#[derive(Debug, Clone, Default)]
+pub struct EditRequest {
+    pub reference: String,
+    /// Files to add or replace: a source and an optional destination path.
+    pub adds: Vec<(PathBuf, Option<String>)>,
+    pub removes: Vec<String>,
+    pub aliases: Vec<String>,
+    pub metadata_json: String,
+    pub writer: String,
+}
+
+/// Splits entries (and removals) into requests of bounded count and size.
+fn batches(entries: Vec<v1::Entry>, removals: Vec<String>) -> Vec<(Vec<v1::Entry>, Vec<String>)> {
+    let mut out = vec![(Vec::new(), Vec::new())];
+    let mut bytes = 0;
+    let mut push_room = |out: &mut Vec<(Vec<v1::Entry>, Vec<String>)>, size: usize| {
+        let last = out.last().expect("never empty");
+        if last.0.len() + last.1.len() >= ENTRIES_PER_REQUEST || bytes + size > BYTES_PER_REQUEST {
+            out.push((Vec::new(), Vec::new()));
+            bytes = 0;
+        }
+        bytes += size;
+    };
+    for entry in entries {
+        push_room(&mut out, entry.path.len() + 100);
+        out.last_mut().expect("never empty").0.push(entry);
+    }
+    for removal in removals {
+        push_room(&mut out, removal.len() + 8);
+        out.last_mut().expect("never empty").1.push(removal);
+    }
+    out
+}
+
+impl Client {
+    async fn prepare(&self, sources: &[(PathBuf, Option<String>)]) -> Result<(Vec<HashedFile>, u64), ClientError> {
+        let files = collect(sources)?;
+        let hashed = hash_files(files).await?;
+        let uploaded = self.upload_missing(&hashed).await?;
+        Ok((hashed, uploaded))
+    }
+
+    /// Commits `paths` as the next version of an artifact (or finds it identical to the latest).
+    pub async fn log(&self, request: LogRequest) -> Result<CommitSummary, ClientError> {
+        if request.paths.is_empty() {
+            return Err(ClientError::Usage("log needs at least one PATH".into()));
+        }
+        let sources: Vec<(PathBuf, Option<String>)> = request.paths.iter().map(|p| (p.clone(), None)).collect();
+        let (hashed, uploaded) = self.prepare(&sources).await?;
+        let header = v1::LogRequest {
+            part: Some(log_request::Part::Header(v1::LogHeader {
+                project: self.project.clone(),
+                artifact: request.name.clone(),
+                r#type: request.artifact_type.clone(),
+                aliases: request.aliases.clone(),
+                metadata_json: request.metadata_json.clone(),
+                writer_id: request.writer.clone(),
+                request_id: uuid::Uuid::new_v4().to_string(),
+            })),
+        };
+        let entries: Vec<v1::Entry> = hashed.iter().map(|h| entry_to_proto(&h.entry())).collect();
+        let messages: Vec<v1::LogRequest> = std::iter::once(header)
+            .chain(batches(entries, Vec::new()).into_iter().map(|(entries, _)| v1::LogRequest {
+                part: Some(log_request::Part::Batch(v1::EntryBatch { entries })),
+            }))
+            .collect();
+        let response = self.coordinator().log(stream::iter(messages)).await?.into_inner();
+        let version = response.version.ok_or_else(|| ClientError::Usage("server sent no version".into()))?;
+        Ok(CommitSummary::new(version, response.dedup, uploaded))
+    }
+
+    /// Adds this writer's files to the draft (opening it if needed), optionally sealing.
+    pub async fn upsert(&self, request: UpsertRequest) -> Result<DraftSummary, ClientError> {
+        if request.paths.is_empty() && !request.seal {
+            return Err(ClientError::Usage("upsert needs a PATH, or --seal to only seal the writer".into()));
+        }
+        let Some(artifact_type) = request.artifact_type.clone() else {
+            if !request.paths.is_empty() {
+                return Err(ClientError::Usage("--type is required when upserting files".into()));
+            }
+            return self.seal(&request.name, &request.distributed_id, &request.writer).await;
+        };
+        let sources: Vec<(PathBuf, Option<String>)> = request.paths.iter().map(|p| (p.clone(), None)).collect();
+        let (hashed, uploaded) = self.prepare(&sources).await?;
+        let entries: Vec<v1::Entry> = hashed.iter().map(|h| entry_to_proto(&h.entry())).collect();
+        let parts = batches(entries, Vec::new());
+        let last = parts.len() - 1;
+        let mut draft = None;
+        for (i, (entries, _)) in parts.into_iter().enumerate() {
+            let message = v1::UpsertRequest {
+                project: self.project.clone(),
+                artifact: request.name.clone(),
+                r#type: artifact_type.clone(),
+                distributed_id: request.distributed_id.clone(),
+                writer_id: request.writer.clone(),
+                entries,
+                removals: Vec::new(),
+                expected_writers: request.expected_writers,
+                seal: request.seal && i == last,
+                conflict_policy: if request.last_writer_wins {
+                    v1::ConflictPolicy::LastWriterWins
+                } else {
+                    v1::ConflictPolicy::Reject
+                } as i32,
+                base: String::new(),
+                ttl_seconds: request.ttl_seconds,
+                request_id: uuid::Uuid::new_v4().to_string(),
+            };
+            draft = self.coordinator().upsert(message).await?.into_inner().draft;
+        }
+        let draft = draft.ok_or_else(|| ClientError::Usage("server sent no draft".into()))?;
+        Ok(DraftSummary::new(draft, Some(&request.writer), uploaded))
+    }
+
+    /// Seals one writer of an existing draft.
+    pub async fn seal(&self, name: &str, distributed_id: &str, writer: &str) -> Result<DraftSummary, ClientError> {
+        let request = v1::SealWriterRequest {
+            project: self.project.clone(),
+            artifact: name.to_owned(),
+            distributed_id: distributed_id.to_owned(),
+            writer_id: writer.to_owned(),
+        };
+        let draft = self.coordinator().seal_writer(request).await?.into_inner().draft;
+        let draft = draft.ok_or_else(|| ClientError::Usage("server sent no draft".into()))?;
+        Ok(DraftSummary::new(draft, Some(writer), 0))
+    }
+
+    /// Commits a draft; returns the same version again when it was committed before.
+    pub async fn finish(&self, request: FinishRequest) -> Result<CommitSummary, ClientError> {
+        let message = v1::FinishRequest {
+            project: self.project.clone(),
+            artifact: request.name.clone(),
+            distributed_id: request.distributed_id.clone(),
+            aliases: request.aliases.clone(),
+            wait_seconds: request.wait_seconds,
+            force: request.force,
+            expected_writers: request.expected_writers,
+            metadata_json: request.metadata_json.clone(),
+            request_id: uuid::Uuid::new_v4().to_string(),
+        };
+        let response = self.coordinator().finish(message).await?.into_inner();
+        let version = response.version.ok_or_else(|| ClientError::Usage("server sent no version".into()))?;
+        Ok(CommitSummary::new(version, response.dedup, 0))
+    }
+
+    /// Abandons a draft.
+    pub async fn abort(&self, name: &str, distributed_id: &str) -> Result<DraftSummary, ClientError> {
+        let request = v1::AbortRequest {
+            project: self.project.clone(),
+            artifact: name.to_owned(),
+            distributed_id: distributed_id.to_owned(),
+        };
+        let draft = self.coordinator().abort(request).await?.into_inner().draft;
+        let draft = draft.ok_or_else(|| ClientError::Usage("server sent no draft".into()))?;
+        Ok(DraftSummary::new(draft, None, 0))
+    }
+
+    /// Reads a draft's state.
+    pub async fn draft(&self, name: &str, distributed_id: &str) -> Result<DraftSummary, ClientError> {
+        let request = v1::GetDraftRequest {
+            project: self.project.clone(),
+            artifact: name.to_owned(),
+            distributed_id: distributed_id.to_owned(),
+        };
+        let draft = self.coordinator().get_draft(request).await?.into_inner().draft;
+        let draft = draft.ok_or_else(|| ClientError::Usage("server sent no draft".into()))?;
+        Ok(DraftSummary::new(draft, None, 0))
+    }
+
+    /// Makes a new version from `reference` plus the added files minus the removed paths.
+    /// Only the change is hashed, uploaded and sent; on any refusal nothing is committed.
+    pub async fn edit(&self, request: EditRequest) -> Result<CommitSummary, ClientError> {
+        let reference = Reference::parse(&request.reference)?;
+        let base = self.get_version(&request.reference).await?;
+        let project = reference.project.clone().unwrap_or_else(|| self.project.clone());
+        let client = if project == self.project { self.clone() } else { Client { project, ..self.clone() } };
+        for path in &request.removes {
+            EntryPath::parse(path)?;
+        }
+        let (hashed, uploaded) = client.prepare(&request.adds).await?;
+        let distributed_id = format!("edit-{}", uuid::Uuid::new_v4().simple());
+        let entries: Vec<v1::Entry> = hashed.iter().map(|h| entry_to_proto(&h.entry())).collect();
+        let parts = batches(entries, request.removes.clone());
+        let last = parts.len() - 1;
+        for (i, (entries, removals)) in parts.into_iter().enumerate() {
+            let message = v1::UpsertRequest {
+                project: client.project.clone(),
+                artifact: base.name.clone(),
+                r#type: base.artifact_type.clone(),
+                distributed_id: distributed_id.clone(),
+                writer_id: request.writer.clone(),
+                entries,
+                removals,
+                expected_writers: Some(1),
+                seal: i == last,
+                conflict_policy: v1::ConflictPolicy::Reject as i32,
+                base: format!("v{}", base.index),
+                ttl_seconds: 0,
+                request_id: uuid::Uuid::new_v4().to_string(),
+            };
+            if let Err(status) = client.coordinator().upsert(message).await {
+                // Leave nothing behind: a partly staged edit is abandoned.
+                let _ = client.abort(&base.name, &distributed_id).await;
+                return Err(status.into());
+            }
+        }
+        let mut summary = client
+            .finish(FinishRequest {
+                name: base.name.clone(),
+                distributed_id,
+                aliases: request.aliases.clone(),
+                metadata_json: request.metadata_json.clone(),
+                ..FinishRequest::default()
+            })
+            .await?;
+        summary.uploaded_bytes = uploaded;
+        Ok(summary)
+    }
+}

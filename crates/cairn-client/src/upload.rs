@@ -1,0 +1,79 @@
+//! Uploading: ask which blobs are missing, stream only those to the storage service,
+//! several at a time. The worker verifies every byte, so a file that changed after it was
+//! hashed is refused rather than stored under a wrong digest.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use bytes::BytesMut;
+use cairn_core::Digest;
+use cairn_proto::v1::put_blob_request::Part;
+use cairn_proto::v1::{FindMissingBlobsRequest, PutBlobHeader, PutBlobRequest};
+use futures::{StreamExt, TryStreamExt, stream};
+use tokio::io::AsyncReadExt;
+
+use crate::{Client, ClientError, HashedFile};
+
+/// Digests per FindMissingBlobs request.
+const FIND_MISSING_BATCH: usize = 10_000;
+/// Blobs uploaded at once.
+const UPLOAD_CONCURRENCY: usize = 4;
+/// Bytes per PutBlob chunk.
+const CHUNK: usize = 1024 * 1024;
+
+impl Client {
+    /// Digests among `digests` that the server does not store.
+    pub async fn find_missing(&self, digests: &[Digest]) -> Result<Vec<Digest>, ClientError> {
+        let mut missing = Vec::new();
+        for batch in digests.chunks(FIND_MISSING_BATCH) {
+            let request = FindMissingBlobsRequest { sha256: batch.iter().map(Digest::to_string).collect() };
+            let response = self.coordinator().find_missing_blobs(request).await?.into_inner();
+            for hex in response.missing {
+                missing.push(Digest::parse_hex(&hex)?);
+            }
+        }
+        Ok(missing)
+    }
+
+    /// Uploads the blobs of `files` that the server is missing; returns the bytes sent.
+    pub async fn upload_missing(&self, files: &[HashedFile]) -> Result<u64, ClientError> {
+        let mut by_digest: BTreeMap<Digest, (PathBuf, u64)> = BTreeMap::new();
+        for hashed in files {
+            by_digest.entry(hashed.sha256).or_insert_with(|| (hashed.file.source.clone(), hashed.file.size));
+        }
+        let digests: Vec<Digest> = by_digest.keys().copied().collect();
+        let missing = self.find_missing(&digests).await?;
+        let uploads = missing.into_iter().map(|digest| {
+            let (source, size) = by_digest[&digest].clone();
+            let client = self.clone();
+            async move { client.put_blob_from_file(digest, size, source).await }
+        });
+        let sent: Vec<u64> = stream::iter(uploads).buffer_unordered(UPLOAD_CONCURRENCY).try_collect().await?;
+        Ok(sent.iter().sum())
+    }
+
+    /// Streams one file as the blob `digest`; returns the bytes sent (0 if already stored).
+    pub async fn put_blob_from_file(&self, digest: Digest, size: u64, source: PathBuf) -> Result<u64, ClientError> {
+        let file = tokio::fs::File::open(&source).await.map_err(|e| ClientError::io(&source, e))?;
+        let header = PutBlobRequest { part: Some(Part::Header(PutBlobHeader { sha256: digest.to_string(), size })) };
+        // A read error ends the stream early; the worker then refuses the short blob and
+        // the error is reported from the status (the local cause is logged).
+        let chunks = stream::unfold((file, source.clone()), |(mut file, source)| async move {
+            let mut buf = BytesMut::zeroed(CHUNK);
+            match file.read(&mut buf).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    Some((PutBlobRequest { part: Some(Part::Chunk(buf.freeze())) }, (file, source)))
+                }
+                Err(err) => {
+                    tracing::warn!(path = %source.display(), error = %err, "read failed during upload");
+                    None
+                }
+            }
+        });
+        let requests = stream::once(async move { header }).chain(chunks);
+        let response = self.storage().put_blob(requests).await?.into_inner();
+        Ok(if response.already_present { 0 } else { size })
+    }
+}
