@@ -1,1 +1,330 @@
+//! Bad input through gRPC: each gets the right code and ErrorInfo reason, and leaves
+//! nothing stored or changed.
+
 mod support;
+
+use cairn_proto::v1::{self, put_blob_request::Part};
+use support::{DevServer, metadata, reason, sha256_hex};
+use tonic::Code;
+
+fn entry(path: &str, content: &[u8]) -> v1::Entry {
+    v1::Entry { path: path.to_owned(), sha256: sha256_hex(content), size: content.len() as u64 }
+}
+
+fn upsert(artifact: &str, distributed_id: &str, writer: &str, entries: Vec<v1::Entry>) -> v1::UpsertRequest {
+    v1::UpsertRequest {
+        project: "default".into(),
+        artifact: artifact.into(),
+        r#type: "dataset".into(),
+        distributed_id: distributed_id.into(),
+        writer_id: writer.into(),
+        entries,
+        ..Default::default()
+    }
+}
+
+fn put_messages(sha256: &str, size: u64, chunks: &[&[u8]]) -> Vec<v1::PutBlobRequest> {
+    let mut messages =
+        vec![v1::PutBlobRequest { part: Some(Part::Header(v1::PutBlobHeader { sha256: sha256.into(), size })) }];
+    for chunk in chunks {
+        messages.push(v1::PutBlobRequest { part: Some(Part::Chunk(bytes::Bytes::copy_from_slice(chunk))) });
+    }
+    messages
+}
+
+async fn store_blob(server: &DevServer, content: &[u8]) {
+    let messages = put_messages(&sha256_hex(content), content.len() as u64, &[content]);
+    server.storage().await.put_blob(futures::stream::iter(messages)).await.expect("store blob");
+}
+
+async fn missing(server: &DevServer, content: &[u8]) -> bool {
+    let request = v1::FindMissingBlobsRequest { sha256: vec![sha256_hex(content)] };
+    !server.coordinator().await.find_missing_blobs(request).await.unwrap().into_inner().missing.is_empty()
+}
+
+async fn assert_no_draft(server: &DevServer, artifact: &str, distributed_id: &str) {
+    let request = v1::GetDraftRequest {
+        project: "default".into(),
+        artifact: artifact.into(),
+        distributed_id: distributed_id.into(),
+    };
+    let status = server.coordinator().await.get_draft(request).await.unwrap_err();
+    assert_eq!((status.code(), reason(&status)), (Code::NotFound, "DRAFT_NOT_FOUND".to_owned()));
+}
+
+#[tokio::test]
+async fn every_unsafe_entry_path_is_invalid_argument_naming_the_path_and_stores_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = DevServer::start(tmp.path());
+    store_blob(&server, b"content").await;
+    let long = "a".repeat(1025);
+    for bad in ["../x", "/abs", "a//b", "a/./b", "a/../b", "", "dir/", "a\0b", "a\u{1}b", "a\\b", long.as_str()] {
+        let request = upsert("paths", "d", "w", vec![entry("fine.txt", b"content"), entry(bad, b"content")]);
+        let status = server.coordinator().await.upsert(request).await.unwrap_err();
+        assert_eq!((status.code(), reason(&status)), (Code::InvalidArgument, "INVALID_PATH".to_owned()), "{bad:?}");
+        assert_eq!(metadata(&status)["path"], bad, "the error names the path");
+    }
+    assert_no_draft(&server, "paths", "d").await;
+    let removal = v1::UpsertRequest { removals: vec!["../etc".into()], ..upsert("paths", "d", "w", vec![]) };
+    let status = server.coordinator().await.upsert(removal).await.unwrap_err();
+    assert_eq!(reason(&status), "INVALID_PATH");
+    assert_no_draft(&server, "paths", "d").await;
+}
+
+#[tokio::test]
+async fn invalid_names_are_refused_before_anything_is_stored() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = DevServer::start(tmp.path());
+    store_blob(&server, b"c").await;
+    let mut cases = Vec::new();
+    cases.push(v1::UpsertRequest { project: "Bad Project".into(), ..upsert("a", "d", "w", vec![entry("f", b"c")]) });
+    cases.push(upsert("bad/name", "d", "w", vec![entry("f", b"c")]));
+    cases.push(upsert(&"n".repeat(129), "d", "w", vec![entry("f", b"c")]));
+    cases.push(v1::UpsertRequest { r#type: "no spaces".into(), ..upsert("a", "d", "w", vec![entry("f", b"c")]) });
+    cases.push(upsert("a", "bad/id", "w", vec![entry("f", b"c")]));
+    cases.push(upsert("a", "d", "", vec![entry("f", b"c")]));
+    for request in cases {
+        let status = server.coordinator().await.upsert(request.clone()).await.unwrap_err();
+        assert_eq!((status.code(), reason(&status)), (Code::InvalidArgument, "INVALID_NAME".to_owned()), "{request:?}");
+    }
+    let listed = server
+        .coordinator()
+        .await
+        .list_artifacts(v1::ListArtifactsRequest { project: "default".into(), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(listed.artifacts.is_empty());
+}
+
+#[tokio::test]
+async fn aliases_v3_and_latest_are_refused_and_nothing_is_committed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = DevServer::start(tmp.path());
+    store_blob(&server, b"c").await;
+    let mut coordinator = server.coordinator().await;
+    coordinator
+        .upsert(v1::UpsertRequest { seal: true, ..upsert("a", "d", "w", vec![entry("f", b"c")]) })
+        .await
+        .unwrap();
+    for alias in ["v3", "latest", "has space"] {
+        let finish = v1::FinishRequest {
+            project: "default".into(),
+            artifact: "a".into(),
+            distributed_id: "d".into(),
+            aliases: vec![alias.into()],
+            ..Default::default()
+        };
+        let status = coordinator.finish(finish).await.unwrap_err();
+        assert_eq!((status.code(), reason(&status)), (Code::InvalidArgument, "INVALID_NAME".to_owned()), "{alias}");
+    }
+    let draft = coordinator
+        .get_draft(v1::GetDraftRequest { project: "default".into(), artifact: "a".into(), distributed_id: "d".into() })
+        .await
+        .unwrap()
+        .into_inner()
+        .draft
+        .unwrap();
+    assert_eq!(draft.state, v1::DraftState::Open as i32, "the refused finish left the draft open");
+}
+
+#[tokio::test]
+async fn a_second_type_for_an_existing_artifact_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = DevServer::start(tmp.path());
+    store_blob(&server, b"c").await;
+    let mut coordinator = server.coordinator().await;
+    coordinator
+        .upsert(v1::UpsertRequest { seal: true, ..upsert("a", "d1", "w", vec![entry("f", b"c")]) })
+        .await
+        .unwrap();
+    coordinator
+        .finish(v1::FinishRequest {
+            project: "default".into(),
+            artifact: "a".into(),
+            distributed_id: "d1".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let other_type = v1::UpsertRequest { r#type: "model".into(), ..upsert("a", "d2", "w", vec![entry("f", b"c")]) };
+    let status = coordinator.upsert(other_type).await.unwrap_err();
+    assert_eq!((status.code(), reason(&status)), (Code::InvalidArgument, "TYPE_MISMATCH".to_owned()));
+    assert_eq!(metadata(&status)["existing_type"], "dataset");
+    assert_no_draft(&server, "a", "d2").await;
+}
+
+#[tokio::test]
+async fn put_blob_with_wrong_digest_or_size_leaves_no_blob() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = DevServer::start(tmp.path());
+    let mut storage = server.storage().await;
+    let promised = b"what was promised";
+    let messages = put_messages(&sha256_hex(promised), promised.len() as u64, &[b"something else!!!"]);
+    let status = storage.put_blob(futures::stream::iter(messages)).await.unwrap_err();
+    assert_eq!((status.code(), reason(&status)), (Code::DataLoss, "DIGEST_MISMATCH".to_owned()));
+    assert!(missing(&server, promised).await);
+
+    let content = b"exact";
+    let short = put_messages(&sha256_hex(content), 99, &[content]);
+    let status = storage.put_blob(futures::stream::iter(short)).await.unwrap_err();
+    assert_eq!((status.code(), reason(&status)), (Code::InvalidArgument, "SIZE_MISMATCH".to_owned()));
+    let long = put_messages(&sha256_hex(content), 3, &[content]);
+    let status = storage.put_blob(futures::stream::iter(long)).await.unwrap_err();
+    assert_eq!((status.code(), reason(&status)), (Code::InvalidArgument, "SIZE_MISMATCH".to_owned()));
+    assert!(missing(&server, content).await);
+
+    let no_header = vec![v1::PutBlobRequest { part: Some(Part::Chunk(bytes::Bytes::from_static(b"x"))) }];
+    let status = storage.put_blob(futures::stream::iter(no_header)).await.unwrap_err();
+    assert_eq!(reason(&status), "MALFORMED_STREAM");
+    let bad_digest = put_messages("NOT-HEX", 1, &[b"x"]);
+    let status = storage.put_blob(futures::stream::iter(bad_digest)).await.unwrap_err();
+    assert_eq!((status.code(), reason(&status)), (Code::InvalidArgument, "INVALID_DIGEST".to_owned()));
+    assert!(std::fs::read_dir(server.data_dir.join("blobs/tmp")).unwrap().next().is_none(), "no temp file is left");
+}
+
+#[tokio::test]
+async fn upsert_of_a_blob_that_is_not_stored_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = DevServer::start(tmp.path());
+    store_blob(&server, b"stored").await;
+    let request = upsert("a", "d", "w", vec![entry("ok", b"stored"), entry("ghost", b"never uploaded")]);
+    let status = server.coordinator().await.upsert(request).await.unwrap_err();
+    assert_eq!((status.code(), reason(&status)), (Code::FailedPrecondition, "BLOB_NOT_STORED".to_owned()));
+    assert_eq!(metadata(&status)["path"], "ghost");
+    let lying_size = v1::Entry { size: 999, ..entry("ok", b"stored") };
+    let status = server.coordinator().await.upsert(upsert("a", "d", "w", vec![lying_size])).await.unwrap_err();
+    assert_eq!((status.code(), reason(&status)), (Code::InvalidArgument, "SIZE_MISMATCH".to_owned()));
+    assert_no_draft(&server, "a", "d").await;
+}
+
+#[tokio::test]
+async fn finish_and_abort_of_an_unknown_draft_are_not_found() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = DevServer::start(tmp.path());
+    let mut coordinator = server.coordinator().await;
+    let finish = v1::FinishRequest {
+        project: "default".into(),
+        artifact: "a".into(),
+        distributed_id: "nope".into(),
+        ..Default::default()
+    };
+    let status = coordinator.finish(finish).await.unwrap_err();
+    assert_eq!((status.code(), reason(&status)), (Code::NotFound, "DRAFT_NOT_FOUND".to_owned()));
+    let abort = v1::AbortRequest { project: "default".into(), artifact: "a".into(), distributed_id: "nope".into() };
+    let status = coordinator.abort(abort).await.unwrap_err();
+    assert_eq!((status.code(), reason(&status)), (Code::NotFound, "DRAFT_NOT_FOUND".to_owned()));
+    let seal = v1::SealWriterRequest {
+        project: "default".into(),
+        artifact: "a".into(),
+        distributed_id: "nope".into(),
+        writer_id: "w".into(),
+    };
+    let status = coordinator.seal_writer(seal).await.unwrap_err();
+    assert_eq!(reason(&status), "DRAFT_NOT_FOUND");
+    assert_no_draft(&server, "a", "nope").await;
+}
+
+#[tokio::test]
+async fn conflicting_writers_get_already_exists_naming_path_digests_and_writers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = DevServer::start(tmp.path());
+    store_blob(&server, b"one").await;
+    store_blob(&server, b"two").await;
+    let mut coordinator = server.coordinator().await;
+    coordinator.upsert(upsert("a", "d", "rank-0", vec![entry("shared.bin", b"one")])).await.unwrap();
+    let status = coordinator.upsert(upsert("a", "d", "rank-1", vec![entry("shared.bin", b"two")])).await.unwrap_err();
+    assert_eq!((status.code(), reason(&status)), (Code::AlreadyExists, "PATH_CONFLICT".to_owned()));
+    let meta = metadata(&status);
+    assert_eq!(meta["path"], "shared.bin");
+    assert_eq!((meta["existing_writer"].as_str(), meta["writer"].as_str()), ("rank-0", "rank-1"));
+    assert_eq!((meta["existing_sha256"].clone(), meta["sha256"].clone()), (sha256_hex(b"one"), sha256_hex(b"two")));
+    // The same writer re-sending the same entry is a safe no-op.
+    let retry =
+        coordinator.upsert(upsert("a", "d", "rank-0", vec![entry("shared.bin", b"one")])).await.unwrap().into_inner();
+    assert_eq!(retry.draft.unwrap().staged_entries, 1);
+}
+
+#[tokio::test]
+async fn upsert_after_finish_is_failed_precondition_naming_the_version() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = DevServer::start(tmp.path());
+    store_blob(&server, b"c").await;
+    let mut coordinator = server.coordinator().await;
+    coordinator
+        .upsert(v1::UpsertRequest { seal: true, ..upsert("a", "d", "w", vec![entry("f", b"c")]) })
+        .await
+        .unwrap();
+    coordinator
+        .finish(v1::FinishRequest {
+            project: "default".into(),
+            artifact: "a".into(),
+            distributed_id: "d".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let status = coordinator.upsert(upsert("a", "d", "w2", vec![entry("g", b"c")])).await.unwrap_err();
+    assert_eq!((status.code(), reason(&status)), (Code::FailedPrecondition, "DRAFT_COMMITTED".to_owned()));
+    assert_eq!(metadata(&status)["version"], "v0");
+    let sealed_again = coordinator.upsert(upsert("a", "d", "w", vec![entry("f", b"c")])).await.unwrap_err();
+    assert_eq!(reason(&sealed_again), "DRAFT_COMMITTED");
+}
+
+#[tokio::test]
+async fn sealed_writer_may_resend_identical_entries_but_nothing_new() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = DevServer::start(tmp.path());
+    store_blob(&server, b"c").await;
+    store_blob(&server, b"d").await;
+    let mut coordinator = server.coordinator().await;
+    coordinator
+        .upsert(v1::UpsertRequest { seal: true, ..upsert("a", "d", "w", vec![entry("f", b"c")]) })
+        .await
+        .unwrap();
+    coordinator.upsert(upsert("a", "d", "w", vec![entry("f", b"c")])).await.expect("identical re-send is a no-op");
+    let status = coordinator.upsert(upsert("a", "d", "w", vec![entry("g", b"d")])).await.unwrap_err();
+    assert_eq!((status.code(), reason(&status)), (Code::FailedPrecondition, "WRITER_SEALED".to_owned()));
+}
+
+#[tokio::test]
+async fn duplicate_paths_in_one_request_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = DevServer::start(tmp.path());
+    store_blob(&server, b"c").await;
+    store_blob(&server, b"d").await;
+    let request = upsert("a", "d", "w", vec![entry("same", b"c"), entry("same", b"d")]);
+    let status = server.coordinator().await.upsert(request).await.unwrap_err();
+    assert_eq!((status.code(), reason(&status)), (Code::InvalidArgument, "DUPLICATE_PATH".to_owned()));
+    assert_no_draft(&server, "a", "d").await;
+
+    let header = v1::LogRequest {
+        part: Some(v1::log_request::Part::Header(v1::LogHeader {
+            project: "default".into(),
+            artifact: "l".into(),
+            r#type: "t".into(),
+            ..Default::default()
+        })),
+    };
+    let batch =
+        |e: Vec<v1::Entry>| v1::LogRequest { part: Some(v1::log_request::Part::Batch(v1::EntryBatch { entries: e })) };
+    let messages = vec![header, batch(vec![entry("same", b"c")]), batch(vec![entry("same", b"d")])];
+    let status = server.coordinator().await.log(futures::stream::iter(messages)).await.unwrap_err();
+    assert_eq!(reason(&status), "DUPLICATE_PATH", "duplicates across batches of one log are caught");
+}
+
+#[tokio::test]
+async fn oversize_messages_and_too_many_entries_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = DevServer::start(tmp.path());
+    store_blob(&server, b"c").await;
+    let too_many: Vec<v1::Entry> = (0..10_001).map(|i| entry(&format!("f{i}"), b"c")).collect();
+    let status = server.coordinator().await.upsert(upsert("a", "d", "w", too_many)).await.unwrap_err();
+    assert_eq!((status.code(), reason(&status)), (Code::InvalidArgument, "TOO_MANY_ENTRIES".to_owned()));
+
+    // 5,000 entries with ~1 KiB paths exceed the 4 MiB message limit.
+    let huge: Vec<v1::Entry> = (0..5_000).map(|i| entry(&format!("{i}/{}", "p".repeat(1000)), b"c")).collect();
+    let status = server.coordinator().await.upsert(upsert("a", "d", "w", huge)).await.unwrap_err();
+    assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
+    assert_no_draft(&server, "a", "d").await;
+}
