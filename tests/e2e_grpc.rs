@@ -1,1 +1,220 @@
+//! The gRPC surface directly: health, reflection, concurrent commits, ranged reads,
+//! paginated listings and streamed manifests.
+
 mod support;
+
+use cairn_proto::v1::{self, put_blob_request::Part};
+use futures::StreamExt;
+use support::{DevServer, sha256_hex};
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+
+async fn store_blob(server: &DevServer, content: &[u8]) {
+    let messages = vec![
+        v1::PutBlobRequest {
+            part: Some(Part::Header(v1::PutBlobHeader { sha256: sha256_hex(content), size: content.len() as u64 })),
+        },
+        v1::PutBlobRequest { part: Some(Part::Chunk(bytes::Bytes::copy_from_slice(content))) },
+    ];
+    server.storage().await.put_blob(futures::stream::iter(messages)).await.expect("store blob");
+}
+
+fn log_messages(artifact: &str, entries: Vec<v1::Entry>) -> Vec<v1::LogRequest> {
+    let header = v1::LogRequest {
+        part: Some(v1::log_request::Part::Header(v1::LogHeader {
+            project: "default".into(),
+            artifact: artifact.into(),
+            r#type: "t".into(),
+            writer_id: "tester".into(),
+            ..Default::default()
+        })),
+    };
+    let mut messages = vec![header];
+    for chunk in entries.chunks(5_000) {
+        messages.push(v1::LogRequest {
+            part: Some(v1::log_request::Part::Batch(v1::EntryBatch { entries: chunk.to_vec() })),
+        });
+    }
+    messages
+}
+
+#[tokio::test]
+async fn health_reports_serving_for_both_services_and_reflection_lists_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = DevServer::start(tmp.path());
+    let mut health = HealthClient::new(server.channel().await);
+    for service in ["cairn.v1.CoordinatorService", "cairn.v1.StorageService", ""] {
+        let response = health.check(HealthCheckRequest { service: service.into() }).await.unwrap().into_inner();
+        assert_eq!(response.status, ServingStatus::Serving as i32, "{service}");
+    }
+
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    let mut reflection = ServerReflectionClient::new(server.channel().await);
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut responses =
+        reflection.server_reflection_info(futures::stream::iter(vec![request])).await.unwrap().into_inner();
+    let response = responses.next().await.unwrap().unwrap();
+    let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
+        panic!("no service list")
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    assert!(names.contains(&"cairn.v1.CoordinatorService".to_owned()), "{names:?}");
+    assert!(names.contains(&"cairn.v1.StorageService".to_owned()), "{names:?}");
+}
+
+#[tokio::test]
+async fn eight_concurrent_logs_of_one_artifact_get_indices_zero_to_seven() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = DevServer::start(tmp.path());
+    let mut tasks = Vec::new();
+    for i in 0..8u8 {
+        let content = vec![i; 100];
+        store_blob(&server, &content).await;
+        let mut coordinator = server.coordinator().await;
+        let entry = v1::Entry { path: "f".into(), sha256: sha256_hex(&content), size: 100 };
+        tasks.push(tokio::spawn(async move {
+            let response = coordinator.log(futures::stream::iter(log_messages("race", vec![entry]))).await.unwrap();
+            response.into_inner().version.unwrap().index
+        }));
+    }
+    let mut indices = Vec::new();
+    for task in tasks {
+        indices.push(task.await.unwrap());
+    }
+    indices.sort_unstable();
+    assert_eq!(indices, (0..8).collect::<Vec<u64>>());
+}
+
+#[tokio::test]
+async fn get_blob_serves_byte_ranges() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = DevServer::start(tmp.path());
+    let content: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    let sha = sha256_hex(&content);
+    let messages: Vec<v1::PutBlobRequest> = std::iter::once(v1::PutBlobRequest {
+        part: Some(Part::Header(v1::PutBlobHeader { sha256: sha.clone(), size: content.len() as u64 })),
+    })
+    .chain(
+        content
+            .chunks(1 << 20)
+            .map(|c| v1::PutBlobRequest { part: Some(Part::Chunk(bytes::Bytes::copy_from_slice(c))) }),
+    )
+    .collect();
+    server.storage().await.put_blob(futures::stream::iter(messages)).await.unwrap();
+    let read = |offset: u64, length: u64| {
+        let sha = sha.clone();
+        let server = &server;
+        async move {
+            let request = v1::GetBlobRequest { sha256: sha, offset, length };
+            let mut stream = server.storage().await.get_blob(request).await.unwrap().into_inner();
+            let mut out = Vec::new();
+            while let Some(chunk) = stream.next().await {
+                out.extend_from_slice(&chunk.unwrap().chunk);
+            }
+            out
+        }
+    };
+    assert_eq!(read(0, 0).await, content);
+    assert_eq!(read(1_048_570, 20).await, &content[1_048_570..1_048_590]);
+    assert_eq!(read(2_999_990, 0).await, &content[2_999_990..]);
+    let beyond = v1::GetBlobRequest { sha256: sha.clone(), offset: 3_000_001, length: 0 };
+    let status = server.storage().await.get_blob(beyond).await.unwrap_err();
+    assert_eq!(support::reason(&status), "INVALID_RANGE");
+    let unknown = v1::GetBlobRequest { sha256: sha256_hex(b"nothing"), offset: 0, length: 0 };
+    let status = server.storage().await.get_blob(unknown).await.unwrap_err();
+    assert_eq!((status.code(), support::reason(&status)), (tonic::Code::NotFound, "BLOB_NOT_FOUND".to_owned()));
+}
+
+#[tokio::test]
+async fn large_manifests_stream_in_pages_and_listings_paginate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = DevServer::start(tmp.path());
+    store_blob(&server, b"same content").await;
+    let entries: Vec<v1::Entry> = (0..12_345)
+        .map(|i| v1::Entry { path: format!("dir{}/file{i:05}", i % 7), sha256: sha256_hex(b"same content"), size: 12 })
+        .collect();
+    let mut coordinator = server.coordinator().await;
+    let version =
+        coordinator.log(futures::stream::iter(log_messages("big", entries.clone()))).await.unwrap().into_inner();
+    assert_eq!(version.version.unwrap().file_count, 12_345);
+
+    let request = v1::GetManifestRequest { project: "default".into(), reference: "big:v0".into() };
+    let mut pages = coordinator.get_manifest(request).await.unwrap().into_inner();
+    let mut received = Vec::new();
+    let mut page_count = 0;
+    while let Some(page) = pages.next().await {
+        let page = page.unwrap();
+        assert!(page.entries.len() <= 1000, "pages stay small");
+        page_count += 1;
+        received.extend(page.entries.into_iter().map(|e| e.path));
+    }
+    let mut expected: Vec<String> = entries.into_iter().map(|e| e.path).collect();
+    expected.sort();
+    assert_eq!(received, expected);
+    assert!(page_count >= 13, "{page_count} pages");
+
+    for i in 0..5u8 {
+        store_blob(&server, &[i]).await;
+        let entry = v1::Entry { path: "x".into(), sha256: sha256_hex(&[i]), size: 1 };
+        coordinator.log(futures::stream::iter(log_messages("paged", vec![entry]))).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    loop {
+        let request = v1::ListVersionsRequest {
+            project: "default".into(),
+            artifact: "paged".into(),
+            page_size: 2,
+            page_token: token,
+        };
+        let page = coordinator.list_versions(request).await.unwrap().into_inner();
+        assert!(page.versions.len() <= 2);
+        seen.extend(page.versions.iter().map(|v| v.index));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(seen, vec![0, 1, 2, 3, 4]);
+    let request = v1::ListArtifactsRequest { project: "default".into(), page_size: 1, page_token: String::new() };
+    let first = coordinator.list_artifacts(request).await.unwrap().into_inner();
+    assert_eq!(first.artifacts[0].artifact, "big");
+    let request =
+        v1::ListArtifactsRequest { project: "default".into(), page_size: 1, page_token: first.next_page_token };
+    let second = coordinator.list_artifacts(request).await.unwrap().into_inner();
+    assert_eq!(second.artifacts[0].artifact, "paged");
+    assert_eq!(second.artifacts[0].version_count, 5);
+}
+
+#[tokio::test]
+async fn a_corrupted_manifest_object_is_reported_as_data_loss() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = DevServer::start(tmp.path());
+    store_blob(&server, b"c").await;
+    let entry = v1::Entry { path: "f".into(), sha256: sha256_hex(b"c"), size: 1 };
+    let mut coordinator = server.coordinator().await;
+    let version = coordinator.log(futures::stream::iter(log_messages("m", vec![entry]))).await.unwrap().into_inner();
+    let digest = version.version.unwrap().digest;
+    let path = server.data_dir.join(format!("blobs/objects/manifests/sha256/{digest}"));
+    let mut bytes = std::fs::read(&path).unwrap();
+    let last = bytes.len() - 2;
+    bytes[last] = b'g';
+    std::fs::write(&path, bytes).unwrap();
+    let request = v1::GetManifestRequest { project: "default".into(), reference: "m".into() };
+    let mut pages = coordinator.get_manifest(request).await.unwrap().into_inner();
+    let mut error = None;
+    while let Some(page) = pages.next().await {
+        if let Err(status) = page {
+            error = Some(status);
+        }
+    }
+    let status = error.expect("a corrupt manifest must not stream successfully");
+    assert_eq!(status.code(), tonic::Code::DataLoss);
+    assert_eq!(support::reason(&status), "CORRUPT_MANIFEST");
+}

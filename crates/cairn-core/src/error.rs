@@ -13,6 +13,8 @@ pub enum ErrorClass {
     AlreadyExists,
     /// Something the request names does not exist (NOT_FOUND).
     NotFound,
+    /// Stored data failed its integrity check (DATA_LOSS).
+    DataLoss,
 }
 
 /// Everything the domain rules can refuse.
@@ -110,8 +112,8 @@ impl CoreError {
             | CoreError::DraftSealing { .. }
             | CoreError::WritersStillActive { .. }
             | CoreError::ExpectedWritersMismatch { .. }
-            | CoreError::TooManyWriters { .. }
-            | CoreError::CorruptManifest { .. } => ErrorClass::FailedPrecondition,
+            | CoreError::TooManyWriters { .. } => ErrorClass::FailedPrecondition,
+            CoreError::CorruptManifest { .. } => ErrorClass::DataLoss,
         }
     }
 

@@ -23,6 +23,7 @@ pub fn core_error_status(err: &CoreError) -> Status {
         ErrorClass::FailedPrecondition => Code::FailedPrecondition,
         ErrorClass::AlreadyExists => Code::AlreadyExists,
         ErrorClass::NotFound => Code::NotFound,
+        ErrorClass::DataLoss => Code::DataLoss,
     };
     error_status(code, err.reason(), err.to_string(), err.metadata())
 }
