@@ -1,1 +1,153 @@
+//! Crash safety: `kill -9` of the dev server in the middle of an upload and of an upsert,
+//! then a restart on the same data directory.
+
 mod support;
+
+use std::time::Duration;
+
+use cairn_proto::v1::{self, put_blob_request::Part};
+use support::{DevServer, read_tree, sha256_hex, wait_until, write_tree};
+
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+}
+
+fn tmp_files(server: &DevServer) -> Vec<u64> {
+    std::fs::read_dir(server.data_dir.join("blobs/tmp"))
+        .map(|d| d.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_upload_leaves_no_partial_blob_and_committed_versions_verify() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut server = DevServer::start(tmp.path());
+    let committed = [("weights.bin", pattern(3_000_000, 1)), ("config.json", b"{\"lr\": 0.1}".to_vec())];
+    let files: Vec<(&str, &[u8])> = committed.iter().map(|(p, c)| (*p, c.as_slice())).collect();
+    write_tree(&tmp.path().join("v0"), &files);
+    server.cli(tmp.path(), &["log", "v0", "--name", "model", "--type", "model"]).ok();
+
+    // An upload of 8 MiB that stops after 3 MiB and stays open until the server dies.
+    let big = pattern(8 << 20, 7);
+    let (tx, rx) = tokio::sync::mpsc::channel::<v1::PutBlobRequest>(8);
+    tx.send(v1::PutBlobRequest {
+        part: Some(Part::Header(v1::PutBlobHeader { sha256: sha256_hex(&big), size: big.len() as u64 })),
+    })
+    .await
+    .unwrap();
+    for chunk in big.chunks(1 << 20).take(3) {
+        tx.send(v1::PutBlobRequest { part: Some(Part::Chunk(bytes::Bytes::copy_from_slice(chunk))) }).await.unwrap();
+    }
+    let mut storage = server.storage().await;
+    let upload = tokio::spawn(async move { storage.put_blob(tokio_stream::wrappers::ReceiverStream::new(rx)).await });
+    assert!(
+        wait_until(Duration::from_secs(10), || tmp_files(&server).iter().any(|len| *len >= 3 << 20)),
+        "the partial upload never reached the server's temp area"
+    );
+    server.kill9();
+    assert!(upload.await.unwrap().is_err(), "the interrupted upload must not succeed");
+    drop(tx);
+
+    server.crash_and_restart();
+    assert!(tmp_files(&server).is_empty(), "partial uploads are discarded on restart");
+    let mut coordinator = server.coordinator().await;
+    let missing = coordinator
+        .find_missing_blobs(v1::FindMissingBlobsRequest { sha256: vec![sha256_hex(&big)] })
+        .await
+        .unwrap()
+        .into_inner()
+        .missing;
+    assert_eq!(missing, vec![sha256_hex(&big)], "no partial blob is visible");
+
+    server.cli(tmp.path(), &["get", "model:v0", "-o", "restored"]).ok();
+    let mut expected: Vec<(String, Vec<u8>)> = committed.iter().map(|(p, c)| (p.to_string(), c.clone())).collect();
+    expected.sort();
+    assert_eq!(read_tree(&tmp.path().join("restored")), expected, "committed bytes survive the crash");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_upsert_leaves_the_draft_whole_and_finishable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut server = DevServer::start(tmp.path());
+    write_tree(&tmp.path().join("a"), &[("a/1.txt", b"one"), ("a/2.txt", b"two"), ("a/3.txt", b"three")]);
+    server
+        .cli(
+            tmp.path(),
+            &[
+                "upsert",
+                "a",
+                "--name",
+                "ck",
+                "--type",
+                "checkpoint",
+                "--distributed-id",
+                "job",
+                "--writer",
+                "ra",
+                "--seal",
+            ],
+        )
+        .ok();
+
+    // Writer rb stages 10,000 entries in one request; the server dies while it is in flight.
+    write_tree(&tmp.path().join("shared"), &[("blob", b"shared content")]);
+    server.cli(tmp.path(), &["log", "shared", "--name", "holder", "--type", "t"]).ok();
+    let entries: Vec<v1::Entry> = (0..10_000)
+        .map(|i| v1::Entry { path: format!("b/{i:05}"), sha256: sha256_hex(b"shared content"), size: 14 })
+        .collect();
+    let request = v1::UpsertRequest {
+        project: "default".into(),
+        artifact: "ck".into(),
+        r#type: "checkpoint".into(),
+        distributed_id: "job".into(),
+        writer_id: "rb".into(),
+        entries,
+        ..Default::default()
+    };
+    let mut coordinator = server.coordinator().await;
+    let in_flight = tokio::spawn(async move { coordinator.upsert(request).await });
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    server.kill9();
+    let applied_before_crash = matches!(in_flight.await.unwrap(), Ok(_));
+
+    server.crash_and_restart();
+    let draft = server.cli(tmp.path(), &["draft", "--name", "ck", "--distributed-id", "job", "--json"]).json();
+    assert_eq!(draft["state"], "open");
+    let staged = draft["draft_files"].as_u64().unwrap();
+    assert!(staged == 3 || staged == 10_003, "an upsert is all or nothing, found {staged} entries");
+    if applied_before_crash {
+        assert_eq!(staged, 10_003, "an acknowledged upsert survives the crash");
+    }
+
+    let finished =
+        server.cli(tmp.path(), &["finish", "--name", "ck", "--distributed-id", "job", "--force", "--json"]).json();
+    assert_eq!(finished["files"].as_u64(), Some(staged));
+    server.cli(tmp.path(), &["get", "ck", "-o", "out"]).ok();
+    let restored = read_tree(&tmp.path().join("out"));
+    assert_eq!(restored.len() as u64, staged);
+    assert!(restored.iter().any(|(p, c)| p == "a/3.txt" && c == b"three"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draft_survives_a_server_crash_and_finishes_with_every_writer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut server = DevServer::start(tmp.path());
+    for w in 0..3 {
+        write_tree(&tmp.path().join(format!("w{w}")), &[(&format!("part-{w}"), format!("data {w}").as_bytes())]);
+        let dir = format!("w{w}");
+        let writer = format!("r{w}");
+        server
+            .cli(
+                tmp.path(),
+                &["upsert", &dir, "--name", "p", "--type", "t", "--distributed-id", "j", "--writer", &writer],
+            )
+            .ok();
+    }
+    server.crash_and_restart();
+    for w in 0..3 {
+        let writer = format!("r{w}");
+        server.cli(tmp.path(), &["upsert", "--seal", "--name", "p", "--distributed-id", "j", "--writer", &writer]).ok();
+    }
+    let finished = server.cli(tmp.path(), &["finish", "--name", "p", "--distributed-id", "j", "--json"]).json();
+    assert_eq!(finished["files"], 3);
+}
