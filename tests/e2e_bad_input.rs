@@ -76,13 +76,14 @@ async fn invalid_names_are_refused_before_anything_is_stored() {
     let tmp = tempfile::tempdir().unwrap();
     let server = DevServer::start(tmp.path());
     store_blob(&server, b"c").await;
-    let mut cases = Vec::new();
-    cases.push(v1::UpsertRequest { project: "Bad Project".into(), ..upsert("a", "d", "w", vec![entry("f", b"c")]) });
-    cases.push(upsert("bad/name", "d", "w", vec![entry("f", b"c")]));
-    cases.push(upsert(&"n".repeat(129), "d", "w", vec![entry("f", b"c")]));
-    cases.push(v1::UpsertRequest { r#type: "no spaces".into(), ..upsert("a", "d", "w", vec![entry("f", b"c")]) });
-    cases.push(upsert("a", "bad/id", "w", vec![entry("f", b"c")]));
-    cases.push(upsert("a", "d", "", vec![entry("f", b"c")]));
+    let cases = vec![
+        v1::UpsertRequest { project: "Bad Project".into(), ..upsert("a", "d", "w", vec![entry("f", b"c")]) },
+        upsert("bad/name", "d", "w", vec![entry("f", b"c")]),
+        upsert(&"n".repeat(129), "d", "w", vec![entry("f", b"c")]),
+        v1::UpsertRequest { r#type: "no spaces".into(), ..upsert("a", "d", "w", vec![entry("f", b"c")]) },
+        upsert("a", "bad/id", "w", vec![entry("f", b"c")]),
+        upsert("a", "d", "", vec![entry("f", b"c")]),
+    ];
     for request in cases {
         let status = server.coordinator().await.upsert(request.clone()).await.unwrap_err();
         assert_eq!((status.code(), reason(&status)), (Code::InvalidArgument, "INVALID_NAME".to_owned()), "{request:?}");

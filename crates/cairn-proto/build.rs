@@ -19,7 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure().compile_with_config(
         config,
         &files.map(|f| proto_root.join(f)),
-        &[proto_root.clone()],
+        std::slice::from_ref(&proto_root),
     )?;
     Ok(())
 }

@@ -48,11 +48,13 @@ pub async fn hash_files(files: Vec<LocalFile>) -> Result<Vec<HashedFile>, Client
         .map_err(|e| ClientError::Usage(format!("hashing thread failed: {e}")))?
 }
 
+/// Digest and size of one file, or why it could not be read.
+type HashResult = Result<(Digest, u64), ClientError>;
+
 fn hash_files_blocking(files: Vec<LocalFile>) -> Result<Vec<HashedFile>, ClientError> {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(files.len().max(1));
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<(Digest, u64), ClientError>>>> =
-        Mutex::new((0..files.len()).map(|_| None).collect());
+    let results: Mutex<Vec<Option<HashResult>>> = Mutex::new((0..files.len()).map(|_| None).collect());
     std::thread::scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|| {
