@@ -22,14 +22,22 @@ pub struct LocalFileStore {
 }
 
 impl LocalFileStore {
-    /// Opens (or creates) the store under `root`, discarding unfinished writes.
+    /// Opens (or creates) the store under `root`, discarding unfinished writes of crashed
+    /// processes. Only the process that owns the directory's uploads may do this.
     pub fn open(root: &Path) -> Result<Self, BlobError> {
-        let objects = root.join("objects");
         let tmp = root.join("tmp");
-        std::fs::create_dir_all(&objects)?;
         if tmp.exists() {
             std::fs::remove_dir_all(&tmp)?;
         }
+        Self::open_shared(root)
+    }
+
+    /// Opens the store without touching unfinished writes, for a second process (a
+    /// coordinator beside a worker) sharing the directory.
+    pub fn open_shared(root: &Path) -> Result<Self, BlobError> {
+        let objects = root.join("objects");
+        let tmp = root.join("tmp");
+        std::fs::create_dir_all(&objects)?;
         std::fs::create_dir_all(&tmp)?;
         Ok(Self { objects, tmp })
     }

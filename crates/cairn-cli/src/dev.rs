@@ -11,7 +11,7 @@ use cairn_meta::EmbeddedStore;
 use tokio::net::TcpListener;
 
 use crate::args::DevArgs;
-use crate::serve::{Services, serve};
+use cairn_proto::server::{COORDINATOR_SERVICE, STORAGE_SERVICE, serve};
 
 /// Runs until SIGINT or SIGTERM.
 pub async fn run(args: DevArgs) -> Result<(), Box<dyn std::error::Error>> {
@@ -32,9 +32,11 @@ pub async fn run(args: DevArgs) -> Result<(), Box<dyn std::error::Error>> {
     // The first line of stdout is the bound address, so scripts can use port 0.
     println!("cairn dev listening on {bound} (data in {})", args.data_dir.display());
     tracing::info!(address = %bound, data_dir = %args.data_dir.display(), "cairn dev started");
-    let services =
-        Services { coordinator: Some(coordinator.grpc_service()), worker: Some(cairn_worker::grpc_service(blobs)) };
-    let result = serve(listener, services).await;
+    let (coordinator_service, storage_service) = (coordinator.grpc_service(), cairn_worker::grpc_service(blobs));
+    let result = serve(listener, &[COORDINATOR_SERVICE, STORAGE_SERVICE], |router| {
+        router.add_service(coordinator_service).add_service(storage_service)
+    })
+    .await;
     sweeper.abort();
-    result
+    result.map_err(|e| e.to_string().into())
 }

@@ -5,7 +5,6 @@ mod args;
 mod commands;
 mod dev;
 mod output;
-mod serve;
 
 use std::process::ExitCode;
 

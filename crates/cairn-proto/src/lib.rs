@@ -6,6 +6,7 @@
 #![allow(clippy::large_enum_variant)]
 
 mod convert;
+pub mod server;
 mod status;
 
 /// The `cairn.v1` package: messages, clients and servers.

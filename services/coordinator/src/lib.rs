@@ -78,3 +78,35 @@ impl Coordinator {
         cairn_proto::v1::coordinator_service_server::CoordinatorServiceServer::new(CoordinatorGrpc::new(self.clone()))
     }
 }
+
+mod config;
+
+pub use config::CoordinatorArgs;
+
+/// Runs a coordinator on the embedded MetaStore and a shared local-file BlobStore until
+/// SIGINT or SIGTERM.
+pub async fn run(args: CoordinatorArgs) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    std::fs::create_dir_all(&args.data_dir)
+        .map_err(|e| format!("cannot create data dir {}: {e}", args.data_dir.display()))?;
+    let meta = cairn_meta::EmbeddedStore::open(&args.data_dir.join("meta.redb"))
+        .map_err(|e| format!("cannot open metadata store in {}: {e}", args.data_dir.display()))?;
+    let blobs = cairn_blob::LocalFileStore::open_shared(&args.data_dir.join("blobs"))
+        .map_err(|e| format!("cannot open blob store in {}: {e}", args.data_dir.display()))?;
+    let config = CoordinatorConfig {
+        expiry_sweep_interval: Duration::from_secs(args.expiry_sweep_secs.max(1)),
+        ..CoordinatorConfig::default()
+    };
+    let coordinator = Coordinator::new(Arc::new(meta), Arc::new(blobs), config);
+    let sweeper = coordinator.spawn_expiry_sweeper();
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    println!("cairn coordinator listening on {}", listener.local_addr()?);
+    let service = coordinator.grpc_service();
+    let result = cairn_proto::server::serve(listener, &[cairn_proto::server::COORDINATOR_SERVICE], |router| {
+        router.add_service(service)
+    })
+    .await;
+    sweeper.abort();
+    result
+}

@@ -1,0 +1,56 @@
+//! Serving the API: every cairn server adds `grpc.health.v1` and reflection to its own
+//! services, reports SERVING for them, and on SIGINT/SIGTERM reports NOT_SERVING and
+//! drains in-flight requests before returning.
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::Router;
+use tonic_health::ServingStatus;
+
+/// Serves `add_services(base router)` on `listener` until a shutdown signal.
+/// `service_names` are the fully qualified names reported as SERVING by the health service.
+pub async fn serve(
+    listener: TcpListener,
+    service_names: &[&str],
+    add_services: impl FnOnce(Router) -> Router,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    for name in service_names {
+        health_reporter.set_service_status(*name, ServingStatus::Serving).await;
+    }
+    let router = add_services(tonic::transport::Server::builder().add_service(health_service).add_service(reflection));
+    let names: Vec<String> = service_names.iter().map(|s| s.to_string()).collect();
+    let shutdown = async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: reporting NOT_SERVING and draining requests");
+        for name in &names {
+            health_reporter.set_service_status(name, ServingStatus::NotServing).await;
+        }
+    };
+    router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => {
+            let _ = ctrl_c.await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// Full name of the coordinator service, as health checks name it.
+pub const COORDINATOR_SERVICE: &str = "cairn.v1.CoordinatorService";
+/// Full name of the storage service, as health checks name it.
+pub const STORAGE_SERVICE: &str = "cairn.v1.StorageService";
