@@ -7,6 +7,22 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+step "test servers: etcd and s3s-fs"
+# Tests start their own etcd and S3-compatible servers on loopback ports chosen at run time
+# and stop them by pid; here we only make sure the binaries exist.
+if ! command -v etcd >/dev/null 2>&1; then
+    echo "installing etcd-server (Debian)"
+    export DEBIAN_FRONTEND=noninteractive
+    ${SUDO:-} apt-get update -qq
+    ${SUDO:-} apt-get install -y -qq etcd-server >/dev/null
+fi
+if ! command -v s3s-fs >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/s3s-fs" ]; then
+    echo "installing s3s-fs 0.14.1 (crates.io, about 2 minutes)"
+    cargo install s3s-fs@0.14.1 --locked --features binary
+fi
+etcd --version | head -1
+"$(command -v s3s-fs || echo "$HOME/.cargo/bin/s3s-fs")" --version
+
 step "buf lint (proto/cairn/v1)"
 # buf is installed from the npm registry on first use and cached by npm afterwards.
 npx --yes @bufbuild/buf@1.57.0 lint

@@ -2,7 +2,8 @@
 //! including the verification of `put_verified` against that implementation.
 //!
 //! Each check takes a fresh, empty store. Implementations instantiate the whole suite with
-//! [`crate::blob_conformance_tests!`], giving an async expression that builds a store.
+//! [`crate::blob_conformance_tests!`], giving an async expression that builds a fresh store and a guard
+//! that keeps its backing resources (directory, server) alive for the check.
 
 use std::sync::Arc;
 
@@ -33,7 +34,8 @@ macro_rules! blob_conformance_tests {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
-                let store = $make_store;
+                // The guard (a temp dir, a server) lives until the check ends.
+                let (store, _guard) = $make_store;
                 $crate::conformance::$name(store).await;
             }
         )+

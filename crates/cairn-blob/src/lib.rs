@@ -5,6 +5,7 @@
 mod error;
 mod keys;
 mod local;
+mod s3;
 mod store;
 mod verify;
 
@@ -13,6 +14,7 @@ pub mod conformance;
 pub use error::BlobError;
 pub use keys::{blob_key, manifest_key, staging_key, staging_prefix, validate_key};
 pub use local::LocalFileStore;
+pub use s3::{S3Config, S3Store};
 pub use store::{BlobStore, BlobStoreExt, BlobWriter, ByteStream, once as single_chunk};
 pub use verify::{PutOutcome, put_verified};
 

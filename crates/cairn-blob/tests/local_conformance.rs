@@ -5,11 +5,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use cairn_blob::{BlobStore, BlobStoreExt, LocalFileStore, blob_conformance_tests};
 
-async fn fresh_store() -> Arc<dyn BlobStore> {
+async fn fresh_store() -> (Arc<dyn BlobStore>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store = LocalFileStore::open(dir.path()).unwrap();
-    std::mem::forget(dir);
-    Arc::new(store)
+    (Arc::new(store), dir)
 }
 
 blob_conformance_tests!(fresh_store().await);

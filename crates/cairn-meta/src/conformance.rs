@@ -1,7 +1,8 @@
 //! The MetaStore conformance suite: every implementation must pass these same checks.
 //!
 //! Each check takes a fresh, empty store. Implementations instantiate the whole suite with
-//! [`crate::meta_conformance_tests!`], giving an async expression that builds a store.
+//! [`crate::meta_conformance_tests!`], giving an async expression that builds a fresh store and a guard
+//! that keeps its backing resources (directory, server) alive for the check.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,7 +32,8 @@ macro_rules! meta_conformance_tests {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
-                let store = $make_store;
+                // The guard (a temp dir, a server) lives until the check ends.
+                let (store, _guard) = $make_store;
                 $crate::conformance::$name(store).await;
             }
         )+
@@ -74,7 +76,7 @@ pub async fn compare_and_swap_rejects_stale_revisions(store: Arc<dyn MetaStore>)
 pub async fn failed_compare_applies_no_operation(store: Arc<dyn MetaStore>) {
     store.put("x", b"1".to_vec()).await.unwrap();
     let rev = store.get("x").await.unwrap().unwrap().mod_revision;
-    let txn = Txn::new().when_revision("x", rev).when_revision("y", 99).put("x", "2").put("z", "3").delete("x");
+    let txn = Txn::new().when_revision("x", rev).when_revision("y", 99).put("x", "2").put("z", "3");
     assert!(!store.txn(txn).await.unwrap());
     assert_eq!(store.get("x").await.unwrap().unwrap().value, b"1");
     assert_eq!(store.get("z").await.unwrap(), None);
@@ -115,6 +117,9 @@ pub async fn oversize_transactions_and_values_are_refused_untouched(store: Arc<d
     }
     assert!(matches!(store.txn(txn).await, Err(MetaError::TooManyOps { .. })));
     assert!(store.range("many/", None, 10).await.unwrap().is_empty());
+    let twice = Txn::new().put("dup", "1").delete("dup");
+    assert!(matches!(store.txn(twice).await, Err(MetaError::DuplicateKey { .. })));
+    assert_eq!(store.get("dup").await.unwrap(), None);
     let big = vec![0u8; MAX_VALUE_BYTES + 1];
     assert!(matches!(store.txn(Txn::new().put("big", big)).await, Err(MetaError::ValueTooLarge { .. })));
     assert_eq!(store.get("big").await.unwrap(), None);
@@ -128,7 +133,8 @@ pub async fn leased_key_disappears_on_revoke(store: Arc<dyn MetaStore>) {
     store.revoke_lease(lease).await.unwrap();
     assert_eq!(store.get("member").await.unwrap(), None);
     assert!(store.get("plain").await.unwrap().is_some());
-    assert!(matches!(store.keep_alive(lease).await, Err(MetaError::LeaseNotFound(_))));
+    let renewed = store.keep_alive(lease).await;
+    assert!(matches!(renewed, Err(MetaError::LeaseNotFound(_))), "keep-alive of a revoked lease: {renewed:?}");
 }
 
 /// A lease that is not kept alive expires and takes its keys with it.

@@ -9,6 +9,8 @@ pub enum MetaError {
     TooManyOps { ops: usize, limit: usize },
     #[error("value for key {key:?} is {size} bytes, more than the limit of {limit}")]
     ValueTooLarge { key: String, size: usize, limit: usize },
+    #[error("key {key:?} is written more than once in one transaction")]
+    DuplicateKey { key: String },
     #[error("lease {0} not found or expired")]
     LeaseNotFound(LeaseId),
     #[error("metadata store unavailable: {0}")]

@@ -4,10 +4,12 @@
 
 mod embedded;
 mod error;
+mod etcd;
 mod store;
 
 pub mod conformance;
 
 pub use embedded::EmbeddedStore;
 pub use error::MetaError;
+pub use etcd::EtcdStore;
 pub use store::{Compare, KeyValue, LeaseId, MAX_TXN_OPS, MAX_VALUE_BYTES, MetaStore, MetaStoreExt, Txn, TxnOp};

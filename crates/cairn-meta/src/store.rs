@@ -44,7 +44,8 @@ pub enum TxnOp {
     Delete { key: String },
 }
 
-/// All compares must hold for all ops to apply, atomically.
+/// All compares must hold for all ops to apply, atomically. A key is written at most once
+/// per transaction (etcd refuses more).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Txn {
     /// Conditions.
@@ -88,6 +89,15 @@ impl Txn {
         let ops = self.compares.len() + self.ops.len();
         if ops > MAX_TXN_OPS {
             return Err(MetaError::TooManyOps { ops, limit: MAX_TXN_OPS });
+        }
+        let mut written = std::collections::BTreeSet::new();
+        for op in &self.ops {
+            let key = match op {
+                TxnOp::Put { key, .. } | TxnOp::Delete { key } => key,
+            };
+            if !written.insert(key) {
+                return Err(MetaError::DuplicateKey { key: key.clone() });
+            }
         }
         for op in &self.ops {
             if let TxnOp::Put { key, value, .. } = op

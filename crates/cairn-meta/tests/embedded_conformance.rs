@@ -4,12 +4,10 @@ use std::sync::Arc;
 
 use cairn_meta::{EmbeddedStore, MetaStore, MetaStoreExt, meta_conformance_tests};
 
-async fn fresh_store() -> Arc<dyn MetaStore> {
+async fn fresh_store() -> (Arc<dyn MetaStore>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store = EmbeddedStore::open(&dir.path().join("meta.redb")).unwrap();
-    // The directory must outlive the test; leaking the guard keeps it until process exit.
-    std::mem::forget(dir);
-    Arc::new(store)
+    (Arc::new(store), dir)
 }
 
 meta_conformance_tests!(fresh_store().await);

@@ -112,7 +112,8 @@ impl Coordinator {
                     (version, false)
                 }
             };
-            for alias in &new.aliases {
+            let aliases: std::collections::BTreeSet<&String> = new.aliases.iter().collect();
+            for alias in aliases {
                 txn = txn.put(keys::alias(&new.project, &new.artifact, alias), version.index.to_string());
             }
             if let Some(fence) = fence {

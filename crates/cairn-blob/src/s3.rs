@@ -1,0 +1,366 @@
+//! The BlobStore on S3-compatible object storage (cluster mode), via `aws-sdk-s3`.
+//!
+//! Objects are written at their final key: small ones with one PutObject at commit, large
+//! ones as a multipart upload (8 MiB parts by default, a bounded number in flight) that is
+//! completed only at commit — so nothing is visible under the key before the writer's
+//! caller has verified every byte. Every failure path aborts the multipart upload.
+//! Checksums are calculated by the SDK only when an operation requires them: cairn
+//! verifies sha256 itself, and S3-compatible servers differ in what they accept.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::{
+    BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+};
+use aws_sdk_s3::error::SdkError;
+use aws_sdk_s3::primitives::ByteStream as SdkByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use bytes::{Bytes, BytesMut};
+use futures::{StreamExt, stream};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::{BlobError, BlobStore, BlobWriter, ByteStream, validate_key};
+
+/// Where and how to reach the bucket.
+#[derive(Debug, Clone)]
+pub struct S3Config {
+    /// Custom endpoint for S3-compatible stores (`http://127.0.0.1:9000`); `None` for AWS.
+    pub endpoint: Option<String>,
+    /// Bucket name.
+    pub bucket: String,
+    /// Region to sign for.
+    pub region: String,
+    /// Prefix of every key cairn writes (`cairn/`), so a bucket can be shared.
+    pub prefix: String,
+    /// Static credentials; `None` uses the standard AWS chain (env, profile, web identity).
+    pub access_key: Option<String>,
+    /// Secret of the static credentials.
+    pub secret_key: Option<String>,
+    /// Path-style addressing (`endpoint/bucket/key`), needed by most S3-compatible stores.
+    pub force_path_style: bool,
+    /// Size of multipart parts.
+    pub part_size: usize,
+    /// Parts uploaded at once per object.
+    pub part_concurrency: usize,
+}
+
+impl S3Config {
+    /// A configuration with cairn's defaults for the given bucket.
+    pub fn new(bucket: &str) -> Self {
+        Self {
+            endpoint: None,
+            bucket: bucket.to_owned(),
+            region: "us-east-1".to_owned(),
+            prefix: String::new(),
+            access_key: None,
+            secret_key: None,
+            force_path_style: true,
+            part_size: 8 * 1024 * 1024,
+            part_concurrency: 4,
+        }
+    }
+}
+
+/// Blobs in an S3 bucket.
+#[derive(Clone)]
+pub struct S3Store {
+    client: Client,
+    bucket: String,
+    prefix: String,
+    part_size: usize,
+    part_concurrency: usize,
+}
+
+impl std::fmt::Debug for S3Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Store").field("bucket", &self.bucket).field("prefix", &self.prefix).finish()
+    }
+}
+
+fn s3_error<E: std::error::Error + Send + Sync + 'static>(err: SdkError<E>) -> BlobError {
+    BlobError::Io(format!("s3: {}", aws_sdk_s3::error::DisplayErrorContext(&err)))
+}
+
+fn status_of<E>(err: &SdkError<E>) -> Option<u16> {
+    err.raw_response().map(|r| r.status().as_u16())
+}
+
+impl S3Store {
+    /// Builds a client for `config`; credentials come from the config or the AWS chain.
+    pub async fn connect(config: S3Config) -> Result<Self, BlobError> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(Region::new(config.region.clone()));
+        if let (Some(access), Some(secret)) = (&config.access_key, &config.secret_key) {
+            loader = loader.credentials_provider(Credentials::new(access, secret, None, None, "cairn-config"));
+        }
+        let shared = loader.load().await;
+        let mut builder = aws_sdk_s3::config::Builder::from(&shared)
+            .force_path_style(config.force_path_style)
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+        if let Some(endpoint) = &config.endpoint {
+            builder = builder.endpoint_url(endpoint);
+        }
+        if config.part_size < 5 * 1024 * 1024 {
+            return Err(BlobError::Io("S3 part size must be at least 5 MiB".into()));
+        }
+        Ok(Self {
+            client: Client::from_conf(builder.build()),
+            bucket: config.bucket,
+            prefix: config.prefix,
+            part_size: config.part_size,
+            part_concurrency: config.part_concurrency.max(1),
+        })
+    }
+
+    fn object_key(&self, key: &str) -> Result<String, BlobError> {
+        validate_key(key)?;
+        Ok(format!("{}{key}", self.prefix))
+    }
+}
+
+/// A write in progress: buffered until it is large enough for a multipart upload.
+struct S3Writer {
+    client: Client,
+    bucket: String,
+    key: String,
+    part_size: usize,
+    buffer: BytesMut,
+    upload_id: Option<String>,
+    next_part: i32,
+    in_flight: JoinSet<Result<CompletedPart, BlobError>>,
+    slots: Arc<Semaphore>,
+    finished: bool,
+}
+
+impl S3Writer {
+    async fn start_multipart(&mut self) -> Result<String, BlobError> {
+        if let Some(id) = &self.upload_id {
+            return Ok(id.clone());
+        }
+        let created =
+            self.client.create_multipart_upload().bucket(&self.bucket).key(&self.key).send().await.map_err(s3_error)?;
+        let id = created.upload_id().ok_or_else(|| BlobError::Io("s3: no upload id".into()))?.to_owned();
+        self.upload_id = Some(id.clone());
+        Ok(id)
+    }
+
+    /// Sends one part in the background, waiting for a free slot first.
+    async fn send_part(&mut self, body: Bytes) -> Result<(), BlobError> {
+        let upload_id = self.start_multipart().await?;
+        let permit = self.slots.clone().acquire_owned().await.map_err(|e| BlobError::Io(e.to_string()))?;
+        let part_number = self.next_part;
+        self.next_part += 1;
+        let (client, bucket, key) = (self.client.clone(), self.bucket.clone(), self.key.clone());
+        self.in_flight.spawn(async move {
+            let _permit = permit;
+            let uploaded = client
+                .upload_part()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .part_number(part_number)
+                .body(SdkByteStream::from(body))
+                .send()
+                .await
+                .map_err(s3_error)?;
+            Ok(CompletedPart::builder().part_number(part_number).set_e_tag(uploaded.e_tag().map(str::to_owned)).build())
+        });
+        // Surface failures early rather than at commit.
+        while let Some(done) = self.in_flight.try_join_next() {
+            done.map_err(|e| BlobError::Io(e.to_string()))??;
+        }
+        Ok(())
+    }
+
+    async fn abort_upload(&mut self) {
+        self.in_flight.abort_all();
+        while self.in_flight.join_next().await.is_some() {}
+        if let Some(upload_id) = self.upload_id.take() {
+            let aborted = self
+                .client
+                .abort_multipart_upload()
+                .bucket(&self.bucket)
+                .key(&self.key)
+                .upload_id(upload_id)
+                .send()
+                .await;
+            if let Err(err) = aborted {
+                tracing::warn!(key = %self.key, error = %s3_error(err), "could not abort multipart upload");
+            }
+        }
+    }
+
+    async fn complete(&mut self) -> Result<(), BlobError> {
+        if self.upload_id.is_none() {
+            let body = SdkByteStream::from(std::mem::take(&mut self.buffer).freeze());
+            self.client.put_object().bucket(&self.bucket).key(&self.key).body(body).send().await.map_err(s3_error)?;
+            return Ok(());
+        }
+        if !self.buffer.is_empty() {
+            let last = std::mem::take(&mut self.buffer).freeze();
+            self.send_part(last).await?;
+        }
+        let mut parts = Vec::new();
+        while let Some(done) = self.in_flight.join_next().await {
+            parts.push(done.map_err(|e| BlobError::Io(e.to_string()))??);
+        }
+        parts.sort_by_key(|p| p.part_number());
+        let upload_id = self.upload_id.clone().expect("multipart started");
+        self.client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .upload_id(upload_id)
+            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+            .send()
+            .await
+            .map_err(s3_error)?;
+        self.upload_id = None;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl BlobWriter for S3Writer {
+    async fn write(&mut self, chunk: Bytes) -> Result<(), BlobError> {
+        self.buffer.extend_from_slice(&chunk);
+        while self.buffer.len() >= self.part_size {
+            let part = self.buffer.split_to(self.part_size).freeze();
+            if let Err(err) = self.send_part(part).await {
+                self.abort_upload().await;
+                return Err(err);
+            }
+        }
+        Ok(())
+    }
+
+    async fn commit(mut self: Box<Self>) -> Result<(), BlobError> {
+        self.finished = true;
+        let result = self.complete().await;
+        if result.is_err() {
+            self.abort_upload().await;
+        }
+        result
+    }
+
+    async fn abort(mut self: Box<Self>) -> Result<(), BlobError> {
+        self.finished = true;
+        self.abort_upload().await;
+        Ok(())
+    }
+}
+
+impl Drop for S3Writer {
+    fn drop(&mut self) {
+        // A writer dropped mid-way (the client went away) still aborts its upload.
+        if !self.finished
+            && let Some(upload_id) = self.upload_id.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            self.in_flight.abort_all();
+            let (client, bucket, key) = (self.client.clone(), self.bucket.clone(), self.key.clone());
+            runtime.spawn(async move {
+                let _ = client.abort_multipart_upload().bucket(bucket).key(key).upload_id(upload_id).send().await;
+            });
+        }
+    }
+}
+
+#[async_trait]
+impl BlobStore for S3Store {
+    async fn begin_put(&self, key: &str) -> Result<Box<dyn BlobWriter>, BlobError> {
+        Ok(Box::new(S3Writer {
+            client: self.client.clone(),
+            bucket: self.bucket.clone(),
+            key: self.object_key(key)?,
+            part_size: self.part_size,
+            buffer: BytesMut::new(),
+            upload_id: None,
+            next_part: 1,
+            in_flight: JoinSet::new(),
+            slots: Arc::new(Semaphore::new(self.part_concurrency)),
+            finished: false,
+        }))
+    }
+
+    async fn get(&self, key: &str, offset: u64, length: Option<u64>) -> Result<ByteStream, BlobError> {
+        let size = self.head(key).await?.ok_or_else(|| BlobError::NotFound(key.to_owned()))?;
+        if offset > size {
+            return Err(BlobError::InvalidRange { key: key.to_owned(), offset, size });
+        }
+        let end = length.map_or(size, |len| offset.saturating_add(len).min(size));
+        if end == offset {
+            return Ok(stream::empty().boxed());
+        }
+        let response = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.object_key(key)?)
+            .range(format!("bytes={offset}-{}", end - 1))
+            .send()
+            .await
+            .map_err(
+                |err| if status_of(&err) == Some(404) { BlobError::NotFound(key.to_owned()) } else { s3_error(err) },
+            )?;
+        let body = response.body;
+        let chunks = stream::unfold(body, |mut body| async move {
+            match body.next().await {
+                Some(Ok(bytes)) => Some((Ok(bytes), body)),
+                Some(Err(err)) => Some((Err(BlobError::Io(format!("s3 read: {err}"))), body)),
+                None => None,
+            }
+        });
+        Ok(chunks.boxed())
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<u64>, BlobError> {
+        match self.client.head_object().bucket(&self.bucket).key(self.object_key(key)?).send().await {
+            Ok(head) => Ok(Some(head.content_length().unwrap_or(0).max(0) as u64)),
+            Err(err) if status_of(&err) == Some(404) => Ok(None),
+            Err(err) => Err(s3_error(err)),
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        match self.client.delete_object().bucket(&self.bucket).key(self.object_key(key)?).send().await {
+            Ok(_) => Ok(()),
+            Err(err) if status_of(&err) == Some(404) => Ok(()),
+            Err(err) => Err(s3_error(err)),
+        }
+    }
+
+    async fn list(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<Vec<String>, BlobError> {
+        let mut keys = Vec::new();
+        let mut token: Option<String> = None;
+        let full_prefix = format!("{}{prefix}", self.prefix);
+        loop {
+            let mut request = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(&full_prefix)
+                .max_keys((limit - keys.len()).min(1000) as i32);
+            if let Some(after) = start_after {
+                request = request.start_after(format!("{}{after}", self.prefix));
+            }
+            if let Some(token) = &token {
+                request = request.continuation_token(token);
+            }
+            let page = request.send().await.map_err(s3_error)?;
+            for object in page.contents() {
+                if let Some(key) = object.key().and_then(|k| k.strip_prefix(&self.prefix)) {
+                    keys.push(key.to_owned());
+                }
+            }
+            token = page.next_continuation_token().map(str::to_owned);
+            if token.is_none() || keys.len() >= limit {
+                keys.truncate(limit);
+                return Ok(keys);
+            }
+        }
+    }
+}
