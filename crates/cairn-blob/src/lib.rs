@@ -5,11 +5,14 @@
 mod error;
 mod keys;
 mod local;
+mod open;
 mod s3;
 mod store;
 mod verify;
 
 pub mod conformance;
+
+pub use open::S3Args;
 
 pub use error::BlobError;
 pub use keys::{blob_key, manifest_key, staging_key, staging_prefix, validate_key};

@@ -31,6 +31,10 @@ pub struct ClientOptions {
 pub enum Command {
     /// Run coordinator and storage worker in one process on an embedded store.
     Dev(DevArgs),
+    /// Run a coordinator replica (etcd and S3 in a cluster; see docs/configuration.md).
+    Coordinator(cairn_coordinator::CoordinatorArgs),
+    /// Run a storage worker (S3 in a cluster; see docs/configuration.md).
+    Worker(cairn_worker::WorkerConfig),
     /// Log a complete version from one run; prints NAME:vK.
     Log(LogArgs),
     /// Add this writer's files to a distributed draft.

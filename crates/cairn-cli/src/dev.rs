@@ -20,15 +20,17 @@ pub async fn run(args: DevArgs) -> Result<(), Box<dyn std::error::Error>> {
     let meta = EmbeddedStore::open(&args.data_dir.join("meta.redb"))
         .map_err(|e| format!("cannot open metadata store in {}: {e}", args.data_dir.display()))?;
     let blobs: Arc<dyn cairn_blob::BlobStore> = Arc::new(LocalFileStore::open(&args.data_dir.join("blobs"))?);
-    let config = CoordinatorConfig {
-        expiry_sweep_interval: Duration::from_secs(args.expiry_sweep_secs.max(1)),
-        ..CoordinatorConfig::default()
-    };
-    let coordinator = Coordinator::new(Arc::new(meta), blobs.clone(), config);
-    let sweeper = coordinator.spawn_expiry_sweeper();
     let listener =
         TcpListener::bind(args.listen).await.map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let bound = listener.local_addr()?;
+    let mut config = CoordinatorConfig::new(&format!("http://{bound}"));
+    config.expiry_sweep_interval = Duration::from_secs(args.expiry_sweep_secs.max(1));
+    // One fixed node id: the embedded store admits one process at a time, so a restarted
+    // dev server is the same node and takes its drafts back at once instead of waiting for
+    // the crashed process's lease to lapse.
+    config.node_id = "dev".to_owned();
+    let coordinator = Coordinator::start(Arc::new(meta), blobs.clone(), config).await?;
+    let sweeper = coordinator.spawn_expiry_sweeper();
     // The first line of stdout is the bound address, so scripts can use port 0.
     println!("cairn dev listening on {bound} (data in {})", args.data_dir.display());
     tracing::info!(address = %bound, data_dir = %args.data_dir.display(), "cairn dev started");
@@ -38,5 +40,6 @@ pub async fn run(args: DevArgs) -> Result<(), Box<dyn std::error::Error>> {
     })
     .await;
     sweeper.abort();
+    coordinator.stop().await;
     result.map_err(|e| e.to_string().into())
 }

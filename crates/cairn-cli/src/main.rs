@@ -14,7 +14,7 @@ use crate::args::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(matches!(cli.command, Command::Dev(_)));
+    init_tracing(matches!(cli.command, Command::Dev(_) | Command::Coordinator(_) | Command::Worker(_)));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -30,7 +30,19 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
+        Command::Coordinator(args) => exit(runtime.block_on(cairn_coordinator::run(args))),
+        Command::Worker(args) => exit(runtime.block_on(cairn_worker::run(args))),
         command => runtime.block_on(commands::run(command)),
+    }
+}
+
+fn exit(result: Result<(), Box<dyn std::error::Error + Send + Sync>>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::from(1)
+        }
     }
 }
 

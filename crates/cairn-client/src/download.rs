@@ -57,27 +57,41 @@ impl Client {
         }
     }
 
+    /// Streams the entry's blob into `temp` and verifies it; a worker that fails mid-way
+    /// is replaced by another and the file is fetched again from the start.
     async fn fetch_into(&self, entry: &Entry, temp: &Path) -> Result<(), ClientError> {
-        let mut file = tokio::fs::File::create(temp).await.map_err(|e| ClientError::io(temp, e))?;
-        let request = GetBlobRequest { sha256: entry.sha256.to_string(), offset: 0, length: 0 };
-        let mut chunks = self.storage().get_blob(request).await?.into_inner();
-        let mut hasher = Sha256Hasher::new();
-        while let Some(message) = chunks.next().await {
-            let chunk = message?.chunk;
-            hasher.update(&chunk);
-            file.write_all(&chunk).await.map_err(|e| ClientError::io(temp, e))?;
-        }
-        file.flush().await.map_err(|e| ClientError::io(temp, e))?;
-        file.sync_all().await.map_err(|e| ClientError::io(temp, e))?;
-        let actual = hasher.finish();
-        if actual != entry.sha256 {
-            return Err(ClientError::Verify {
-                path: entry.path.to_string(),
-                expected: entry.sha256.to_string(),
-                actual: actual.to_string(),
-            });
-        }
-        Ok(())
+        self.storage_call(|mut storage| {
+            let (entry, temp) = (entry.clone(), temp.to_path_buf());
+            async move {
+                let mut file = match tokio::fs::File::create(&temp).await {
+                    Ok(file) => file,
+                    Err(err) => return Ok(Err(ClientError::io(&temp, err))),
+                };
+                let request = GetBlobRequest { sha256: entry.sha256.to_string(), offset: 0, length: 0 };
+                let mut chunks = storage.get_blob(request).await?.into_inner();
+                let mut hasher = Sha256Hasher::new();
+                while let Some(message) = chunks.next().await {
+                    let chunk = message?.chunk;
+                    hasher.update(&chunk);
+                    if let Err(err) = file.write_all(&chunk).await {
+                        return Ok(Err(ClientError::io(&temp, err)));
+                    }
+                }
+                if let Err(err) = file.sync_all().await {
+                    return Ok(Err(ClientError::io(&temp, err)));
+                }
+                let actual = hasher.finish();
+                if actual != entry.sha256 {
+                    return Ok(Err(ClientError::Verify {
+                        path: entry.path.to_string(),
+                        expected: entry.sha256.to_string(),
+                        actual: actual.to_string(),
+                    }));
+                }
+                Ok(Ok(()))
+            }
+        })
+        .await?
     }
 }
 

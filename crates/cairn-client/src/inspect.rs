@@ -14,7 +14,12 @@ impl Client {
     pub async fn get_version(&self, reference: &str) -> Result<VersionInfo, ClientError> {
         Reference::parse(reference)?;
         let request = v1::GetVersionRequest { project: self.project.clone(), reference: reference.to_owned() };
-        let version = self.coordinator().get_version(request).await?.into_inner().version;
+        let version = self
+            .coordinator_call(|mut c| {
+                let request = request.clone();
+                async move { c.get_version(request).await.map(|r| r.into_inner().version) }
+            })
+            .await?;
         version.map(VersionInfo::from).ok_or_else(|| ClientError::Usage("server sent no version".into()))
     }
 
@@ -30,7 +35,12 @@ impl Client {
                 page_size: 1000,
                 page_token,
             };
-            let page = self.coordinator().list_versions(request).await?.into_inner();
+            let page = self
+                .coordinator_call(|mut c| {
+                    let request = request.clone();
+                    async move { c.list_versions(request).await.map(|r| r.into_inner()) }
+                })
+                .await?;
             out.extend(page.versions.into_iter().map(VersionInfo::from));
             if page.next_page_token.is_empty() {
                 return Ok(out);
@@ -45,7 +55,12 @@ impl Client {
         let mut page_token = String::new();
         loop {
             let request = v1::ListArtifactsRequest { project: self.project.clone(), page_size: 1000, page_token };
-            let page = self.coordinator().list_artifacts(request).await?.into_inner();
+            let page = self
+                .coordinator_call(|mut c| {
+                    let request = request.clone();
+                    async move { c.list_artifacts(request).await.map(|r| r.into_inner()) }
+                })
+                .await?;
             out.extend(page.artifacts.into_iter().map(|a| ArtifactInfo {
                 name: a.artifact,
                 artifact_type: a.r#type,
@@ -63,7 +78,12 @@ impl Client {
     pub async fn manifest(&self, reference: &str) -> Result<(VersionInfo, Vec<ManifestEntry>), ClientError> {
         Reference::parse(reference)?;
         let request = v1::GetManifestRequest { project: self.project.clone(), reference: reference.to_owned() };
-        let mut pages = self.coordinator().get_manifest(request).await?.into_inner();
+        let mut pages = self
+            .coordinator_call(|mut c| {
+                let request = request.clone();
+                async move { c.get_manifest(request).await.map(|r| r.into_inner()) }
+            })
+            .await?;
         let mut version = None;
         let mut entries = Vec::new();
         while let Some(page) = pages.next().await {
@@ -89,7 +109,12 @@ impl Client {
             reference: reference.to_owned(),
             alias: alias.to_owned(),
         };
-        let version = self.coordinator().set_alias(request).await?.into_inner().version;
+        let version = self
+            .coordinator_call(|mut c| {
+                let request = request.clone();
+                async move { c.set_alias(request).await.map(|r| r.into_inner().version) }
+            })
+            .await?;
         version.map(VersionInfo::from).ok_or_else(|| ClientError::Usage("server sent no version".into()))
     }
 
@@ -100,7 +125,11 @@ impl Client {
             artifact: name.to_owned(),
             alias: alias.to_owned(),
         };
-        Ok(self.coordinator().delete_alias(request).await?.into_inner().previous_index)
+        self.coordinator_call(|mut c| {
+            let request = request.clone();
+            async move { c.delete_alias(request).await.map(|r| r.into_inner().previous_index) }
+        })
+        .await
     }
 
     /// Downloads every file of a version into `dir` (default `./<artifact name>`),

@@ -2,6 +2,7 @@
 //! blobs the server is missing, drives the coordinator's lifecycle calls, and downloads
 //! versions with every byte verified. The `cairn` CLI is a thin layer over this crate.
 
+mod connection;
 mod download;
 mod error;
 mod files;
@@ -11,9 +12,15 @@ mod lifecycle;
 mod types;
 mod upload;
 
+use std::future::Future;
+use std::sync::Arc;
+
 use cairn_proto::v1::coordinator_service_client::CoordinatorServiceClient;
 use cairn_proto::v1::storage_service_client::StorageServiceClient;
-use tonic::transport::{Channel, Endpoint};
+use tonic::Status;
+use tonic::transport::Channel;
+
+use crate::connection::Connection;
 
 pub use error::ClientError;
 pub use files::{LocalFile, collect, parse_add};
@@ -24,26 +31,20 @@ pub use types::{ArtifactInfo, CommitSummary, DraftSummary, GetSummary, ManifestE
 /// Default server address.
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:7420";
 
-/// Largest gRPC message the client accepts (manifest pages stay far below this).
-const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
-
-/// A connection to a cairn server, bound to a default project. Cheap to clone.
+/// A connection to cairn, bound to a default project. Cheap to clone.
 #[derive(Clone)]
 pub struct Client {
-    channel: Channel,
+    connection: Arc<Connection>,
     project: String,
 }
 
 impl Client {
-    /// Connects to `server` (e.g. `http://127.0.0.1:7420`) and uses `project` by default.
+    /// Connects to `server` — one address (`http://127.0.0.1:7420`) or several coordinator
+    /// replicas separated by commas — and uses `project` by default. Storage workers are
+    /// discovered from the coordinator.
     pub async fn connect(server: &str, project: &str) -> Result<Self, ClientError> {
         cairn_core::validate_project(project)?;
-        let connect_error = |message: String| ClientError::Connect { server: server.to_owned(), message };
-        let endpoint = Endpoint::from_shared(server.to_owned()).map_err(|e| connect_error(e.to_string()))?;
-        let channel = endpoint.connect_timeout(std::time::Duration::from_secs(10)).connect().await.map_err(|e| {
-            connect_error(format!("{e}: {}", std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_default()))
-        })?;
-        Ok(Self { channel, project: project.to_owned() })
+        Ok(Self { connection: Connection::open(server).await?, project: project.to_owned() })
     }
 
     /// The default project.
@@ -51,12 +52,22 @@ impl Client {
         &self.project
     }
 
-    fn coordinator(&self) -> CoordinatorServiceClient<Channel> {
-        CoordinatorServiceClient::new(self.channel.clone()).max_decoding_message_size(MAX_MESSAGE_BYTES)
+    /// A coordinator call, retried on another replica when it fails retryably.
+    async fn coordinator_call<T, F, Fut>(&self, call: F) -> Result<T, ClientError>
+    where
+        F: FnMut(CoordinatorServiceClient<Channel>) -> Fut,
+        Fut: Future<Output = Result<T, Status>>,
+    {
+        self.connection.coordinator_call(call).await
     }
 
-    fn storage(&self) -> StorageServiceClient<Channel> {
-        StorageServiceClient::new(self.channel.clone()).max_decoding_message_size(MAX_MESSAGE_BYTES)
+    /// A storage call, retried from scratch on another worker when it fails retryably.
+    async fn storage_call<T, F, Fut>(&self, call: F) -> Result<T, ClientError>
+    where
+        F: FnMut(StorageServiceClient<Channel>) -> Fut,
+        Fut: Future<Output = Result<T, Status>>,
+    {
+        self.connection.storage_call(call).await
     }
 }
 

@@ -120,7 +120,12 @@ impl Client {
                 part: Some(log_request::Part::Batch(v1::EntryBatch { entries })),
             }))
             .collect();
-        let response = self.coordinator().log(stream::iter(messages)).await?.into_inner();
+        let response = self
+            .coordinator_call(|mut c| {
+                let messages = messages.clone();
+                async move { c.log(stream::iter(messages)).await.map(|r| r.into_inner()) }
+            })
+            .await?;
         let version = response.version.ok_or_else(|| ClientError::Usage("server sent no version".into()))?;
         Ok(CommitSummary::new(version, response.dedup, uploaded))
     }
@@ -162,7 +167,12 @@ impl Client {
                 ttl_seconds: request.ttl_seconds,
                 request_id: uuid::Uuid::new_v4().to_string(),
             };
-            draft = self.coordinator().upsert(message).await?.into_inner().draft;
+            draft = self
+                .coordinator_call(|mut c| {
+                    let message = message.clone();
+                    async move { c.upsert(message).await.map(|r| r.into_inner().draft) }
+                })
+                .await?;
         }
         let draft = draft.ok_or_else(|| ClientError::Usage("server sent no draft".into()))?;
         Ok(DraftSummary::new(draft, Some(&request.writer), uploaded))
@@ -176,7 +186,12 @@ impl Client {
             distributed_id: distributed_id.to_owned(),
             writer_id: writer.to_owned(),
         };
-        let draft = self.coordinator().seal_writer(request).await?.into_inner().draft;
+        let draft = self
+            .coordinator_call(|mut c| {
+                let request = request.clone();
+                async move { c.seal_writer(request).await.map(|r| r.into_inner().draft) }
+            })
+            .await?;
         let draft = draft.ok_or_else(|| ClientError::Usage("server sent no draft".into()))?;
         Ok(DraftSummary::new(draft, Some(writer), 0))
     }
@@ -194,7 +209,12 @@ impl Client {
             metadata_json: request.metadata_json.clone(),
             request_id: uuid::Uuid::new_v4().to_string(),
         };
-        let response = self.coordinator().finish(message).await?.into_inner();
+        let response = self
+            .coordinator_call(|mut c| {
+                let message = message.clone();
+                async move { c.finish(message).await.map(|r| r.into_inner()) }
+            })
+            .await?;
         let version = response.version.ok_or_else(|| ClientError::Usage("server sent no version".into()))?;
         Ok(CommitSummary::new(version, response.dedup, 0))
     }
@@ -206,7 +226,12 @@ impl Client {
             artifact: name.to_owned(),
             distributed_id: distributed_id.to_owned(),
         };
-        let draft = self.coordinator().abort(request).await?.into_inner().draft;
+        let draft = self
+            .coordinator_call(|mut c| {
+                let request = request.clone();
+                async move { c.abort(request).await.map(|r| r.into_inner().draft) }
+            })
+            .await?;
         let draft = draft.ok_or_else(|| ClientError::Usage("server sent no draft".into()))?;
         Ok(DraftSummary::new(draft, None, 0))
     }
@@ -218,7 +243,12 @@ impl Client {
             artifact: name.to_owned(),
             distributed_id: distributed_id.to_owned(),
         };
-        let draft = self.coordinator().get_draft(request).await?.into_inner().draft;
+        let draft = self
+            .coordinator_call(|mut c| {
+                let request = request.clone();
+                async move { c.get_draft(request).await.map(|r| r.into_inner().draft) }
+            })
+            .await?;
         let draft = draft.ok_or_else(|| ClientError::Usage("server sent no draft".into()))?;
         Ok(DraftSummary::new(draft, None, 0))
     }
@@ -254,10 +284,16 @@ impl Client {
                 ttl_seconds: 0,
                 request_id: uuid::Uuid::new_v4().to_string(),
             };
-            if let Err(status) = client.coordinator().upsert(message).await {
+            let staged = client
+                .coordinator_call(|mut c| {
+                    let message = message.clone();
+                    async move { c.upsert(message).await.map(|_| ()) }
+                })
+                .await;
+            if let Err(err) = staged {
                 // Leave nothing behind: a partly staged edit is abandoned.
                 let _ = client.abort(&base.name, &distributed_id).await;
-                return Err(status.into());
+                return Err(err);
             }
         }
         let mut summary = client

@@ -27,7 +27,12 @@ impl Client {
         let mut missing = Vec::new();
         for batch in digests.chunks(FIND_MISSING_BATCH) {
             let request = FindMissingBlobsRequest { sha256: batch.iter().map(Digest::to_string).collect() };
-            let response = self.coordinator().find_missing_blobs(request).await?.into_inner();
+            let response = self
+                .coordinator_call(|mut c| {
+                    let request = request.clone();
+                    async move { c.find_missing_blobs(request).await.map(|r| r.into_inner()) }
+                })
+                .await?;
             for hex in response.missing {
                 missing.push(Digest::parse_hex(&hex)?);
             }
@@ -53,27 +58,42 @@ impl Client {
     }
 
     /// Streams one file as the blob `digest`; returns the bytes sent (0 if already stored).
+    /// A worker that fails mid-way is replaced by another and the upload starts again.
     pub async fn put_blob_from_file(&self, digest: Digest, size: u64, source: PathBuf) -> Result<u64, ClientError> {
-        let file = tokio::fs::File::open(&source).await.map_err(|e| ClientError::io(&source, e))?;
-        let header = PutBlobRequest { part: Some(Part::Header(PutBlobHeader { sha256: digest.to_string(), size })) };
-        // A read error ends the stream early; the worker then refuses the short blob and
-        // the error is reported from the status (the local cause is logged).
-        let chunks = stream::unfold((file, source.clone()), |(mut file, source)| async move {
-            let mut buf = BytesMut::zeroed(CHUNK);
-            match file.read(&mut buf).await {
-                Ok(0) => None,
-                Ok(n) => {
-                    buf.truncate(n);
-                    Some((PutBlobRequest { part: Some(Part::Chunk(buf.freeze())) }, (file, source)))
+        let outcome = self
+            .storage_call(|mut storage| {
+                let source = source.clone();
+                async move {
+                    let file = match tokio::fs::File::open(&source).await {
+                        Ok(file) => file,
+                        Err(err) => return Ok(Err(ClientError::io(&source, err))),
+                    };
+                    let header =
+                        PutBlobRequest { part: Some(Part::Header(PutBlobHeader { sha256: digest.to_string(), size })) };
+                    let requests = stream::once(async move { header }).chain(file_chunks(file, source));
+                    storage.put_blob(requests).await.map(|r| Ok(r.into_inner()))
                 }
-                Err(err) => {
-                    tracing::warn!(path = %source.display(), error = %err, "read failed during upload");
-                    None
-                }
-            }
-        });
-        let requests = stream::once(async move { header }).chain(chunks);
-        let response = self.storage().put_blob(requests).await?.into_inner();
-        Ok(if response.already_present { 0 } else { size })
+            })
+            .await??;
+        Ok(if outcome.already_present { 0 } else { size })
     }
+}
+
+/// The file's content as PutBlob chunks. A read error ends the stream early; the worker
+/// then refuses the short blob, and the local cause is logged.
+fn file_chunks(file: tokio::fs::File, source: PathBuf) -> impl futures::Stream<Item = PutBlobRequest> {
+    stream::unfold((file, source), |(mut file, source)| async move {
+        let mut buf = BytesMut::zeroed(CHUNK);
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((PutBlobRequest { part: Some(Part::Chunk(buf.freeze())) }, (file, source)))
+            }
+            Err(err) => {
+                tracing::warn!(path = %source.display(), error = %err, "read failed during upload");
+                None
+            }
+        }
+    })
 }

@@ -5,11 +5,16 @@
 mod embedded;
 mod error;
 mod etcd;
+mod open;
+mod registration;
 mod store;
 
 pub mod conformance;
 
+pub use open::EtcdArgs;
+
 pub use embedded::EmbeddedStore;
 pub use error::MetaError;
 pub use etcd::EtcdStore;
+pub use registration::{COORDINATORS_PREFIX, Member, Registration, WORKERS_PREFIX};
 pub use store::{Compare, KeyValue, LeaseId, MAX_TXN_OPS, MAX_VALUE_BYTES, MetaStore, MetaStoreExt, Txn, TxnOp};

@@ -7,6 +7,7 @@ use cairn_meta::Txn;
 
 use crate::clock::now_ms;
 use crate::error::encode;
+use crate::ownership::Ownership;
 use crate::versions::encode_version;
 use crate::{CoordError, Coordinator, MAX_ALIASES_PER_COMMIT, keys};
 
@@ -35,6 +36,7 @@ pub(crate) struct DraftFence {
     pub key: String,
     pub revision: i64,
     pub record: DraftRecord,
+    pub owner: Ownership,
 }
 
 /// Checks that metadata is a JSON object of bounded size; empty means `{}`.
@@ -119,7 +121,10 @@ impl Coordinator {
             if let Some(fence) = fence {
                 let mut record = fence.record.clone();
                 record.commit(version.index, dedup);
-                txn = txn.when_revision(&fence.key, fence.revision).put(&fence.key, encode(&record));
+                txn = txn
+                    .when_revision(&fence.key, fence.revision)
+                    .when_revision(&fence.owner.key, fence.owner.revision)
+                    .put(&fence.key, encode(&record));
             }
             if self.meta.txn(txn).await? {
                 tracing::info!(
@@ -129,8 +134,10 @@ impl Coordinator {
                 return Ok((version, dedup));
             }
             if let Some(fence) = fence {
-                let current = self.meta.get(&fence.key).await?.map(|kv| kv.mod_revision);
-                if current != Some(fence.revision) {
+                let draft = self.meta.get(&fence.key).await?.map(|kv| kv.mod_revision);
+                let owner = self.meta.get(&fence.owner.key).await?.map(|kv| kv.mod_revision);
+                if draft != Some(fence.revision) || owner != Some(fence.owner.revision) {
+                    // Fenced off: another replica changed or took over the draft.
                     return Err(CoordError::ConcurrentUpdate(fence.key.clone()));
                 }
             }

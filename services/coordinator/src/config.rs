@@ -3,17 +3,44 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-/// How to run a coordinator.
+use cairn_blob::S3Args;
+use cairn_meta::EtcdArgs;
+
+/// How to run a coordinator replica.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CoordinatorArgs {
-    /// Address to listen on.
-    #[arg(long, env = "CAIRN_COORDINATOR_LISTEN", default_value = "127.0.0.1:7420")]
+    /// Address to listen on (port 0 picks a free port; the bound address is printed).
+    #[arg(long, env = "CAIRN_LISTEN", default_value = "127.0.0.1:7420")]
     pub listen: SocketAddr,
-    /// Directory of the embedded MetaStore (`<dir>/meta.redb`) and the local-file
-    /// BlobStore (`<dir>/blobs`, shared with the workers).
+    /// Address other replicas forward draft requests to (default `http://<listen>`).
+    #[arg(long, env = "CAIRN_ADVERTISE")]
+    pub advertise: Option<String>,
+    /// This replica's id (default: random per process).
+    #[arg(long, env = "CAIRN_NODE_ID")]
+    pub node_id: Option<String>,
+    /// Directory of the embedded MetaStore and the local-file BlobStore, used when etcd
+    /// or S3 is not configured.
     #[arg(long, env = "CAIRN_DATA_DIR", default_value = ".cairn")]
     pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub etcd: EtcdArgs,
+    #[command(flatten)]
+    pub s3: S3Args,
+    /// Seconds of this replica's lease: how soon after its death others take over its drafts.
+    #[arg(long, env = "CAIRN_LEASE_TTL_SECS", default_value_t = 10)]
+    pub lease_ttl_secs: u64,
     /// Seconds between scans that expire idle drafts.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, env = "CAIRN_EXPIRY_SWEEP_SECS", default_value_t = 30)]
     pub expiry_sweep_secs: u64,
+}
+
+/// The address to advertise: the flag, or the bound address when it is a specific IP.
+pub(crate) fn advertise_address(flag: &Option<String>, bound: SocketAddr) -> Result<String, String> {
+    match flag {
+        Some(address) => Ok(address.clone()),
+        None if bound.ip().is_unspecified() => {
+            Err(format!("listening on {bound}: give --advertise with an address other processes can reach"))
+        }
+        None => Ok(format!("http://{bound}")),
+    }
 }

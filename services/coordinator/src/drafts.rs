@@ -5,7 +5,9 @@
 //! BlobStore, `staging/<uid>/<seq>`, so nothing proportional to the number of entries goes
 //! into the MetaStore. The coordinator keeps each draft's entries in memory, rebuilt from
 //! the base manifest and the segments whenever its copy is behind the record.
-//! Requests for one draft are serialized by a per-draft lock.
+//! Requests for one draft are serialized by a per-draft lock inside a replica, and across
+//! replicas by ownership (ownership.rs): only the owner writes the draft, and every write
+//! is fenced on the owner key's revision.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -24,6 +26,7 @@ use crate::clock::now_ms;
 use crate::commit::{DraftFence, NewVersion, normalize_metadata, validate_aliases};
 use crate::error::{decode, encode};
 use crate::manifests::encode_sorted;
+use crate::ownership::Ownership;
 use crate::versions::ResolvedVersion;
 use crate::{CoordError, Coordinator, MAX_ENTRIES_PER_REQUEST, keys};
 
@@ -117,21 +120,18 @@ impl Coordinator {
         }
     }
 
-    async fn require_draft(
+    /// Writes `record` if the stored revision is still `revision` and this replica still
+    /// owns the draft; returns the new revision.
+    async fn save_draft(
         &self,
         key: &str,
-        artifact: &str,
-        distributed_id: &str,
-    ) -> Result<(DraftRecord, i64), CoordError> {
-        self.read_draft(key).await?.ok_or_else(|| CoordError::DraftNotFound {
-            artifact: artifact.to_owned(),
-            distributed_id: distributed_id.to_owned(),
-        })
-    }
-
-    /// Writes `record` if the stored revision is still `revision`; returns the new revision.
-    async fn save_draft(&self, key: &str, record: &DraftRecord, revision: i64) -> Result<i64, CoordError> {
-        if !self.meta.txn(Txn::new().when_revision(key, revision).put(key, encode(record))).await? {
+        record: &DraftRecord,
+        revision: i64,
+        owner: &Ownership,
+    ) -> Result<i64, CoordError> {
+        let txn =
+            Txn::new().when_revision(key, revision).when_revision(&owner.key, owner.revision).put(key, encode(record));
+        if !self.meta.txn(txn).await? {
             return Err(CoordError::ConcurrentUpdate(key.to_owned()));
         }
         let stored = self.meta.get(key).await?.ok_or_else(|| CoordError::ConcurrentUpdate(key.to_owned()))?;
@@ -158,19 +158,26 @@ impl Coordinator {
     }
 
     /// If the open draft is past its `expires_at`, records EXPIRED and refuses.
-    async fn refuse_if_expired(&self, key: &str, record: &DraftRecord, revision: i64) -> Result<(), CoordError> {
+    async fn refuse_if_expired(
+        &self,
+        key: &str,
+        record: &DraftRecord,
+        revision: i64,
+        owner: &Ownership,
+    ) -> Result<(), CoordError> {
         let mut expired = record.clone();
         if expired.expire_if_due(now_ms()) {
-            self.save_draft(key, &expired, revision).await?;
-            self.release_staging(key, &expired.uid).await;
+            self.save_draft(key, &expired, revision, owner).await?;
+            self.release_draft(key, &expired.uid, owner).await;
             tracing::info!(draft = %key, "draft expired");
             return Err(CoreError::DraftExpired { distributed_id: record.distributed_id.clone() }.into());
         }
         Ok(())
     }
 
-    /// Frees a draft's staged segments and in-memory entries once it has ended.
-    async fn release_staging(&self, key: &str, uid: &str) {
+    /// Frees an ended draft's ownership, staged segments and in-memory entries.
+    async fn release_draft(&self, key: &str, uid: &str, owner: &Ownership) {
+        self.release_ownership(owner).await;
         self.drafts.forget(key);
         let prefix = staging_prefix(uid);
         loop {
@@ -191,6 +198,25 @@ impl Coordinator {
         }
     }
 
+    /// Reads a draft for an operation that changes it: ended drafts are answered from the
+    /// record alone; open ones are first acquired (or handed to their owner), then re-read.
+    async fn owned_draft(
+        &self,
+        key: &str,
+        project: &str,
+        artifact: &str,
+        distributed_id: &str,
+    ) -> Result<(Option<(DraftRecord, i64)>, Option<Ownership>), CoordError> {
+        let found = self.read_draft(key).await?;
+        if let Some((record, _)) = &found
+            && !matches!(record.state, DraftState::Open | DraftState::Sealing)
+        {
+            return Ok((found, None));
+        }
+        let owner = self.acquire_ownership(project, artifact, distributed_id).await?;
+        Ok((self.read_draft(key).await?, Some(owner)))
+    }
+
     /// Applies one writer's change, opening the draft on first use.
     pub async fn upsert(&self, cmd: UpsertCommand) -> Result<DraftView, CoordError> {
         validate_draft_names(&cmd.project, &cmd.artifact, &cmd.distributed_id)?;
@@ -206,7 +232,8 @@ impl Coordinator {
         let slot = self.drafts.slot(&key);
         let mut slot = slot.lock().await;
         let now = now_ms();
-        let (record, revision) = match self.read_draft(&key).await? {
+        let (found, owner) = self.owned_draft(&key, &cmd.project, &cmd.artifact, &cmd.distributed_id).await?;
+        let (record, revision) = match found {
             Some((record, revision)) => {
                 if record.artifact_type != cmd.artifact_type {
                     return Err(CoreError::TypeMismatch {
@@ -216,12 +243,13 @@ impl Coordinator {
                     }
                     .into());
                 }
-                self.refuse_if_expired(&key, &record, revision).await?;
                 record.require_open()?;
                 (record, revision)
             }
             None => (self.new_draft_record(&cmd, now).await?, 0),
         };
+        let owner = owner.ok_or(CoordError::SteppedDown)?;
+        self.refuse_if_expired(&key, &record, revision, &owner).await?;
         self.sync_slot(&mut slot, &record).await?;
 
         let mut next = record.clone();
@@ -230,7 +258,7 @@ impl Coordinator {
             let segment = staging_key(&next.uid, next.segments - 1);
             self.blobs.put_bytes(&segment, Bytes::from(encode(op))).await?;
         }
-        self.save_draft(&key, &next, revision).await?;
+        self.save_draft(&key, &next, revision, &owner).await?;
         if let Some(op) = &op {
             slot.index.apply(op);
             slot.loaded_segments = next.segments;
@@ -275,16 +303,21 @@ impl Coordinator {
         let key = keys::draft(project, artifact, distributed_id);
         let slot = self.drafts.slot(&key);
         let mut slot = slot.lock().await;
-        let (record, revision) = self.require_draft(&key, artifact, distributed_id).await?;
-        self.refuse_if_expired(&key, &record, revision).await?;
+        let (found, owner) = self.owned_draft(&key, project, artifact, distributed_id).await?;
+        let (record, revision) = found.ok_or_else(|| not_found(artifact, distributed_id))?;
         let mut next = record.clone();
+        let Some(owner) = owner else {
+            next.seal_writer(writer, now_ms())?; // refuses with the ended state's reason
+            return Err(CoordError::SteppedDown);
+        };
+        self.refuse_if_expired(&key, &record, revision, &owner).await?;
         next.seal_writer(writer, now_ms())?;
-        self.save_draft(&key, &next, revision).await?;
+        self.save_draft(&key, &next, revision, &owner).await?;
         self.sync_slot(&mut slot, &next).await?;
         Ok(view(next, &slot.index))
     }
 
-    /// Reads a draft.
+    /// Reads a draft. Open drafts are read by their owner, which holds their entries.
     pub async fn get_draft(
         &self,
         project: &str,
@@ -295,15 +328,15 @@ impl Coordinator {
         let key = keys::draft(project, artifact, distributed_id);
         let slot = self.drafts.slot(&key);
         let mut slot = slot.lock().await;
-        let (mut record, revision) = self.require_draft(&key, artifact, distributed_id).await?;
-        if self.refuse_if_expired(&key, &record, revision).await.is_err() {
+        let (found, owner) = self.owned_draft(&key, project, artifact, distributed_id).await?;
+        let (mut record, revision) = found.ok_or_else(|| not_found(artifact, distributed_id))?;
+        let Some(owner) = owner else { return Ok(view(record, &StagedIndex::default())) };
+        if self.refuse_if_expired(&key, &record, revision, &owner).await.is_err() {
             record.state = DraftState::Expired;
+            return Ok(view(record, &StagedIndex::default()));
         }
-        if matches!(record.state, DraftState::Open | DraftState::Sealing) {
-            self.sync_slot(&mut slot, &record).await?;
-            return Ok(view(record, &slot.index));
-        }
-        Ok(view(record, &StagedIndex::default()))
+        self.sync_slot(&mut slot, &record).await?;
+        Ok(view(record, &slot.index))
     }
 
     /// Commits a draft, waiting up to `cmd.wait` for its writers; idempotent.
@@ -316,8 +349,11 @@ impl Coordinator {
         loop {
             let slot = self.drafts.slot(&key);
             let mut slot = slot.lock().await;
-            let (record, revision) = self.require_draft(&key, &cmd.artifact, &cmd.distributed_id).await?;
-            self.refuse_if_expired(&key, &record, revision).await?;
+            let (found, owner) = self.owned_draft(&key, &cmd.project, &cmd.artifact, &cmd.distributed_id).await?;
+            let (record, revision) = found.ok_or_else(|| not_found(&cmd.artifact, &cmd.distributed_id))?;
+            if let Some(owner) = &owner {
+                self.refuse_if_expired(&key, &record, revision, owner).await?;
+            }
             let mut sealing = record.clone();
             match sealing.begin_finish(cmd.force, cmd.expected_writers) {
                 Ok(FinishDecision::AlreadyCommitted { index, dedup }) => {
@@ -325,12 +361,13 @@ impl Coordinator {
                     return Ok((version, dedup));
                 }
                 Ok(FinishDecision::Commit) => {
+                    let owner = owner.ok_or(CoordError::SteppedDown)?;
                     let revision = if record.state == DraftState::Sealing {
                         revision
                     } else {
-                        self.save_draft(&key, &sealing, revision).await?
+                        self.save_draft(&key, &sealing, revision, &owner).await?
                     };
-                    return self.commit_sealed(&key, &mut slot, sealing, revision, &cmd, metadata_json).await;
+                    return self.commit_sealed(&key, &mut slot, sealing, revision, &owner, &cmd, metadata_json).await;
                 }
                 Err(CoreError::WritersStillActive { .. }) if tokio::time::Instant::now() < deadline => {
                     drop(slot);
@@ -342,12 +379,14 @@ impl Coordinator {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn commit_sealed(
         &self,
         key: &str,
         slot: &mut Slot,
         sealing: DraftRecord,
         revision: i64,
+        owner: &Ownership,
         cmd: &FinishCommand,
         metadata_json: String,
     ) -> Result<(ResolvedVersion, bool), CoordError> {
@@ -366,13 +405,13 @@ impl Coordinator {
                 aliases: cmd.aliases.clone(),
             };
             self.store_manifest(manifest).await?;
-            let fence = DraftFence { key: key.to_owned(), revision, record: sealing.clone() };
+            let fence = DraftFence { key: key.to_owned(), revision, record: sealing.clone(), owner: owner.clone() };
             self.commit_version(&new, Some(&fence)).await
         }
         .await;
         match result {
             Ok((version, dedup)) => {
-                self.release_staging(key, &sealing.uid).await;
+                self.release_draft(key, &sealing.uid, owner).await;
                 let resolved = self.resolve(&cmd.project, &cmd.artifact, &Selector::Index(version.index)).await?;
                 Ok((resolved, dedup))
             }
@@ -382,7 +421,7 @@ impl Coordinator {
                 if !matches!(err, CoordError::ConcurrentUpdate(_)) {
                     let mut reopened = sealing.clone();
                     reopened.reopen(now_ms());
-                    if let Err(reopen_err) = self.save_draft(key, &reopened, revision).await {
+                    if let Err(reopen_err) = self.save_draft(key, &reopened, revision, owner).await {
                         tracing::warn!(error = %reopen_err, draft = %key, "could not reopen draft after failed commit");
                     }
                 }
@@ -397,19 +436,23 @@ impl Coordinator {
         let key = keys::draft(project, artifact, distributed_id);
         let slot = self.drafts.slot(&key);
         let _slot = slot.lock().await;
-        let (record, revision) = self.require_draft(&key, artifact, distributed_id).await?;
+        let (found, owner) = self.owned_draft(&key, project, artifact, distributed_id).await?;
+        let (record, revision) = found.ok_or_else(|| not_found(artifact, distributed_id))?;
         let mut next = record.clone();
         next.expire_if_due(now_ms());
         next.abort()?;
-        if next != record {
-            self.save_draft(&key, &next, revision).await?;
-            self.release_staging(&key, &next.uid).await;
+        if let Some(owner) = owner
+            && next != record
+        {
+            self.save_draft(&key, &next, revision, &owner).await?;
+            self.release_draft(&key, &next.uid, &owner).await;
             tracing::info!(draft = %key, "draft aborted");
         }
         Ok(view(next, &StagedIndex::default()))
     }
 
-    /// Expires every open draft past its `expires_at` and releases its staged data.
+    /// Expires every open draft past its `expires_at` that this replica can own, and
+    /// releases its staged data.
     pub(crate) async fn sweep_expired_drafts(&self) -> Result<(), CoordError> {
         let mut after: Option<String> = None;
         loop {
@@ -418,15 +461,24 @@ impl Coordinator {
             after = Some(last.key.clone());
             for kv in page {
                 let record: DraftRecord = decode(&kv.key, &kv.value)?;
-                if record.state == DraftState::Open && now_ms() >= record.expires_at_ms {
-                    let slot = self.drafts.slot(&kv.key);
-                    let _slot = slot.lock().await;
-                    if let Some((record, revision)) = self.read_draft(&kv.key).await? {
-                        // Refusal is the expected outcome here: it means the draft expired.
-                        let _ = self.refuse_if_expired(&kv.key, &record, revision).await;
-                    }
+                if record.state != DraftState::Open || now_ms() < record.expires_at_ms {
+                    continue;
+                }
+                let slot = self.drafts.slot(&kv.key);
+                let _slot = slot.lock().await;
+                let Ok(owner) = self.acquire_ownership(&record.project, &record.artifact, &record.distributed_id).await
+                else {
+                    continue; // another replica owns it and sweeps it
+                };
+                if let Some((record, revision)) = self.read_draft(&kv.key).await? {
+                    // Refusal is the expected outcome here: it means the draft expired.
+                    let _ = self.refuse_if_expired(&kv.key, &record, revision, &owner).await;
                 }
             }
         }
     }
+}
+
+fn not_found(artifact: &str, distributed_id: &str) -> CoordError {
+    CoordError::DraftNotFound { artifact: artifact.to_owned(), distributed_id: distributed_id.to_owned() }
 }

@@ -29,6 +29,10 @@ pub enum CoordError {
     Malformed(String),
     #[error("concurrent update of {0}; retry")]
     ConcurrentUpdate(String),
+    #[error("draft is owned by coordinator {node_id} at {address}")]
+    NotOwner { node_id: String, address: String },
+    #[error("this coordinator lost its lease and stepped down; retry")]
+    SteppedDown,
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error(transparent)]
@@ -87,6 +91,13 @@ impl From<CoordError> for Status {
             CoordError::ConcurrentUpdate(what) => {
                 error_status(Code::Aborted, "CONCURRENT_UPDATE", message, vec![("key", what)])
             }
+            CoordError::NotOwner { node_id, address } => error_status(
+                Code::Unavailable,
+                "NOT_OWNER",
+                message,
+                vec![("owner_node_id", node_id), ("owner_address", address)],
+            ),
+            CoordError::SteppedDown => error_status(Code::Unavailable, "STEPPED_DOWN", message, vec![]),
             CoordError::Corrupt(_) => error_status(Code::DataLoss, "CORRUPT_METADATA", message, vec![]),
             CoordError::Meta(_) => error_status(Code::Unavailable, "METADATA_UNAVAILABLE", message, vec![]),
             CoordError::Blob(_) => error_status(Code::Unavailable, "STORAGE_UNAVAILABLE", message, vec![]),

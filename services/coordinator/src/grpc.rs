@@ -1,18 +1,21 @@
 //! The CoordinatorService gRPC edge: decodes requests into commands, runs them on the
 //! engine, encodes results. Errors become statuses with ErrorInfo here and nowhere else.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cairn_core::{
     ConflictPolicy, CoreError, Digest, DraftState, Entry, EntryPath, Selector, validate_artifact, validate_project,
     validate_type, validate_writer_id,
 };
+use cairn_proto::v1::coordinator_service_client::CoordinatorServiceClient;
 use cairn_proto::v1::{self, coordinator_service_server::CoordinatorService, log_request};
 use cairn_proto::{entry_from_proto, entry_to_proto};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::commit::{NewVersion, normalize_metadata, validate_aliases};
@@ -27,21 +30,59 @@ const MANIFEST_PAGE: usize = 1000;
 /// Most digests per FindMissingBlobs request.
 const MAX_DIGESTS_PER_REQUEST: usize = 10_000;
 
+/// Request metadata marking a request one replica forwarded to the draft's owner; a
+/// forwarded request is never forwarded again.
+const FORWARDED_HEADER: &str = "x-cairn-forwarded";
+
 /// The gRPC face of a [`Coordinator`].
 pub struct CoordinatorGrpc {
     engine: Arc<Coordinator>,
+    peers: Mutex<HashMap<String, CoordinatorServiceClient<Channel>>>,
 }
 
 impl CoordinatorGrpc {
     /// Serves `engine`.
     pub fn new(engine: Arc<Coordinator>) -> Self {
-        Self { engine }
+        Self { engine, peers: Mutex::new(HashMap::new()) }
+    }
+
+    /// A client of the replica at `address`, connected lazily and reused.
+    fn peer(&self, address: &str) -> Result<CoordinatorServiceClient<Channel>, Status> {
+        let mut peers = self.peers.lock().expect("peer cache lock poisoned");
+        if let Some(client) = peers.get(address) {
+            return Ok(client.clone());
+        }
+        let endpoint = Endpoint::from_shared(address.to_owned())
+            .map_err(|e| Status::from(CoordError::Malformed(format!("bad owner address {address:?}: {e}"))))?
+            .connect_timeout(Duration::from_secs(5));
+        let client = CoordinatorServiceClient::new(endpoint.connect_lazy());
+        peers.insert(address.to_owned(), client.clone());
+        Ok(client)
+    }
+
+    /// The owner's address when `result` says another replica owns the draft and the
+    /// request may still be forwarded.
+    fn forward_target<T>(result: &Result<T, CoordError>, forwarded: bool) -> Option<String> {
+        match result {
+            Err(CoordError::NotOwner { address, .. }) if !forwarded => Some(address.clone()),
+            _ => None,
+        }
     }
 
     async fn version_proto(&self, version: &ResolvedVersion) -> Result<v1::Version, CoordError> {
         let aliases = self.engine.aliases_of(&version.project, &version.artifact).await?;
         Ok(version_to_proto(version, aliases.get(&version.record.index).cloned().unwrap_or_default()))
     }
+}
+
+fn is_forwarded<T>(request: &Request<T>) -> bool {
+    request.metadata().contains_key(FORWARDED_HEADER)
+}
+
+fn forward<T>(message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request.metadata_mut().insert(FORWARDED_HEADER, tonic::metadata::MetadataValue::from_static("1"));
+    request
 }
 
 fn version_to_proto(version: &ResolvedVersion, mut aliases: Vec<String>) -> v1::Version {
@@ -122,7 +163,9 @@ fn policy_from_proto(value: i32) -> ConflictPolicy {
 #[tonic::async_trait]
 impl CoordinatorService for CoordinatorGrpc {
     async fn upsert(&self, request: Request<v1::UpsertRequest>) -> Result<Response<v1::UpsertResponse>, Status> {
+        let forwarded = is_forwarded(&request);
         let r = request.into_inner();
+        let original = r.clone();
         let base = match r.base.as_str() {
             "" => None,
             text => Some(Selector::parse(text).map_err(CoordError::from)?),
@@ -146,21 +189,30 @@ impl CoordinatorService for CoordinatorGrpc {
             base,
             ttl_ms: r.ttl_seconds.saturating_mul(1000),
         };
-        let view = self.engine.upsert(cmd).await?;
-        Ok(Response::new(v1::UpsertResponse { draft: Some(draft_to_proto(&view)) }))
+        let result = self.engine.upsert(cmd).await;
+        if let Some(owner) = Self::forward_target(&result, forwarded) {
+            return self.peer(&owner)?.upsert(forward(original)).await;
+        }
+        Ok(Response::new(v1::UpsertResponse { draft: Some(draft_to_proto(&result?)) }))
     }
 
     async fn seal_writer(
         &self,
         request: Request<v1::SealWriterRequest>,
     ) -> Result<Response<v1::SealWriterResponse>, Status> {
+        let forwarded = is_forwarded(&request);
         let r = request.into_inner();
-        let view = self.engine.seal_writer(&r.project, &r.artifact, &r.distributed_id, &r.writer_id).await?;
-        Ok(Response::new(v1::SealWriterResponse { draft: Some(draft_to_proto(&view)) }))
+        let result = self.engine.seal_writer(&r.project, &r.artifact, &r.distributed_id, &r.writer_id).await;
+        if let Some(owner) = Self::forward_target(&result, forwarded) {
+            return self.peer(&owner)?.seal_writer(forward(r)).await;
+        }
+        Ok(Response::new(v1::SealWriterResponse { draft: Some(draft_to_proto(&result?)) }))
     }
 
     async fn finish(&self, request: Request<v1::FinishRequest>) -> Result<Response<v1::FinishResponse>, Status> {
+        let forwarded = is_forwarded(&request);
         let r = request.into_inner();
+        let original = r.clone();
         let cmd = FinishCommand {
             project: r.project,
             artifact: r.artifact,
@@ -171,21 +223,33 @@ impl CoordinatorService for CoordinatorGrpc {
             expected_writers: r.expected_writers,
             metadata_json: r.metadata_json,
         };
-        let (version, dedup) = self.engine.finish(cmd).await?;
+        let result = self.engine.finish(cmd).await;
+        if let Some(owner) = Self::forward_target(&result, forwarded) {
+            return self.peer(&owner)?.finish(forward(original)).await;
+        }
+        let (version, dedup) = result?;
         let version = self.version_proto(&version).await?;
         Ok(Response::new(v1::FinishResponse { version: Some(version), dedup }))
     }
 
     async fn abort(&self, request: Request<v1::AbortRequest>) -> Result<Response<v1::AbortResponse>, Status> {
+        let forwarded = is_forwarded(&request);
         let r = request.into_inner();
-        let view = self.engine.abort(&r.project, &r.artifact, &r.distributed_id).await?;
-        Ok(Response::new(v1::AbortResponse { draft: Some(draft_to_proto(&view)) }))
+        let result = self.engine.abort(&r.project, &r.artifact, &r.distributed_id).await;
+        if let Some(owner) = Self::forward_target(&result, forwarded) {
+            return self.peer(&owner)?.abort(forward(r)).await;
+        }
+        Ok(Response::new(v1::AbortResponse { draft: Some(draft_to_proto(&result?)) }))
     }
 
     async fn get_draft(&self, request: Request<v1::GetDraftRequest>) -> Result<Response<v1::GetDraftResponse>, Status> {
+        let forwarded = is_forwarded(&request);
         let r = request.into_inner();
-        let view = self.engine.get_draft(&r.project, &r.artifact, &r.distributed_id).await?;
-        Ok(Response::new(v1::GetDraftResponse { draft: Some(draft_to_proto(&view)) }))
+        let result = self.engine.get_draft(&r.project, &r.artifact, &r.distributed_id).await;
+        if let Some(owner) = Self::forward_target(&result, forwarded) {
+            return self.peer(&owner)?.get_draft(forward(r)).await;
+        }
+        Ok(Response::new(v1::GetDraftResponse { draft: Some(draft_to_proto(&result?)) }))
     }
 
     async fn log(&self, request: Request<Streaming<v1::LogRequest>>) -> Result<Response<v1::LogResponse>, Status> {
@@ -329,5 +393,23 @@ impl CoordinatorService for CoordinatorGrpc {
             r.sha256.iter().map(|d| Digest::parse_hex(d)).collect::<Result<_, _>>().map_err(CoordError::from)?;
         let missing = self.engine.find_missing_blobs(&digests).await?;
         Ok(Response::new(v1::FindMissingBlobsResponse { missing: missing.iter().map(Digest::to_string).collect() }))
+    }
+
+    async fn list_storage_workers(
+        &self,
+        request: Request<v1::ListStorageWorkersRequest>,
+    ) -> Result<Response<v1::ListStorageWorkersResponse>, Status> {
+        let r = request.into_inner();
+        let mut addresses = self.engine.storage_workers().await?;
+        addresses.sort();
+        addresses.dedup();
+        addresses.retain(|a| r.page_token.is_empty() || a.as_str() > r.page_token.as_str());
+        let size = match r.page_size {
+            0 => 100,
+            n => (n as usize).min(1000),
+        };
+        let next_page_token = if addresses.len() > size { addresses[size - 1].clone() } else { String::new() };
+        addresses.truncate(size);
+        Ok(Response::new(v1::ListStorageWorkersResponse { addresses, next_page_token }))
     }
 }

@@ -43,3 +43,8 @@ pub(crate) fn draft(project: &str, artifact: &str, distributed_id: &str) -> Stri
 
 /// Prefix of every draft record.
 pub(crate) const DRAFTS_PREFIX: &str = "drafts/";
+
+/// The owner of an open draft (leased by the owning replica).
+pub(crate) fn owner(project: &str, artifact: &str, distributed_id: &str) -> String {
+    format!("owners/{project}/{artifact}/{distributed_id}")
+}

@@ -11,13 +11,14 @@ mod error;
 mod grpc;
 mod keys;
 mod manifests;
+mod ownership;
 mod versions;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use cairn_blob::BlobStore;
-use cairn_meta::MetaStore;
+use cairn_meta::{COORDINATORS_PREFIX, Member, MetaStore, Registration, WORKERS_PREFIX};
 
 pub use error::CoordError;
 pub use grpc::CoordinatorGrpc;
@@ -29,12 +30,33 @@ pub struct CoordinatorConfig {
     pub expiry_sweep_interval: Duration,
     /// Longest `finish --wait` honoured.
     pub max_finish_wait: Duration,
+    /// TTL of this replica's lease: how long after its death another replica can take
+    /// over its drafts. A liveness signal only, never a deadline of a draft.
+    pub lease_ttl: Duration,
+    /// This replica's id, unique per process.
+    pub node_id: String,
+    /// The address other replicas forward draft requests to (`http://host:port`).
+    pub advertise_address: String,
 }
 
-impl Default for CoordinatorConfig {
-    fn default() -> Self {
-        Self { expiry_sweep_interval: Duration::from_secs(30), max_finish_wait: Duration::from_secs(3600) }
+impl CoordinatorConfig {
+    /// Defaults for a replica reachable at `advertise_address`.
+    pub fn new(advertise_address: &str) -> Self {
+        Self {
+            expiry_sweep_interval: Duration::from_secs(30),
+            max_finish_wait: Duration::from_secs(3600),
+            lease_ttl: Duration::from_secs(10),
+            node_id: format!("coordinator-{}", uuid::Uuid::new_v4().simple()),
+            advertise_address: advertise_address.to_owned(),
+        }
     }
+}
+
+/// This replica's identity and its live registration.
+struct Node {
+    id: String,
+    address: String,
+    registration: Registration,
 }
 
 /// Most entries accepted in one Upsert or one Log batch.
@@ -49,12 +71,43 @@ pub struct Coordinator {
     blobs: Arc<dyn BlobStore>,
     drafts: drafts::DraftCache,
     config: CoordinatorConfig,
+    node: Node,
 }
 
 impl Coordinator {
-    /// A coordinator over the given stores.
-    pub fn new(meta: Arc<dyn MetaStore>, blobs: Arc<dyn BlobStore>, config: CoordinatorConfig) -> Arc<Self> {
-        Arc::new(Self { meta, blobs, drafts: drafts::DraftCache::default(), config })
+    /// Registers this replica (a leased key under `members/coordinators/`) and returns the
+    /// coordinator over the given stores.
+    pub async fn start(
+        meta: Arc<dyn MetaStore>,
+        blobs: Arc<dyn BlobStore>,
+        config: CoordinatorConfig,
+    ) -> Result<Arc<Self>, CoordError> {
+        let member = Member { node_id: config.node_id.clone(), address: config.advertise_address.clone() };
+        let key = format!("{COORDINATORS_PREFIX}{}", config.node_id);
+        let registration = Registration::start(meta.clone(), &key, member.encode(), config.lease_ttl).await?;
+        let node = Node { id: config.node_id.clone(), address: config.advertise_address.clone(), registration };
+        tracing::info!(node_id = %node.id, address = %node.address, "coordinator registered");
+        Ok(Arc::new(Self { meta, blobs, drafts: drafts::DraftCache::default(), config, node }))
+    }
+
+    /// Deregisters this replica: its drafts can be taken over at once.
+    pub async fn stop(&self) {
+        self.node.registration.stop().await;
+    }
+
+    /// Stops renewing this replica's lease without revoking it, as a hung process would:
+    /// the lease lapses after its TTL. For fencing tests.
+    pub fn abandon_lease(&self) {
+        self.node.registration.abandon();
+    }
+
+    /// Addresses of the live storage workers.
+    pub async fn storage_workers(&self) -> Result<Vec<String>, CoordError> {
+        let mut addresses = Vec::new();
+        for kv in self.meta.range(WORKERS_PREFIX, None, 10_000).await? {
+            addresses.push(Member::decode(&kv.value)?.address);
+        }
+        Ok(addresses)
     }
 
     /// Runs the expiry sweep until the returned handle is aborted or the process ends.
@@ -83,30 +136,33 @@ mod config;
 
 pub use config::CoordinatorArgs;
 
-/// Runs a coordinator on the embedded MetaStore and a shared local-file BlobStore until
-/// SIGINT or SIGTERM.
+/// Runs a coordinator replica until SIGINT or SIGTERM: on etcd and S3 when configured,
+/// else on the embedded store and local files in the data directory.
 pub async fn run(args: CoordinatorArgs) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    std::fs::create_dir_all(&args.data_dir)
-        .map_err(|e| format!("cannot create data dir {}: {e}", args.data_dir.display()))?;
-    let meta = cairn_meta::EmbeddedStore::open(&args.data_dir.join("meta.redb"))
-        .map_err(|e| format!("cannot open metadata store in {}: {e}", args.data_dir.display()))?;
-    let blobs = cairn_blob::LocalFileStore::open_shared(&args.data_dir.join("blobs"))
-        .map_err(|e| format!("cannot open blob store in {}: {e}", args.data_dir.display()))?;
-    let config = CoordinatorConfig {
-        expiry_sweep_interval: Duration::from_secs(args.expiry_sweep_secs.max(1)),
-        ..CoordinatorConfig::default()
-    };
-    let coordinator = Coordinator::new(Arc::new(meta), Arc::new(blobs), config);
-    let sweeper = coordinator.spawn_expiry_sweeper();
+    if args.lease_ttl_secs < 2 {
+        return Err("--lease-ttl-secs must be at least 2".into());
+    }
+    let meta = args.etcd.open(&args.data_dir).await.map_err(|e| format!("cannot open metadata store: {e}"))?;
+    let blobs = args.s3.open(&args.data_dir, false).await.map_err(|e| format!("cannot open blob store: {e}"))?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-    println!("cairn coordinator listening on {}", listener.local_addr()?);
+    let bound = listener.local_addr()?;
+    let mut config = CoordinatorConfig::new(&config::advertise_address(&args.advertise, bound)?);
+    config.expiry_sweep_interval = Duration::from_secs(args.expiry_sweep_secs.max(1));
+    config.lease_ttl = Duration::from_secs(args.lease_ttl_secs);
+    if let Some(node_id) = args.node_id {
+        config.node_id = node_id;
+    }
+    let coordinator = Coordinator::start(meta, blobs, config).await?;
+    let sweeper = coordinator.spawn_expiry_sweeper();
+    println!("cairn coordinator listening on {bound} (node {})", coordinator.node.id);
     let service = coordinator.grpc_service();
     let result = cairn_proto::server::serve(listener, &[cairn_proto::server::COORDINATOR_SERVICE], |router| {
         router.add_service(service)
     })
     .await;
     sweeper.abort();
+    coordinator.stop().await;
     result
 }

@@ -17,15 +17,37 @@ mod config;
 
 pub use config::WorkerConfig;
 
-/// Runs a worker on the local-file BlobStore until SIGINT or SIGTERM.
+/// Runs a worker until SIGINT or SIGTERM, registered in etcd when configured.
 pub async fn run(config: WorkerConfig) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let blobs = cairn_blob::LocalFileStore::open(&config.data_dir.join("blobs"))
-        .map_err(|e| format!("cannot open blob store in {}: {e}", config.data_dir.display()))?;
+    let blobs = config.s3.open(&config.data_dir, true).await.map_err(|e| format!("cannot open blob store: {e}"))?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-    println!("cairn worker listening on {}", listener.local_addr()?);
-    let service = grpc_service(std::sync::Arc::new(blobs));
-    cairn_proto::server::serve(listener, &[cairn_proto::server::STORAGE_SERVICE], |router| router.add_service(service))
-        .await
+    let bound = listener.local_addr()?;
+    let address = match &config.advertise {
+        Some(address) => address.clone(),
+        None if bound.ip().is_unspecified() => return Err("give --advertise when listening on all interfaces".into()),
+        None => format!("http://{bound}"),
+    };
+    let node_id = config.node_id.clone().unwrap_or_else(|| format!("worker-{}", std::process::id()));
+    // Without etcd the worker stands alone (clients are pointed at it directly).
+    let registration = if config.etcd.is_cluster() {
+        let meta = config.etcd.open(&config.data_dir).await.map_err(|e| format!("cannot reach etcd: {e}"))?;
+        let member = cairn_meta::Member { node_id: node_id.clone(), address: address.clone() };
+        let key = format!("{}{node_id}", cairn_meta::WORKERS_PREFIX);
+        let ttl = std::time::Duration::from_secs(config.lease_ttl_secs.max(2));
+        Some(cairn_meta::Registration::start(meta, &key, member.encode(), ttl).await?)
+    } else {
+        None
+    };
+    println!("cairn worker listening on {bound} (node {node_id})");
+    let service = grpc_service(blobs);
+    let result = cairn_proto::server::serve(listener, &[cairn_proto::server::STORAGE_SERVICE], |router| {
+        router.add_service(service)
+    })
+    .await;
+    if let Some(registration) = registration {
+        registration.stop().await;
+    }
+    result
 }

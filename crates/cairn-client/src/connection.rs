@@ -1,0 +1,192 @@
+//! Connections: one or more coordinator replicas (the `--server` list) and the storage
+//! workers the coordinator hands out, with retries that move to another replica or
+//! worker when one is unreachable.
+//!
+//! Retried: UNAVAILABLE (a replica or worker is down, a draft's owner is changing hands)
+//! and ABORTED (a lost compare-and-swap race). Every coordinator call cairn makes is safe
+//! to repeat (docs/api.md), so a retry never duplicates work.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use cairn_proto::v1::ListStorageWorkersRequest;
+use cairn_proto::v1::coordinator_service_client::CoordinatorServiceClient;
+use cairn_proto::v1::storage_service_client::StorageServiceClient;
+use tokio::sync::RwLock;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Status};
+
+use crate::ClientError;
+
+/// Largest gRPC message the client accepts (manifest pages stay far below this).
+const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+/// How long a call keeps retrying before it reports the last error.
+const RETRY_BUDGET: Duration = Duration::from_secs(60);
+
+fn endpoint(address: &str) -> Result<Endpoint, ClientError> {
+    let connect_error = |message: String| ClientError::Connect { server: address.to_owned(), message };
+    Ok(Endpoint::from_shared(address.to_owned())
+        .map_err(|e| connect_error(e.to_string()))?
+        .connect_timeout(Duration::from_secs(10))
+        .tcp_nodelay(true))
+}
+
+/// True for failures another attempt (maybe elsewhere) can fix.
+pub(crate) fn retryable(status: &Status) -> bool {
+    matches!(status.code(), Code::Unavailable | Code::Aborted)
+        || (status.code() == Code::Unknown && status.message().contains("transport"))
+        || (status.code() == Code::Cancelled && status.message().contains("connection"))
+}
+
+/// Rotating channels to a set of equivalent servers.
+pub(crate) struct Pool {
+    channels: RwLock<Vec<(String, Channel)>>,
+    next: AtomicUsize,
+}
+
+impl Pool {
+    fn new(channels: Vec<(String, Channel)>) -> Self {
+        Self { channels: RwLock::new(channels), next: AtomicUsize::new(0) }
+    }
+
+    /// The current channel and its index.
+    async fn current(&self) -> (usize, Channel) {
+        let channels = self.channels.read().await;
+        let i = self.next.load(Ordering::Relaxed) % channels.len();
+        (i, channels[i].1.clone())
+    }
+
+    /// Moves on from channel `failed` to the next one.
+    fn rotate(&self, failed: usize) {
+        let _ = self.next.compare_exchange(failed, failed + 1, Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    async fn replace(&self, channels: Vec<(String, Channel)>) {
+        if !channels.is_empty() {
+            *self.channels.write().await = channels;
+        }
+    }
+
+    async fn len(&self) -> usize {
+        self.channels.read().await.len()
+    }
+}
+
+/// Channels to the coordinators and the storage workers.
+pub(crate) struct Connection {
+    coordinators: Pool,
+    storage: Pool,
+}
+
+impl Connection {
+    /// Connects to the first reachable of the comma-separated `servers`, then asks it
+    /// for the live storage workers (none registered: the server serves storage itself).
+    pub(crate) async fn open(servers: &str) -> Result<Arc<Self>, ClientError> {
+        let addresses: Vec<&str> = servers.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+        if addresses.is_empty() {
+            return Err(ClientError::Usage("--server is empty".into()));
+        }
+        let mut last_error = None;
+        let mut reachable = None;
+        for (i, address) in addresses.iter().enumerate() {
+            match endpoint(address)?.connect().await {
+                Ok(channel) => {
+                    reachable = Some((i, channel));
+                    break;
+                }
+                Err(err) => {
+                    let detail = std::error::Error::source(&err).map(|s| format!(": {s}")).unwrap_or_default();
+                    last_error =
+                        Some(ClientError::Connect { server: address.to_string(), message: format!("{err}{detail}") });
+                }
+            }
+        }
+        let Some((first, channel)) = reachable else {
+            return Err(last_error.expect("at least one address was tried"));
+        };
+        // The reachable replica first; the others connect when a retry needs them.
+        let mut channels = vec![(addresses[first].to_owned(), channel)];
+        for (i, address) in addresses.iter().enumerate() {
+            if i != first {
+                channels.push((address.to_string(), endpoint(address)?.connect_lazy()));
+            }
+        }
+        let connection = Arc::new(Self { coordinators: Pool::new(channels.clone()), storage: Pool::new(channels) });
+        connection.refresh_workers().await?;
+        Ok(connection)
+    }
+
+    /// Replaces the storage pool with the workers the coordinator lists now.
+    pub(crate) async fn refresh_workers(&self) -> Result<(), ClientError> {
+        let request = ListStorageWorkersRequest { page_size: 1000, page_token: String::new() };
+        let addresses = self
+            .coordinator_call(|mut c| {
+                let request = request.clone();
+                async move { c.list_storage_workers(request).await.map(|r| r.into_inner().addresses) }
+            })
+            .await?;
+        let mut channels = Vec::new();
+        for address in addresses {
+            channels.push((address.clone(), endpoint(&address)?.connect_lazy()));
+        }
+        self.storage.replace(channels).await;
+        Ok(())
+    }
+
+    /// Runs a coordinator call, retrying retryable failures on the next replica.
+    pub(crate) async fn coordinator_call<T, F, Fut>(&self, mut call: F) -> Result<T, ClientError>
+    where
+        F: FnMut(CoordinatorServiceClient<Channel>) -> Fut,
+        Fut: Future<Output = Result<T, Status>>,
+    {
+        let deadline = tokio::time::Instant::now() + RETRY_BUDGET;
+        let mut delay = Duration::from_millis(100);
+        loop {
+            let (index, channel) = self.coordinators.current().await;
+            let client = CoordinatorServiceClient::new(channel).max_decoding_message_size(MAX_MESSAGE_BYTES);
+            match call(client).await {
+                Ok(value) => return Ok(value),
+                Err(status) if retryable(&status) && tokio::time::Instant::now() + delay < deadline => {
+                    tracing::debug!(code = ?status.code(), message = status.message(), "retrying coordinator call");
+                    if status.code() != Code::Aborted {
+                        self.coordinators.rotate(index);
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(2));
+                }
+                Err(status) => return Err(status.into()),
+            }
+        }
+    }
+
+    /// Runs a storage call, moving to another worker (and refreshing the worker list)
+    /// when one fails in a retryable way. `call` must be safe to repeat from scratch.
+    pub(crate) async fn storage_call<T, F, Fut>(&self, mut call: F) -> Result<T, ClientError>
+    where
+        F: FnMut(StorageServiceClient<Channel>) -> Fut,
+        Fut: Future<Output = Result<T, Status>>,
+    {
+        let deadline = tokio::time::Instant::now() + RETRY_BUDGET;
+        let mut failures = 0usize;
+        loop {
+            let (index, channel) = self.storage.current().await;
+            let client = StorageServiceClient::new(channel).max_decoding_message_size(MAX_MESSAGE_BYTES);
+            match call(client).await {
+                Ok(value) => return Ok(value),
+                Err(status) if retryable(&status) && tokio::time::Instant::now() < deadline => {
+                    tracing::debug!(code = ?status.code(), message = status.message(), "retrying on another worker");
+                    self.storage.rotate(index);
+                    failures += 1;
+                    if failures % self.storage.len().await.max(1) == 0 {
+                        // Every worker failed once: the list may name dead ones.
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        let _ = self.refresh_workers().await;
+                    }
+                }
+                Err(status) => return Err(status.into()),
+            }
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! Choosing the MetaStore from configuration: etcd when endpoints are given, else the
+//! embedded store in the data directory.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::{EmbeddedStore, EtcdStore, MetaError, MetaStore};
+
+/// etcd settings shared by the coordinator and the worker.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EtcdArgs {
+    /// etcd client endpoints, comma-separated (`http://10.0.0.1:2379,…`). Empty: use the
+    /// embedded store in the data directory.
+    #[arg(long = "etcd-endpoints", env = "CAIRN_ETCD_ENDPOINTS", value_delimiter = ',')]
+    pub endpoints: Vec<String>,
+    /// Prefix of every key cairn writes in etcd, so clusters can share one etcd.
+    #[arg(long = "etcd-namespace", env = "CAIRN_ETCD_NAMESPACE", default_value = "/cairn/")]
+    pub namespace: String,
+    /// Connect and request timeout for etcd, in seconds.
+    #[arg(long = "etcd-timeout-secs", env = "CAIRN_ETCD_TIMEOUT_SECS", default_value_t = 5)]
+    pub timeout_secs: u64,
+}
+
+impl EtcdArgs {
+    /// True when etcd endpoints are configured.
+    pub fn is_cluster(&self) -> bool {
+        !self.endpoints.is_empty()
+    }
+
+    /// Opens the configured store: etcd, or the embedded store at `<data_dir>/meta.redb`.
+    pub async fn open(&self, data_dir: &Path) -> Result<Arc<dyn MetaStore>, MetaError> {
+        if self.is_cluster() {
+            let timeout = Duration::from_secs(self.timeout_secs.max(1));
+            return Ok(Arc::new(EtcdStore::connect(&self.endpoints, &self.namespace, timeout).await?));
+        }
+        std::fs::create_dir_all(data_dir).map_err(MetaError::backend)?;
+        Ok(Arc::new(EmbeddedStore::open(&data_dir.join("meta.redb"))?))
+    }
+}

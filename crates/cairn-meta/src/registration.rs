@@ -1,0 +1,135 @@
+//! Liveness registration: a key attached to a lease that a background loop keeps alive.
+//!
+//! The lease is a liveness signal only. When a keep-alive fails for longer than the TTL,
+//! or the store says the lease is gone (etcd restarted, the process stalled), the holder
+//! steps down at once — `lease()` turns `None` — and then registers again under a fresh
+//! lease. Anything fenced on the old lease (draft ownership) is lost with it, by design.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::{LeaseId, MetaError, MetaStore, Txn};
+
+/// Prefix of the live storage workers' registrations.
+pub const WORKERS_PREFIX: &str = "members/workers/";
+/// Prefix of the live coordinator replicas' registrations.
+pub const COORDINATORS_PREFIX: &str = "members/coordinators/";
+
+/// What a live replica or worker registers: who it is and where to reach it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Member {
+    /// Node id, unique per process.
+    pub node_id: String,
+    /// Address to reach it at (`http://host:port`).
+    pub address: String,
+}
+
+impl Member {
+    /// Encodes the registration value.
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("members always serialize")
+    }
+
+    /// Decodes a registration value.
+    pub fn decode(bytes: &[u8]) -> Result<Self, MetaError> {
+        serde_json::from_slice(bytes).map_err(MetaError::backend)
+    }
+}
+
+/// A registered key kept alive in the background.
+pub struct Registration {
+    meta: Arc<dyn MetaStore>,
+    key: String,
+    lease: watch::Receiver<Option<LeaseId>>,
+    task: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Registration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registration").field("key", &self.key).field("lease", &*self.lease.borrow()).finish()
+    }
+}
+
+async fn register(meta: &dyn MetaStore, key: &str, value: &[u8], ttl: Duration) -> Result<LeaseId, MetaError> {
+    let lease = meta.grant_lease(ttl).await?;
+    meta.txn(Txn::new().put_with_lease(key, value.to_vec(), lease)).await?;
+    Ok(lease)
+}
+
+impl Registration {
+    /// Registers `key` = `value` under a lease of `ttl` and keeps it alive every `ttl / 3`.
+    pub async fn start(meta: Arc<dyn MetaStore>, key: &str, value: Vec<u8>, ttl: Duration) -> Result<Self, MetaError> {
+        let first = register(&*meta, key, &value, ttl).await?;
+        let (sender, receiver) = watch::channel(Some(first));
+        let (loop_meta, loop_key) = (meta.clone(), key.to_owned());
+        let task = tokio::spawn(async move {
+            let period = ttl / 3;
+            let mut lease = first;
+            let mut last_renewal = tokio::time::Instant::now();
+            loop {
+                tokio::time::sleep(period).await;
+                match loop_meta.keep_alive(lease).await {
+                    Ok(()) => {
+                        last_renewal = tokio::time::Instant::now();
+                        continue;
+                    }
+                    Err(MetaError::LeaseNotFound(_)) => {
+                        tracing::warn!(key = %loop_key, lease, "lease lost; stepping down and registering again");
+                        let _ = sender.send(None);
+                    }
+                    Err(err) => {
+                        tracing::warn!(key = %loop_key, error = %err, "keep-alive failed");
+                        if last_renewal.elapsed() < ttl {
+                            continue;
+                        }
+                        // The lease may have lapsed: assume so and step down.
+                        let _ = sender.send(None);
+                    }
+                }
+                match register(&*loop_meta, &loop_key, &value, ttl).await {
+                    Ok(fresh) => {
+                        tracing::info!(key = %loop_key, lease = fresh, "registered under a new lease");
+                        lease = fresh;
+                        last_renewal = tokio::time::Instant::now();
+                        let _ = sender.send(Some(fresh));
+                    }
+                    Err(err) => tracing::warn!(key = %loop_key, error = %err, "registration failed; retrying"),
+                }
+            }
+        });
+        Ok(Self { meta, key: key.to_owned(), lease: receiver, task })
+    }
+
+    /// The live lease, or `None` while this holder has stepped down.
+    pub fn lease(&self) -> Option<LeaseId> {
+        *self.lease.borrow()
+    }
+
+    /// The registered key.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Stops keeping the lease alive and revokes it, deleting the key at once.
+    pub async fn stop(&self) {
+        self.task.abort();
+        if let Some(lease) = self.lease() {
+            let _ = self.meta.revoke_lease(lease).await;
+        }
+    }
+
+    /// Stops the keep-alive loop without revoking: the lease lapses after its TTL, as
+    /// when the process dies. For tests of fencing.
+    pub fn abandon(&self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
