@@ -179,7 +179,7 @@ impl Connection {
                     tracing::debug!(code = ?status.code(), message = status.message(), "retrying on another worker");
                     self.storage.rotate(index);
                     failures += 1;
-                    if failures % self.storage.len().await.max(1) == 0 {
+                    if failures.is_multiple_of(self.storage.len().await.max(1)) {
                         // Every worker failed once: the list may name dead ones.
                         tokio::time::sleep(Duration::from_millis(500)).await;
                         let _ = self.refresh_workers().await;
