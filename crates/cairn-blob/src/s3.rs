@@ -131,6 +131,7 @@ struct S3Writer {
     upload_id: Option<String>,
     next_part: i32,
     in_flight: JoinSet<Result<CompletedPart, BlobError>>,
+    completed: Vec<CompletedPart>,
     slots: Arc<Semaphore>,
     finished: bool,
 }
@@ -168,9 +169,9 @@ impl S3Writer {
                 .map_err(s3_error)?;
             Ok(CompletedPart::builder().part_number(part_number).set_e_tag(uploaded.e_tag().map(str::to_owned)).build())
         });
-        // Surface failures early rather than at commit.
+        // Collect finished parts now, so failures surface early rather than at commit.
         while let Some(done) = self.in_flight.try_join_next() {
-            done.map_err(|e| BlobError::Io(e.to_string()))??;
+            self.completed.push(done.map_err(|e| BlobError::Io(e.to_string()))??);
         }
         Ok(())
     }
@@ -203,7 +204,7 @@ impl S3Writer {
             let last = std::mem::take(&mut self.buffer).freeze();
             self.send_part(last).await?;
         }
-        let mut parts = Vec::new();
+        let mut parts = std::mem::take(&mut self.completed);
         while let Some(done) = self.in_flight.join_next().await {
             parts.push(done.map_err(|e| BlobError::Io(e.to_string()))??);
         }
@@ -281,6 +282,7 @@ impl BlobStore for S3Store {
             upload_id: None,
             next_part: 1,
             in_flight: JoinSet::new(),
+            completed: Vec::new(),
             slots: Arc::new(Semaphore::new(self.part_concurrency)),
             finished: false,
         }))

@@ -52,9 +52,15 @@ async fn a_blob_larger_than_a_part_goes_multipart_and_reads_back_whole() {
     let store = store_on(&server).await;
     let data: Vec<u8> = (0..(20 << 20) + 12_345u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
     let digest = Digest::of(&data);
-    let chunks: Vec<Result<Bytes, cairn_blob::BlobError>> =
-        data.chunks(1 << 20).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
-    put_verified(&store, &digest, data.len() as u64, stream::iter(chunks).boxed()).await.unwrap();
+    // A slow producer lets early parts finish while later ones are still being sent,
+    // so the writer must keep the parts it collected early.
+    let chunks = stream::iter(data.chunks(1 << 20).map(|c| Bytes::copy_from_slice(c)).collect::<Vec<_>>())
+        .then(|chunk| async move {
+            tokio::time::sleep(std::time::Duration::from_millis(15)).await;
+            Ok::<_, cairn_blob::BlobError>(chunk)
+        })
+        .boxed();
+    put_verified(&store, &digest, data.len() as u64, chunks).await.unwrap();
     assert_eq!(store.head(&blob_key(&digest)).await.unwrap(), Some(data.len() as u64));
     let back = store.get_bytes(&blob_key(&digest)).await.unwrap();
     assert_eq!(Digest::of(&back), digest);

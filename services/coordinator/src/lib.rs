@@ -20,8 +20,10 @@ use std::time::Duration;
 use cairn_blob::BlobStore;
 use cairn_meta::{COORDINATORS_PREFIX, Member, MetaStore, Registration, WORKERS_PREFIX};
 
+pub use drafts::{DraftView, FinishCommand, UpsertCommand};
 pub use error::CoordError;
 pub use grpc::CoordinatorGrpc;
+pub use versions::ResolvedVersion;
 
 /// Tunables of a coordinator.
 #[derive(Debug, Clone)]

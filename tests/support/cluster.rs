@@ -1,0 +1,174 @@
+//! A real cluster on loopback for end-to-end tests: etcd, an S3-compatible server, and
+//! `cairn coordinator` / `cairn worker` processes, each on ports chosen at run time and
+//! each stopped by pid when the cluster drops. Server logs go to files in the cluster's
+//! temporary directory, named after the process.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use cairn_testkit::{EtcdServer, S3Server, TEST_ACCESS_KEY, TEST_REGION, TEST_SECRET_KEY};
+
+use super::{CliResult, cairn_bin};
+
+/// S3 bucket the cluster stores into.
+pub const BUCKET: &str = "cairn-cluster";
+
+/// One server process.
+pub struct Proc {
+    child: Option<Child>,
+    pub url: String,
+    pub node_id: String,
+}
+
+impl Proc {
+    /// Kills the process with SIGKILL.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// True while the process runs.
+    pub fn alive(&self) -> bool {
+        self.child.is_some()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Sends SIGKILL to `pid` (for processes whose handle is borrowed elsewhere; the handle
+/// still reaps it when dropped).
+pub fn kill9_pid(pid: u32) {
+    let status = Command::new("kill").args(["-9", &pid.to_string()]).status().expect("run kill");
+    assert!(status.success(), "kill -9 {pid} failed");
+}
+
+/// etcd + S3 + coordinators + workers.
+pub struct Cluster {
+    pub root: tempfile::TempDir,
+    pub etcd: EtcdServer,
+    pub s3: S3Server,
+    pub coordinators: Vec<Proc>,
+    pub workers: Vec<Proc>,
+}
+
+/// Lease TTL of every process in test clusters: takeover within a few seconds.
+pub const LEASE_TTL_SECS: &str = "3";
+
+impl Cluster {
+    /// Starts a cluster with `coordinators` replicas and `workers` workers.
+    pub fn start(coordinators: usize, workers: usize) -> Self {
+        let mut cluster = Self {
+            root: tempfile::tempdir().unwrap(),
+            etcd: EtcdServer::start(),
+            s3: S3Server::start(&[BUCKET]),
+            coordinators: Vec::new(),
+            workers: Vec::new(),
+        };
+        for i in 0..workers {
+            let worker = cluster.spawn("worker", &format!("w{i}"));
+            cluster.workers.push(worker);
+        }
+        for i in 0..coordinators {
+            let coordinator = cluster.spawn("coordinator", &format!("c{i}"));
+            cluster.coordinators.push(coordinator);
+        }
+        cluster
+    }
+
+    fn spawn(&self, role: &str, node_id: &str) -> Proc {
+        let log = std::fs::File::create(self.root.path().join(format!("{node_id}.log"))).unwrap();
+        let mut child = Command::new(cairn_bin())
+            .args([role, "--listen", "127.0.0.1:0", "--node-id", node_id, "--lease-ttl-secs", LEASE_TTL_SECS])
+            .args(["--etcd-endpoints", &self.etcd.endpoint(), "--etcd-namespace", "/cluster-test/"])
+            .args(["--s3-bucket", BUCKET, "--s3-endpoint", &self.s3.endpoint(), "--s3-region", TEST_REGION])
+            .args(["--s3-access-key", TEST_ACCESS_KEY, "--s3-secret-key", TEST_SECRET_KEY, "--s3-prefix", "cairn/"])
+            .args(["--expiry-sweep-secs", "1"].iter().filter(|_| role == "coordinator"))
+            .arg("--data-dir")
+            .arg(self.root.path().join(node_id))
+            .env("CAIRN_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start cairn {role}: {e}"));
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let address = line
+            .split_whitespace()
+            .find(|w| w.starts_with("127.0.0.1:"))
+            .unwrap_or_else(|| panic!("cairn {role} {node_id} did not start: {line:?}; see {node_id}.log"))
+            .to_owned();
+        Proc { child: Some(child), url: format!("http://{address}"), node_id: node_id.to_owned() }
+    }
+
+    /// Starts another coordinator replica.
+    pub fn add_coordinator(&mut self, node_id: &str) {
+        let coordinator = self.spawn("coordinator", node_id);
+        self.coordinators.push(coordinator);
+    }
+
+    /// Every live coordinator, comma-separated, `from` first.
+    pub fn servers_from(&self, from: usize) -> String {
+        let n = self.coordinators.len();
+        (0..n)
+            .map(|i| &self.coordinators[(from + i) % n])
+            .filter(|c| c.alive())
+            .map(|c| c.url.clone())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Runs the CLI against exactly the servers given.
+    pub fn cli_via(&self, servers: &str, cwd: &Path, args: &[&str]) -> CliResult {
+        let output = Command::new(cairn_bin())
+            .args(args)
+            .current_dir(cwd)
+            .env("CAIRN_SERVER", servers)
+            .env_remove("CAIRN_PROJECT")
+            .env_remove("CAIRN_WRITER")
+            .output()
+            .expect("run cairn");
+        CliResult::from(output)
+    }
+
+    /// Runs the CLI against coordinator `i` only.
+    pub fn cli_on(&self, i: usize, cwd: &Path, args: &[&str]) -> CliResult {
+        self.cli_via(&self.coordinators[i].url.clone(), cwd, args)
+    }
+
+    /// Total bytes of multipart parts the S3 server holds (uploads in progress).
+    pub fn s3_part_bytes(&self) -> u64 {
+        std::fs::read_dir(self.s3.root())
+            .map(|dir| {
+                dir.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().starts_with(".upload_id-"))
+                    .filter_map(|e| e.metadata().ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
+    /// A server log, for failure messages.
+    pub fn log(&self, node_id: &str) -> String {
+        std::fs::read_to_string(self.root.path().join(format!("{node_id}.log"))).unwrap_or_default()
+    }
+
+    /// Where the cluster keeps its files.
+    pub fn path(&self) -> PathBuf {
+        self.root.path().to_path_buf()
+    }
+}
