@@ -54,7 +54,7 @@ async fn a_blob_larger_than_a_part_goes_multipart_and_reads_back_whole() {
     let digest = Digest::of(&data);
     // A slow producer lets early parts finish while later ones are still being sent,
     // so the writer must keep the parts it collected early.
-    let chunks = stream::iter(data.chunks(1 << 20).map(|c| Bytes::copy_from_slice(c)).collect::<Vec<_>>())
+    let chunks = stream::iter(data.chunks(1 << 20).map(Bytes::copy_from_slice).collect::<Vec<_>>())
         .then(|chunk| async move {
             tokio::time::sleep(std::time::Duration::from_millis(15)).await;
             Ok::<_, cairn_blob::BlobError>(chunk)
