@@ -213,3 +213,77 @@ fn eight_concurrent_logs_through_three_replicas_get_indices_zero_to_seven() {
         versions.as_array().unwrap().iter().map(|v| v["digest"].as_str().unwrap()).collect();
     assert_eq!(digests.len(), 8, "each index holds a distinct committed manifest");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_million_entry_draft_commits_on_etcd_with_nothing_per_entry_in_etcd() {
+    use cairn_proto::v1;
+    let cluster = Cluster::start(2, 1);
+    let work = tempfile::tempdir().unwrap();
+    write_tree(&work.path().join("seed"), &[("blob", b"shared content")]);
+    cluster.cli_on(0, work.path(), &["log", "seed", "--name", "seed", "--type", "t"]).ok();
+    let sha256 = support::sha256_hex(b"shared content");
+
+    const WRITERS: usize = 4;
+    const BATCHES: usize = 25;
+    const BATCH: usize = 10_000;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..WRITERS {
+        let (url, sha256) = (cluster.coordinators[w % 2].url.clone(), sha256.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut client = v1::coordinator_service_client::CoordinatorServiceClient::connect(url).await.unwrap();
+            for b in 0..BATCHES {
+                let entries = (0..BATCH)
+                    .map(|i| v1::Entry { path: format!("w{w}/b{b:02}/f{i:05}"), sha256: sha256.clone(), size: 14 })
+                    .collect();
+                let request = v1::UpsertRequest {
+                    project: "default".into(),
+                    artifact: "huge".into(),
+                    r#type: "dataset".into(),
+                    distributed_id: "million".into(),
+                    writer_id: format!("rank-{w}"),
+                    entries,
+                    seal: b == BATCHES - 1,
+                    ..Default::default()
+                };
+                // Requests through the non-owner are forwarded; both replicas serve them.
+                let mut attempt = 0;
+                loop {
+                    match client.upsert(request.clone()).await {
+                        Ok(_) => break,
+                        Err(status) if status.code() == tonic::Code::Aborted && attempt < 20 => attempt += 1,
+                        Err(status) => panic!("upsert failed: {status:?}"),
+                    }
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let staged = started.elapsed();
+    let finish_started = Instant::now();
+    let finished =
+        cluster.cli_on(1, work.path(), &["finish", "--name", "huge", "--distributed-id", "million", "--json"]).json();
+    eprintln!(
+        "1,000,000 entries: staged in {staged:?} (100 upserts of 10,000), finished in {:?}",
+        finish_started.elapsed()
+    );
+    assert_eq!(finished["files"].as_u64(), Some((WRITERS * BATCHES * BATCH) as u64));
+
+    // The draft lived in a handful of small etcd values, not one key per entry.
+    let etcd = cairn_meta::EtcdStore::connect(&[cluster.etcd.endpoint()], "/cluster-test/", Duration::from_secs(5))
+        .await
+        .unwrap();
+    use cairn_meta::MetaStore;
+    let all = etcd.range("", None, 100_000).await.unwrap();
+    assert!(all.len() < 100, "etcd holds {} keys", all.len());
+    let largest = all.iter().map(|kv| kv.value.len()).max().unwrap();
+    assert!(largest < 16 * 1024, "largest etcd value is {largest} bytes");
+
+    let manifest = cluster.cli_on(0, work.path(), &["manifest", "huge", "--json"]).json();
+    let entries = manifest["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1_000_000);
+    assert_eq!(entries[0]["path"], "w0/b00/f00000");
+    assert_eq!(entries[999_999]["path"], "w3/b24/f09999");
+}
