@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: lints the API with buf, checks formatting and
-# clippy, then runs every unit, property, conformance and end-to-end test.
+# clippy, then runs every unit, property, conformance and end-to-end test, and the Python
+# SDK's tests at both ends of its supported grpcio/protobuf range.
 # Usage: bash scripts/test.sh   (from anywhere; needs cargo and npm, both on the machine image)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,9 +24,13 @@ fi
 etcd --version | head -1
 "$(command -v s3s-fs || echo "$HOME/.cargo/bin/s3s-fs")" --version
 
-step "buf lint (proto/cairn/v1)"
+step "buf lint and buf breaking (proto/cairn/v1)"
 # buf is installed from the npm registry on first use and cached by npm afterwards.
 npx --yes @bufbuild/buf@1.57.0 lint
+# The API must stay wire-compatible with the previous commit's.
+if git rev-parse --verify -q HEAD~1 >/dev/null; then
+    npx --yes @bufbuild/buf@1.57.0 breaking --against '.git#ref=HEAD~1'
+fi
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -35,3 +40,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test"
 cargo test --workspace --locked --no-fail-fast
+
+step "Python SDK tests (clients/python), against the cairn binary built above"
+CAIRN_BIN="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/cairn" \
+    bash clients/python/scripts/test.sh

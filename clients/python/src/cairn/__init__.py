@@ -1,0 +1,25 @@
+"""cairn: versioned artifacts for (distributed) ML training.
+
+    client = cairn.Client()
+    art = cairn.Artifact("predictions", type="predictions")
+    art.add_dir("out/")
+    client.log_artifact(art, aliases=["best"])
+"""
+
+from . import errors
+from .artifact import Artifact, DraftStatus, ManifestEntry, Version
+from .client import Client, CommittedArtifact
+from .identity import derive_distributed_id, derive_writer
+
+__all__ = [
+    "Artifact",
+    "Client",
+    "CommittedArtifact",
+    "DraftStatus",
+    "ManifestEntry",
+    "Version",
+    "derive_distributed_id",
+    "derive_writer",
+    "errors",
+]
+__version__ = "0.1.0"

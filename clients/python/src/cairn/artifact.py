@@ -1,0 +1,117 @@
+"""Artifacts being assembled locally, and the results the server returns."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+@dataclass(frozen=True)
+class Version:
+    """A committed version."""
+
+    name: str
+    version: str
+    index: int
+    digest: str
+    files: int
+    bytes: int
+    dedup: bool = False
+    project: str = "default"
+    type: str = ""
+    aliases: Sequence[str] = ()
+    metadata: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    """One file of a version."""
+
+    path: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class DraftStatus:
+    """A draft after an upsert."""
+
+    name: str
+    distributed_id: str
+    writer: str
+    state: str
+    staged_files: int
+    writer_files: int
+    sealed: bool
+    unsealed_writers: Sequence[str]
+
+
+def _entry_name(path: str) -> str:
+    return path.replace(os.sep, "/")
+
+
+class Artifact:
+    """A set of files to log: add files and directories, remove paths of a base version."""
+
+    def __init__(self, name: str, type: str, metadata: Optional[Dict[str, Any]] = None, description: Optional[str] = None):
+        self.name = name
+        self.type = type
+        self.metadata: Dict[str, Any] = dict(metadata or {})
+        if description is not None:
+            # The API has no description field: it travels as metadata.
+            self.metadata["description"] = description
+        self._files: Dict[str, pathlib.Path] = {}
+        self._removals: List[str] = []
+        self._base: Optional[Version] = None
+
+    def add_file(self, local_path: PathLike, name: Optional[str] = None) -> "Artifact":
+        """Adds one file, as `name` (default: the file's name)."""
+        path = pathlib.Path(local_path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is not a file")
+        self._add(name or path.name, path)
+        return self
+
+    def add_dir(self, local_dir: PathLike, name: Optional[str] = None) -> "Artifact":
+        """Adds every file under `local_dir`, at its relative path (under `name/` if given)."""
+        root = pathlib.Path(local_dir)
+        if not root.is_dir():
+            raise NotADirectoryError(f"{root} is not a directory")
+        for dirpath, _, filenames in os.walk(root):
+            for filename in filenames:
+                full = pathlib.Path(dirpath) / filename
+                relative = _entry_name(str(full.relative_to(root)))
+                self._add(f"{name.rstrip('/')}/{relative}" if name else relative, full)
+        return self
+
+    def remove(self, path: str) -> "Artifact":
+        """Removes `path` from the base version (for drafts from `new_draft`)."""
+        if path in self._files:
+            del self._files[path]
+        else:
+            self._removals.append(path)
+        return self
+
+    def _add(self, entry: str, source: pathlib.Path) -> None:
+        if entry in self._files and self._files[entry] != source:
+            raise ValueError(f"entry {entry!r} comes from both {self._files[entry]} and {source}")
+        self._files[entry] = source
+
+    @property
+    def files(self) -> Dict[str, pathlib.Path]:
+        """Entry path → local file."""
+        return dict(self._files)
+
+    @property
+    def removals(self) -> List[str]:
+        """Paths to remove from the base version."""
+        return list(self._removals)
+
+    @property
+    def base(self) -> Optional[Version]:
+        """The version this artifact edits, if it came from `new_draft`."""
+        return self._base

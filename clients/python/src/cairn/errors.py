@@ -1,0 +1,145 @@
+"""Exceptions raised by the SDK, mapped from the server's gRPC status and ErrorInfo."""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional
+
+import grpc
+
+class CairnError(Exception):
+    """Base of every cairn error: the gRPC code, the ErrorInfo reason and its metadata."""
+
+    def __init__(self, message: str, code: Optional[str] = None, reason: str = "", metadata: Optional[Dict[str, str]] = None):
+        super().__init__(f"{message} [{reason}]" if reason else message)
+        self.message = message
+        self.code = code
+        self.reason = reason
+        self.metadata: Dict[str, str] = dict(metadata or {})
+
+
+class InvalidArgument(CairnError):
+    """The request is malformed (bad path, name, digest, metadata…)."""
+
+
+class NotFound(CairnError):
+    """An artifact, version, alias, draft or blob does not exist."""
+
+
+class AlreadyExists(CairnError):
+    """The request collides with existing data."""
+
+
+class FailedPrecondition(CairnError):
+    """The current state refuses the request."""
+
+
+class Unavailable(CairnError):
+    """The server or a backend is unreachable; retrying may help."""
+
+
+class DataLoss(CairnError):
+    """Bytes did not hash to their address."""
+
+
+class PathConflict(AlreadyExists):
+    """Another writer staged this path with other content."""
+
+    @property
+    def path(self) -> str:
+        return self.metadata.get("path", "")
+
+    @property
+    def writer(self) -> str:
+        return self.metadata.get("writer", "")
+
+    @property
+    def existing_writer(self) -> str:
+        return self.metadata.get("existing_writer", "")
+
+    @property
+    def sha256(self) -> str:
+        return self.metadata.get("sha256", "")
+
+    @property
+    def existing_sha256(self) -> str:
+        return self.metadata.get("existing_sha256", "")
+
+
+class DraftCommitted(FailedPrecondition):
+    """The draft was committed already; it names its version."""
+
+    @property
+    def version(self) -> str:
+        return self.metadata.get("version", "")
+
+
+class DraftAborted(FailedPrecondition):
+    """The draft was aborted; its distributed_id is not reused."""
+
+
+class DraftExpired(FailedPrecondition):
+    """The draft expired; its distributed_id is not reused."""
+
+
+class WriterSealed(FailedPrecondition):
+    """A sealed writer tried to change its entries."""
+
+
+class WritersStillActive(FailedPrecondition):
+    """Finish was refused: some writers have not sealed, or fewer than expected did."""
+
+    @property
+    def unsealed_writers(self) -> List[str]:
+        value = self.metadata.get("unsealed_writers", "")
+        return [w for w in value.split(",") if w]
+
+
+class BlobNotStored(FailedPrecondition):
+    """An entry names a blob that was never uploaded."""
+
+
+class IdentityError(InvalidArgument):
+    """distributed_id or writer could not be derived from the environment."""
+
+
+class VerificationError(DataLoss):
+    """A downloaded file did not match its sha256."""
+
+
+_BY_REASON = {
+    "PATH_CONFLICT": PathConflict,
+    "DRAFT_COMMITTED": DraftCommitted,
+    "DRAFT_ABORTED": DraftAborted,
+    "DRAFT_EXPIRED": DraftExpired,
+    "WRITER_SEALED": WriterSealed,
+    "WRITERS_STILL_ACTIVE": WritersStillActive,
+    "BLOB_NOT_STORED": BlobNotStored,
+}
+
+_BY_CODE = {
+    grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument,
+    grpc.StatusCode.NOT_FOUND: NotFound,
+    grpc.StatusCode.ALREADY_EXISTS: AlreadyExists,
+    grpc.StatusCode.FAILED_PRECONDITION: FailedPrecondition,
+    grpc.StatusCode.UNAVAILABLE: Unavailable,
+    grpc.StatusCode.DATA_LOSS: DataLoss,
+}
+
+
+def _error_info(error: grpc.RpcError):
+    """Reads (reason, metadata) from the grpc-status-details-bin trailer, if present."""
+    from ._errorinfo import decode_error_info
+
+    for key, value in error.trailing_metadata() or ():
+        if key == "grpc-status-details-bin":
+            return decode_error_info(value)
+    return "", {}
+
+
+def from_rpc_error(error: grpc.RpcError) -> CairnError:
+    """The SDK exception for a failed call."""
+    code = error.code() if hasattr(error, "code") else None
+    message = error.details() if hasattr(error, "details") else str(error)
+    reason, metadata = _error_info(error)
+    cls = _BY_REASON.get(reason) or _BY_CODE.get(code, CairnError)
+    return cls(message or str(code), code=code.name if code else None, reason=reason, metadata=metadata)

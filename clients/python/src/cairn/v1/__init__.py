@@ -1,0 +1,1 @@
+"""Generated gRPC stubs of the cairn.v1 API."""

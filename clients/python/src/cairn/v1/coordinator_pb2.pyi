@@ -1,0 +1,291 @@
+from cairn.v1 import types_pb2 as _types_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class UpsertRequest(_message.Message):
+    __slots__ = ("project", "artifact", "type", "distributed_id", "writer_id", "entries", "removals", "expected_writers", "seal", "conflict_policy", "base", "ttl_seconds", "request_id")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    DISTRIBUTED_ID_FIELD_NUMBER: _ClassVar[int]
+    WRITER_ID_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    REMOVALS_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_WRITERS_FIELD_NUMBER: _ClassVar[int]
+    SEAL_FIELD_NUMBER: _ClassVar[int]
+    CONFLICT_POLICY_FIELD_NUMBER: _ClassVar[int]
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    artifact: str
+    type: str
+    distributed_id: str
+    writer_id: str
+    entries: _containers.RepeatedCompositeFieldContainer[_types_pb2.Entry]
+    removals: _containers.RepeatedScalarFieldContainer[str]
+    expected_writers: int
+    seal: bool
+    conflict_policy: _types_pb2.ConflictPolicy
+    base: str
+    ttl_seconds: int
+    request_id: str
+    def __init__(self, project: _Optional[str] = ..., artifact: _Optional[str] = ..., type: _Optional[str] = ..., distributed_id: _Optional[str] = ..., writer_id: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[_types_pb2.Entry, _Mapping]]] = ..., removals: _Optional[_Iterable[str]] = ..., expected_writers: _Optional[int] = ..., seal: bool = ..., conflict_policy: _Optional[_Union[_types_pb2.ConflictPolicy, str]] = ..., base: _Optional[str] = ..., ttl_seconds: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class UpsertResponse(_message.Message):
+    __slots__ = ("draft",)
+    DRAFT_FIELD_NUMBER: _ClassVar[int]
+    draft: _types_pb2.DraftInfo
+    def __init__(self, draft: _Optional[_Union[_types_pb2.DraftInfo, _Mapping]] = ...) -> None: ...
+
+class SealWriterRequest(_message.Message):
+    __slots__ = ("project", "artifact", "distributed_id", "writer_id")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_FIELD_NUMBER: _ClassVar[int]
+    DISTRIBUTED_ID_FIELD_NUMBER: _ClassVar[int]
+    WRITER_ID_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    artifact: str
+    distributed_id: str
+    writer_id: str
+    def __init__(self, project: _Optional[str] = ..., artifact: _Optional[str] = ..., distributed_id: _Optional[str] = ..., writer_id: _Optional[str] = ...) -> None: ...
+
+class SealWriterResponse(_message.Message):
+    __slots__ = ("draft",)
+    DRAFT_FIELD_NUMBER: _ClassVar[int]
+    draft: _types_pb2.DraftInfo
+    def __init__(self, draft: _Optional[_Union[_types_pb2.DraftInfo, _Mapping]] = ...) -> None: ...
+
+class FinishRequest(_message.Message):
+    __slots__ = ("project", "artifact", "distributed_id", "aliases", "wait_seconds", "force", "expected_writers", "metadata_json", "request_id")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_FIELD_NUMBER: _ClassVar[int]
+    DISTRIBUTED_ID_FIELD_NUMBER: _ClassVar[int]
+    ALIASES_FIELD_NUMBER: _ClassVar[int]
+    WAIT_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_WRITERS_FIELD_NUMBER: _ClassVar[int]
+    METADATA_JSON_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    artifact: str
+    distributed_id: str
+    aliases: _containers.RepeatedScalarFieldContainer[str]
+    wait_seconds: int
+    force: bool
+    expected_writers: int
+    metadata_json: str
+    request_id: str
+    def __init__(self, project: _Optional[str] = ..., artifact: _Optional[str] = ..., distributed_id: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., wait_seconds: _Optional[int] = ..., force: bool = ..., expected_writers: _Optional[int] = ..., metadata_json: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class FinishResponse(_message.Message):
+    __slots__ = ("version", "dedup")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    DEDUP_FIELD_NUMBER: _ClassVar[int]
+    version: _types_pb2.Version
+    dedup: bool
+    def __init__(self, version: _Optional[_Union[_types_pb2.Version, _Mapping]] = ..., dedup: bool = ...) -> None: ...
+
+class AbortRequest(_message.Message):
+    __slots__ = ("project", "artifact", "distributed_id")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_FIELD_NUMBER: _ClassVar[int]
+    DISTRIBUTED_ID_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    artifact: str
+    distributed_id: str
+    def __init__(self, project: _Optional[str] = ..., artifact: _Optional[str] = ..., distributed_id: _Optional[str] = ...) -> None: ...
+
+class AbortResponse(_message.Message):
+    __slots__ = ("draft",)
+    DRAFT_FIELD_NUMBER: _ClassVar[int]
+    draft: _types_pb2.DraftInfo
+    def __init__(self, draft: _Optional[_Union[_types_pb2.DraftInfo, _Mapping]] = ...) -> None: ...
+
+class GetDraftRequest(_message.Message):
+    __slots__ = ("project", "artifact", "distributed_id")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_FIELD_NUMBER: _ClassVar[int]
+    DISTRIBUTED_ID_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    artifact: str
+    distributed_id: str
+    def __init__(self, project: _Optional[str] = ..., artifact: _Optional[str] = ..., distributed_id: _Optional[str] = ...) -> None: ...
+
+class GetDraftResponse(_message.Message):
+    __slots__ = ("draft",)
+    DRAFT_FIELD_NUMBER: _ClassVar[int]
+    draft: _types_pb2.DraftInfo
+    def __init__(self, draft: _Optional[_Union[_types_pb2.DraftInfo, _Mapping]] = ...) -> None: ...
+
+class LogHeader(_message.Message):
+    __slots__ = ("project", "artifact", "type", "aliases", "metadata_json", "writer_id", "request_id")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    ALIASES_FIELD_NUMBER: _ClassVar[int]
+    METADATA_JSON_FIELD_NUMBER: _ClassVar[int]
+    WRITER_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    artifact: str
+    type: str
+    aliases: _containers.RepeatedScalarFieldContainer[str]
+    metadata_json: str
+    writer_id: str
+    request_id: str
+    def __init__(self, project: _Optional[str] = ..., artifact: _Optional[str] = ..., type: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., metadata_json: _Optional[str] = ..., writer_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class EntryBatch(_message.Message):
+    __slots__ = ("entries",)
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[_types_pb2.Entry]
+    def __init__(self, entries: _Optional[_Iterable[_Union[_types_pb2.Entry, _Mapping]]] = ...) -> None: ...
+
+class LogRequest(_message.Message):
+    __slots__ = ("header", "batch")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
+    header: LogHeader
+    batch: EntryBatch
+    def __init__(self, header: _Optional[_Union[LogHeader, _Mapping]] = ..., batch: _Optional[_Union[EntryBatch, _Mapping]] = ...) -> None: ...
+
+class LogResponse(_message.Message):
+    __slots__ = ("version", "dedup")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    DEDUP_FIELD_NUMBER: _ClassVar[int]
+    version: _types_pb2.Version
+    dedup: bool
+    def __init__(self, version: _Optional[_Union[_types_pb2.Version, _Mapping]] = ..., dedup: bool = ...) -> None: ...
+
+class GetVersionRequest(_message.Message):
+    __slots__ = ("project", "reference")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    reference: str
+    def __init__(self, project: _Optional[str] = ..., reference: _Optional[str] = ...) -> None: ...
+
+class GetVersionResponse(_message.Message):
+    __slots__ = ("version",)
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    version: _types_pb2.Version
+    def __init__(self, version: _Optional[_Union[_types_pb2.Version, _Mapping]] = ...) -> None: ...
+
+class ListVersionsRequest(_message.Message):
+    __slots__ = ("project", "artifact", "page_size", "page_token")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    artifact: str
+    page_size: int
+    page_token: str
+    def __init__(self, project: _Optional[str] = ..., artifact: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListVersionsResponse(_message.Message):
+    __slots__ = ("versions", "next_page_token")
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    versions: _containers.RepeatedCompositeFieldContainer[_types_pb2.Version]
+    next_page_token: str
+    def __init__(self, versions: _Optional[_Iterable[_Union[_types_pb2.Version, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ListArtifactsRequest(_message.Message):
+    __slots__ = ("project", "page_size", "page_token")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    page_size: int
+    page_token: str
+    def __init__(self, project: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListArtifactsResponse(_message.Message):
+    __slots__ = ("artifacts", "next_page_token")
+    ARTIFACTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    artifacts: _containers.RepeatedCompositeFieldContainer[_types_pb2.ArtifactSummary]
+    next_page_token: str
+    def __init__(self, artifacts: _Optional[_Iterable[_Union[_types_pb2.ArtifactSummary, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class GetManifestRequest(_message.Message):
+    __slots__ = ("project", "reference")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    reference: str
+    def __init__(self, project: _Optional[str] = ..., reference: _Optional[str] = ...) -> None: ...
+
+class GetManifestResponse(_message.Message):
+    __slots__ = ("version", "entries")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    version: _types_pb2.Version
+    entries: _containers.RepeatedCompositeFieldContainer[_types_pb2.Entry]
+    def __init__(self, version: _Optional[_Union[_types_pb2.Version, _Mapping]] = ..., entries: _Optional[_Iterable[_Union[_types_pb2.Entry, _Mapping]]] = ...) -> None: ...
+
+class SetAliasRequest(_message.Message):
+    __slots__ = ("project", "reference", "alias")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    ALIAS_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    reference: str
+    alias: str
+    def __init__(self, project: _Optional[str] = ..., reference: _Optional[str] = ..., alias: _Optional[str] = ...) -> None: ...
+
+class SetAliasResponse(_message.Message):
+    __slots__ = ("version",)
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    version: _types_pb2.Version
+    def __init__(self, version: _Optional[_Union[_types_pb2.Version, _Mapping]] = ...) -> None: ...
+
+class DeleteAliasRequest(_message.Message):
+    __slots__ = ("project", "artifact", "alias")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_FIELD_NUMBER: _ClassVar[int]
+    ALIAS_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    artifact: str
+    alias: str
+    def __init__(self, project: _Optional[str] = ..., artifact: _Optional[str] = ..., alias: _Optional[str] = ...) -> None: ...
+
+class DeleteAliasResponse(_message.Message):
+    __slots__ = ("previous_index",)
+    PREVIOUS_INDEX_FIELD_NUMBER: _ClassVar[int]
+    previous_index: int
+    def __init__(self, previous_index: _Optional[int] = ...) -> None: ...
+
+class FindMissingBlobsRequest(_message.Message):
+    __slots__ = ("sha256",)
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    sha256: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, sha256: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class FindMissingBlobsResponse(_message.Message):
+    __slots__ = ("missing",)
+    MISSING_FIELD_NUMBER: _ClassVar[int]
+    missing: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, missing: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ListStorageWorkersRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListStorageWorkersResponse(_message.Message):
+    __slots__ = ("addresses", "next_page_token")
+    ADDRESSES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    addresses: _containers.RepeatedScalarFieldContainer[str]
+    next_page_token: str
+    def __init__(self, addresses: _Optional[_Iterable[str]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

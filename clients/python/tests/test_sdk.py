@@ -1,0 +1,168 @@
+"""The SDK against a live `cairn dev`: logging, distributed ranks, errors, edits, downloads."""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import pathlib
+
+import pytest
+
+import cairn
+from cairn import errors
+from conftest import read_tree, write
+
+
+def test_log_artifact_then_identical_relog_is_a_dedup_hit(server, tmp_path):
+    write(tmp_path / "out", {"a/b.bin": b"bytes of b", "c.txt": b"c"})
+    client = cairn.Client()
+    art = cairn.Artifact("preds", type="predictions", metadata={"epoch": 3}, description="val preds")
+    art.add_dir(tmp_path / "out")
+    first = client.log_artifact(art, aliases=["best"])
+    assert (first.name, first.version, first.files, first.bytes, first.dedup) == ("preds", "v0", 2, 11, False)
+    assert "best" in first.aliases and first.metadata == {"epoch": 3, "description": "val preds"}
+    again = client.log_artifact(art)
+    assert (again.version, again.dedup, again.digest) == ("v0", True, first.digest)
+    manifest = client.use_artifact("preds:best").manifest()
+    assert [(e.path, e.sha256) for e in manifest] == [
+        ("a/b.bin", hashlib.sha256(b"bytes of b").hexdigest()),
+        ("c.txt", hashlib.sha256(b"c").hexdigest()),
+    ]
+
+
+def _rank(rank: int, root: str, world: int, result) -> None:
+    # Each rank is its own process with torchrun's environment.
+    os.environ["TORCHELASTIC_RUN_ID"] = "run-42"
+    os.environ["RANK"] = str(rank)
+    client = cairn.Client()
+    art = cairn.Artifact("ckpt", type="checkpoint")
+    art.add_file(pathlib.Path(root) / f"shard-{rank}.bin", name=f"shards/{rank}.bin")
+    client.upsert_artifact(art)
+    if rank == 0:
+        version = client.finish_artifact("ckpt", wait=60, expected_writers=world)
+        result.put((version.version, version.files))
+
+
+def test_four_ranks_build_one_version_finished_by_rank_0_with_wait(server, tmp_path):
+    shards = {f"shard-{r}.bin": os.urandom(100_000 + r) for r in range(4)}
+    write(tmp_path, shards)
+    context = multiprocessing.get_context("spawn")
+    result = context.Queue()
+    # Rank 0 starts first and waits for the others inside finish.
+    procs = [context.Process(target=_rank, args=(r, str(tmp_path), 4, result)) for r in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    assert result.get(timeout=5) == ("v0", 4)
+    out = cairn.Client().use_artifact("ckpt").download(tmp_path / "restored")
+    assert read_tree(out) == {f"shards/{r}.bin": shards[f"shard-{r}.bin"] for r in range(4)}
+
+
+def test_conflicting_ranks_raise_path_conflict_with_details(server, tmp_path):
+    write(tmp_path, {"a.bin": b"from rank 0", "b.bin": b"from rank 1"})
+    client = cairn.Client()
+    client.upsert_artifact(cairn.Artifact("c", "t").add_file(tmp_path / "a.bin", name="same.bin"), "job", "rank-0")
+    with pytest.raises(errors.PathConflict) as caught:
+        client.upsert_artifact(cairn.Artifact("c", "t").add_file(tmp_path / "b.bin", name="same.bin"), "job", "rank-1")
+    conflict = caught.value
+    assert (conflict.path, conflict.existing_writer, conflict.writer) == ("same.bin", "rank-0", "rank-1")
+    assert conflict.sha256 == hashlib.sha256(b"from rank 1").hexdigest()
+    assert conflict.existing_sha256 == hashlib.sha256(b"from rank 0").hexdigest()
+    assert isinstance(conflict, errors.AlreadyExists)
+
+
+def test_upsert_after_finish_raises_draft_committed_naming_the_version(server, tmp_path):
+    write(tmp_path, {"f": b"f", "g": b"g"})
+    client = cairn.Client()
+    client.upsert_artifact(cairn.Artifact("d", "t").add_file(tmp_path / "f"), "job", "w1")
+    client.finish_artifact("d", "job")
+    with pytest.raises(errors.DraftCommitted) as caught:
+        client.upsert_artifact(cairn.Artifact("d", "t").add_file(tmp_path / "g"), "job", "w2")
+    assert caught.value.version == "v0"
+
+
+def test_finish_with_an_unsealed_writer_raises_writers_still_active(server, tmp_path):
+    write(tmp_path, {"f": b"f"})
+    client = cairn.Client()
+    client.upsert_artifact(cairn.Artifact("d", "t").add_file(tmp_path / "f"), "job", "slow-rank", seal=False)
+    with pytest.raises(errors.WritersStillActive) as caught:
+        client.finish_artifact("d", "job")
+    assert caught.value.unsealed_writers == ["slow-rank"]
+    assert client.finish_artifact("d", "job", force=True).files == 1
+
+
+def test_new_draft_adds_and_removes_and_leaves_the_base_untouched(server, tmp_path):
+    write(tmp_path / "v0", {"keep.txt": b"keep", "gone.txt": b"gone", "swap.txt": b"old"})
+    client = cairn.Client()
+    base = client.log_artifact(cairn.Artifact("ds", "dataset").add_dir(tmp_path / "v0"))
+    write(tmp_path, {"new.txt": b"new", "swap-new.txt": b"swapped"})
+    draft = client.use_artifact("ds:v0").new_draft()
+    draft.add_file(tmp_path / "new.txt").add_file(tmp_path / "swap-new.txt", name="swap.txt").remove("gone.txt")
+    edited = client.log_artifact(draft, aliases=["edited"])
+    assert (edited.version, edited.files, edited.dedup) == ("v1", 3, False)
+    assert read_tree(client.use_artifact("ds:edited").download(tmp_path / "v1out")) == {
+        "keep.txt": b"keep",
+        "new.txt": b"new",
+        "swap.txt": b"swapped",
+    }
+    untouched = client.use_artifact("ds:v0")
+    assert untouched.version.digest == base.digest
+    assert [e.path for e in untouched.manifest()] == ["gone.txt", "keep.txt", "swap.txt"]
+
+    bad = client.use_artifact("ds:v1").new_draft().remove("not-there.txt")
+    with pytest.raises(errors.NotFound):
+        client.log_artifact(bad)
+    assert [v.version for v in client.versions("ds")] == ["v0", "v1"], "nothing was committed"
+
+
+def test_download_verifies_every_file_and_detects_corruption(server, tmp_path):
+    content = os.urandom(300_000)
+    write(tmp_path / "src", {"weights.bin": content, "ok.txt": b"fine"})
+    client = cairn.Client()
+    client.log_artifact(cairn.Artifact("m", "model").add_dir(tmp_path / "src"))
+    out = client.use_artifact("m").download(tmp_path / "good")
+    assert read_tree(out) == {"ok.txt": b"fine", "weights.bin": content}
+
+    blob = server.blob_path(hashlib.sha256(content).hexdigest())
+    corrupted = bytearray(blob.read_bytes())
+    corrupted[1000] ^= 0xFF
+    blob.write_bytes(bytes(corrupted))
+    with pytest.raises(errors.VerificationError) as caught:
+        client.use_artifact("m").download(tmp_path / "bad")
+    assert caught.value.metadata["path"] == "weights.bin"
+    left = read_tree(tmp_path / "bad")
+    assert "weights.bin" not in left and all(".cairn-partial" not in name for name in left)
+
+
+def _use_inherited_client(client, root, queue):
+    try:
+        art = cairn.Artifact("child", "t").add_file(pathlib.Path(root) / "child.txt")
+        queue.put(client.log_artifact(art).version)
+    except Exception as error:  # reported to the parent
+        queue.put(repr(error))
+
+
+def test_a_client_survives_fork(server, tmp_path):
+    write(tmp_path, {"parent.txt": b"p", "child.txt": b"c"})
+    client = cairn.Client()
+    assert client.log_artifact(cairn.Artifact("parent", "t").add_file(tmp_path / "parent.txt")).version == "v0"
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_use_inherited_client, args=(client, str(tmp_path), queue))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    assert queue.get(timeout=5) == "v0"
+    assert client.use_artifact("child").version.files == 1, "the parent's client still works"
+
+
+def test_unknown_references_and_bad_names_map_to_typed_errors(server):
+    client = cairn.Client()
+    with pytest.raises(errors.NotFound):
+        client.use_artifact("nothing-here")
+    with pytest.raises(errors.InvalidArgument) as caught:
+        client.use_artifact("bad name")
+    assert caught.value.reason in ("INVALID_NAME", "INVALID_REFERENCE")
