@@ -411,3 +411,54 @@ fn count_files(dir: &std::path::Path) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
     entries.flatten().map(|e| if e.path().is_dir() { count_files(&e.path()) } else { 1 }).sum()
 }
+
+#[test]
+fn the_stat_cache_skips_unchanged_files_and_still_sees_a_same_size_same_mtime_rewrite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = DevServer::start(tmp.path());
+    let files: Vec<(String, Vec<u8>)> = (0..20).map(|i| (format!("f{i:02}.bin"), vec![i as u8; 10_000])).collect();
+    let refs: Vec<(&str, &[u8])> = files.iter().map(|(p, c)| (p.as_str(), c.as_slice())).collect();
+    write_tree(&tmp.path().join("d"), &refs);
+    std::thread::sleep(Duration::from_millis(200)); // past the racy window
+    let first = server.cli(tmp.path(), &["log", "d", "--name", "c", "--type", "t", "--json"]).json();
+    assert_eq!((first["hashed_bytes"].as_u64(), first["stat_cache_hits"].as_u64()), (Some(200_000), Some(0)));
+    let again = server.cli(tmp.path(), &["log", "d", "--name", "c", "--type", "t", "--json"]).json();
+    assert_eq!((again["hashed_bytes"].as_u64(), again["stat_cache_hits"].as_u64()), (Some(0), Some(20)));
+    assert_eq!(again["dedup"], true);
+
+    // Rewrite one file with other bytes of the same size and put its mtime back.
+    let target = tmp.path().join("d/f07.bin");
+    let mtime = std::fs::metadata(&target).unwrap().modified().unwrap();
+    std::fs::write(&target, vec![0xEE; 10_000]).unwrap();
+    std::fs::File::options().write(true).open(&target).unwrap().set_modified(mtime).unwrap();
+    let changed = server.cli(tmp.path(), &["log", "d", "--name", "c", "--type", "t", "--json"]).json();
+    assert_eq!((changed["version"].as_str(), changed["dedup"].as_bool()), (Some("v1"), Some(false)));
+    assert_eq!(changed["hashed_bytes"], 10_000, "only the rewritten file was read");
+    let manifest = server.cli(tmp.path(), &["manifest", "c:v1", "--json"]).json();
+    assert_eq!(manifest["entries"][7]["sha256"], sha256_hex(&[0xEE; 10_000]));
+}
+
+#[test]
+fn an_edit_of_a_ten_thousand_entry_version_reads_none_of_the_unchanged_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = DevServer::start(tmp.path());
+    let dir = tmp.path().join("big");
+    for i in 0..10_000 {
+        let sub = dir.join(format!("{:02}", i % 100));
+        std::fs::create_dir_all(&sub).unwrap();
+        std::fs::write(sub.join(format!("{i:05}.txt")), format!("file {i}")).unwrap();
+    }
+    let base = server.cli(tmp.path(), &["log", "big", "--name", "many", "--type", "dataset", "--json"]).json();
+    assert_eq!(base["files"], 10_000);
+    write_tree(tmp.path(), &[("extra.txt", b"one more file")]);
+    let edited = server
+        .cli_env(
+            tmp.path(),
+            &["edit", "many:v0", "--add", "extra.txt", "--remove", "00/00000.txt", "--json"],
+            &[("CAIRN_STAT_CACHE", "off")],
+        )
+        .json();
+    assert_eq!(edited["files"], 10_000);
+    assert_eq!(edited["hashed_bytes"], 13, "only the added file was read, even without the stat cache");
+    assert_eq!(edited["uploaded_bytes"], 13);
+}

@@ -139,6 +139,7 @@ impl Cluster {
             .env("CAIRN_SERVER", servers)
             .env_remove("CAIRN_PROJECT")
             .env_remove("CAIRN_WRITER")
+            .env("CAIRN_CACHE_DIR", cwd.join(".cairn-cache"))
             .output()
             .expect("run cairn");
         CliResult::from(output)

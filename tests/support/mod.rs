@@ -81,6 +81,8 @@ impl DevServer {
         let mut command = Command::new(cairn_bin());
         command.args(args).current_dir(cwd).env("CAIRN_SERVER", &self.url).env_remove("CAIRN_PROJECT");
         command.env_remove("CAIRN_WRITER");
+        // Each test keeps its own stat cache, beside its files.
+        command.env("CAIRN_CACHE_DIR", cwd.join(".cairn-cache"));
         for (k, v) in env {
             command.env(k, v);
         }

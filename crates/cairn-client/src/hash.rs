@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cairn_core::{Digest, Entry, Sha256Hasher};
 
+use crate::stat_cache::{Fingerprint, StatCache, hashing_started};
 use crate::{ClientError, LocalFile};
 
 /// A local file with its digest.
@@ -40,10 +41,21 @@ pub fn hash_file(path: &std::path::Path) -> Result<(Digest, u64), ClientError> {
     }
 }
 
-/// Hashes every file on all cores; the result keeps the input order. The size recorded is
-/// the number of bytes hashed, so a file that changed since it was listed stays consistent.
-pub async fn hash_files(files: Vec<LocalFile>) -> Result<Vec<HashedFile>, ClientError> {
-    tokio::task::spawn_blocking(move || hash_files_blocking(files))
+/// What hashing did: how much was read, how much the stat cache saved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct HashStats {
+    /// Files read and hashed.
+    pub files_hashed: u64,
+    /// Bytes read and hashed.
+    pub bytes_hashed: u64,
+    /// Files whose digest came from the stat cache without reading them.
+    pub stat_cache_hits: u64,
+}
+
+/// Hashes every file on all cores, skipping files the stat cache knows unchanged; the
+/// result keeps the input order. The size recorded is the number of bytes hashed.
+pub async fn hash_files(files: Vec<LocalFile>, cache: StatCache) -> Result<(Vec<HashedFile>, HashStats), ClientError> {
+    tokio::task::spawn_blocking(move || hash_files_blocking(files, &cache))
         .await
         .map_err(|e| ClientError::Usage(format!("hashing thread failed: {e}")))?
 }
@@ -51,35 +63,68 @@ pub async fn hash_files(files: Vec<LocalFile>) -> Result<Vec<HashedFile>, Client
 /// Digest and size of one file, or why it could not be read.
 type HashResult = Result<(Digest, u64), ClientError>;
 
-fn hash_files_blocking(files: Vec<LocalFile>) -> Result<Vec<HashedFile>, ClientError> {
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(files.len().max(1));
+fn hash_files_blocking(files: Vec<LocalFile>, cache: &StatCache) -> Result<(Vec<HashedFile>, HashStats), ClientError> {
+    let started = hashing_started();
+    let mut stats = HashStats::default();
+    let mut known: Vec<Option<(Digest, u64)>> = Vec::with_capacity(files.len());
+    let mut to_hash = Vec::new();
+    for (i, file) in files.iter().enumerate() {
+        let meta = std::fs::metadata(&file.source).map_err(|e| ClientError::io(&file.source, e))?;
+        let fingerprint = Fingerprint::of(&meta);
+        let absolute = std::fs::canonicalize(&file.source).unwrap_or_else(|_| file.source.clone());
+        match cache.lookup(&absolute, &fingerprint) {
+            Some(digest) => {
+                stats.stat_cache_hits += 1;
+                known.push(Some((digest, fingerprint.size())));
+            }
+            None => {
+                known.push(None);
+                to_hash.push((i, absolute, fingerprint));
+            }
+        }
+    }
+    let hashed = hash_in_parallel(&files, &to_hash);
+    let mut to_record = Vec::new();
+    for ((i, absolute, before), result) in to_hash.into_iter().zip(hashed) {
+        let (digest, size) = result?;
+        stats.files_hashed += 1;
+        stats.bytes_hashed += size;
+        // Only a file that did not change while it was read is worth remembering.
+        let unchanged = std::fs::metadata(&files[i].source).is_ok_and(|m| Fingerprint::of(&m) == before);
+        if unchanged && before.size() == size {
+            to_record.push((absolute, before, started, digest));
+        }
+        known[i] = Some((digest, size));
+    }
+    cache.record(&to_record);
+    let hashed_files = files
+        .into_iter()
+        .zip(known)
+        .map(|(mut file, known)| {
+            let (sha256, size) = known.expect("every file was looked up or hashed");
+            file.size = size;
+            HashedFile { file, sha256 }
+        })
+        .collect();
+    Ok((hashed_files, stats))
+}
+
+/// Hashes the listed files on all cores, in list order.
+fn hash_in_parallel(files: &[LocalFile], list: &[(usize, std::path::PathBuf, Fingerprint)]) -> Vec<HashResult> {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(list.len().max(1));
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<HashResult>>> = Mutex::new((0..files.len()).map(|_| None).collect());
+    let results: Mutex<Vec<Option<HashResult>>> = Mutex::new((0..list.len()).map(|_| None).collect());
     std::thread::scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|| {
                 loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(file) = files.get(i) else { break };
-                    let result = hash_file(&file.source);
-                    let failed = result.is_err();
-                    results.lock().expect("hash results lock")[i] = Some(result);
-                    if failed {
-                        next.store(files.len(), Ordering::Relaxed);
-                    }
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((i, _, _)) = list.get(k) else { break };
+                    let result = hash_file(&files[*i].source);
+                    results.lock().expect("hash results lock")[k] = Some(result);
                 }
             });
         }
     });
-    let results = results.into_inner().expect("hash results lock");
-    files
-        .into_iter()
-        .zip(results)
-        .filter_map(|(file, result)| result.map(|r| (file, r)))
-        .map(|(mut file, result)| {
-            let (sha256, size) = result?;
-            file.size = size;
-            Ok(HashedFile { file, sha256 })
-        })
-        .collect()
+    results.into_inner().expect("hash results lock").into_iter().map(|r| r.expect("every file was hashed")).collect()
 }

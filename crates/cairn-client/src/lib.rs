@@ -9,6 +9,7 @@ mod files;
 mod hash;
 mod inspect;
 mod lifecycle;
+mod stat_cache;
 mod types;
 mod upload;
 
@@ -24,8 +25,9 @@ use crate::connection::Connection;
 
 pub use error::ClientError;
 pub use files::{LocalFile, collect, parse_add};
-pub use hash::{HashedFile, hash_file, hash_files};
+pub use hash::{HashStats, HashedFile, hash_file, hash_files};
 pub use lifecycle::{EditRequest, FinishRequest, LogRequest, UpsertRequest};
+pub use stat_cache::{Fingerprint, StatCache};
 pub use types::{ArtifactInfo, CommitSummary, DraftSummary, GetSummary, ManifestEntry, VersionInfo};
 
 /// Default server address.
@@ -36,6 +38,7 @@ pub const DEFAULT_SERVER: &str = "http://127.0.0.1:7420";
 pub struct Client {
     connection: Arc<Connection>,
     project: String,
+    use_stat_cache: bool,
 }
 
 impl Client {
@@ -44,7 +47,13 @@ impl Client {
     /// discovered from the coordinator.
     pub async fn connect(server: &str, project: &str) -> Result<Self, ClientError> {
         cairn_core::validate_project(project)?;
-        Ok(Self { connection: Connection::open(server).await?, project: project.to_owned() })
+        Ok(Self { connection: Connection::open(server).await?, project: project.to_owned(), use_stat_cache: true })
+    }
+
+    /// The same client, hashing every file instead of trusting the stat cache.
+    pub fn without_stat_cache(mut self) -> Self {
+        self.use_stat_cache = false;
+        self
     }
 
     /// The default project.

@@ -8,7 +8,7 @@ use cairn_proto::entry_to_proto;
 use cairn_proto::v1::{self, log_request};
 use futures::stream;
 
-use crate::{Client, ClientError, CommitSummary, DraftSummary, HashedFile, collect, hash_files};
+use crate::{Client, ClientError, CommitSummary, DraftSummary, HashStats, HashedFile, StatCache, collect, hash_files};
 
 /// Entries per request; the server accepts up to 10,000.
 const ENTRIES_PER_REQUEST: usize = 5_000;
@@ -89,11 +89,16 @@ fn batches(entries: Vec<v1::Entry>, removals: Vec<String>) -> Vec<(Vec<v1::Entry
 }
 
 impl Client {
-    async fn prepare(&self, sources: &[(PathBuf, Option<String>)]) -> Result<(Vec<HashedFile>, u64), ClientError> {
+    /// Collects, hashes (through the stat cache) and uploads what the server lacks.
+    async fn prepare(
+        &self,
+        sources: &[(PathBuf, Option<String>)],
+    ) -> Result<(Vec<HashedFile>, u64, HashStats), ClientError> {
         let files = collect(sources)?;
-        let hashed = hash_files(files).await?;
+        let cache = if self.use_stat_cache { StatCache::open_default() } else { StatCache::disabled() };
+        let (hashed, stats) = hash_files(files, cache).await?;
         let uploaded = self.upload_missing(&hashed).await?;
-        Ok((hashed, uploaded))
+        Ok((hashed, uploaded, stats))
     }
 
     /// Commits `paths` as the next version of an artifact (or finds it identical to the latest).
@@ -102,7 +107,7 @@ impl Client {
             return Err(ClientError::Usage("log needs at least one PATH".into()));
         }
         let sources: Vec<(PathBuf, Option<String>)> = request.paths.iter().map(|p| (p.clone(), None)).collect();
-        let (hashed, uploaded) = self.prepare(&sources).await?;
+        let (hashed, uploaded, stats) = self.prepare(&sources).await?;
         let header = v1::LogRequest {
             part: Some(log_request::Part::Header(v1::LogHeader {
                 project: self.project.clone(),
@@ -127,7 +132,7 @@ impl Client {
             })
             .await?;
         let version = response.version.ok_or_else(|| ClientError::Usage("server sent no version".into()))?;
-        Ok(CommitSummary::new(version, response.dedup, uploaded))
+        Ok(CommitSummary::new(version, response.dedup, uploaded).with_hashing(stats))
     }
 
     /// Adds this writer's files to the draft (opening it if needed), optionally sealing.
@@ -142,7 +147,7 @@ impl Client {
             return self.seal(&request.name, &request.distributed_id, &request.writer).await;
         };
         let sources: Vec<(PathBuf, Option<String>)> = request.paths.iter().map(|p| (p.clone(), None)).collect();
-        let (hashed, uploaded) = self.prepare(&sources).await?;
+        let (hashed, uploaded, stats) = self.prepare(&sources).await?;
         let entries: Vec<v1::Entry> = hashed.iter().map(|h| entry_to_proto(&h.entry())).collect();
         let parts = batches(entries, Vec::new());
         let last = parts.len() - 1;
@@ -175,7 +180,7 @@ impl Client {
                 .await?;
         }
         let draft = draft.ok_or_else(|| ClientError::Usage("server sent no draft".into()))?;
-        Ok(DraftSummary::new(draft, Some(&request.writer), uploaded))
+        Ok(DraftSummary::new(draft, Some(&request.writer), uploaded).with_hashing(stats))
     }
 
     /// Seals one writer of an existing draft.
@@ -263,7 +268,7 @@ impl Client {
         for path in &request.removes {
             EntryPath::parse(path)?;
         }
-        let (hashed, uploaded) = client.prepare(&request.adds).await?;
+        let (hashed, uploaded, stats) = client.prepare(&request.adds).await?;
         let distributed_id = format!("edit-{}", uuid::Uuid::new_v4().simple());
         let entries: Vec<v1::Entry> = hashed.iter().map(|h| entry_to_proto(&h.entry())).collect();
         let parts = batches(entries, request.removes.clone());
@@ -306,6 +311,6 @@ impl Client {
             })
             .await?;
         summary.uploaded_bytes = uploaded;
-        Ok(summary)
+        Ok(summary.with_hashing(stats))
     }
 }

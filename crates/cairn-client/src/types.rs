@@ -75,9 +75,19 @@ pub struct CommitSummary {
     pub uploaded_bytes: u64,
     /// Aliases naming the version.
     pub aliases: Vec<String>,
+    /// Bytes this command read and hashed (unchanged files known to the stat cache are not read).
+    pub hashed_bytes: u64,
+    /// Files whose digest came from the stat cache.
+    pub stat_cache_hits: u64,
 }
 
 impl CommitSummary {
+    pub(crate) fn with_hashing(mut self, stats: crate::HashStats) -> Self {
+        self.hashed_bytes = stats.bytes_hashed;
+        self.stat_cache_hits = stats.stat_cache_hits;
+        self
+    }
+
     pub(crate) fn new(version: v1::Version, dedup: bool, uploaded_bytes: u64) -> Self {
         Self {
             version: format!("v{}", version.index),
@@ -90,6 +100,8 @@ impl CommitSummary {
             dedup,
             uploaded_bytes,
             aliases: version.aliases,
+            hashed_bytes: 0,
+            stat_cache_hits: 0,
         }
     }
 }
@@ -125,9 +137,19 @@ pub struct DraftSummary {
     pub expires_unix_ms: i64,
     /// The committed version, once committed.
     pub version: Option<String>,
+    /// Bytes this command read and hashed.
+    pub hashed_bytes: u64,
+    /// Files whose digest came from the stat cache.
+    pub stat_cache_hits: u64,
 }
 
 impl DraftSummary {
+    pub(crate) fn with_hashing(mut self, stats: crate::HashStats) -> Self {
+        self.hashed_bytes = stats.bytes_hashed;
+        self.stat_cache_hits = stats.stat_cache_hits;
+        self
+    }
+
     pub(crate) fn new(draft: v1::DraftInfo, writer: Option<&str>, uploaded_bytes: u64) -> Self {
         let state = match v1::DraftState::try_from(draft.state) {
             Ok(v1::DraftState::Open) => "open",
@@ -153,6 +175,8 @@ impl DraftSummary {
             uploaded_bytes,
             expires_unix_ms: draft.expire_time_unix_ms,
             version: draft.committed_index.map(|i| format!("v{i}")),
+            hashed_bytes: 0,
+            stat_cache_hits: 0,
         }
     }
 }
