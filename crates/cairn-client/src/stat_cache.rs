@@ -149,17 +149,16 @@ impl StatCache {
         if entries.is_empty() {
             return;
         }
-        let result = (|| -> Result<(), redb::Error> {
-            let txn = db.begin_write()?;
+        let result = (|| -> Result<(), String> {
+            let txn = db.begin_write().map_err(|e| e.to_string())?;
             {
-                let mut table = txn.open_table(TABLE)?;
+                let mut table = txn.open_table(TABLE).map_err(|e| e.to_string())?;
                 for (path, fingerprint, hashed_at_ns, digest) in entries {
                     let value = encode(fingerprint, *hashed_at_ns, digest);
-                    table.insert(path.as_os_str().as_encoded_bytes(), value.as_slice())?;
+                    table.insert(path.as_os_str().as_encoded_bytes(), value.as_slice()).map_err(|e| e.to_string())?;
                 }
             }
-            txn.commit()?;
-            Ok(())
+            txn.commit().map_err(|e| e.to_string())
         })();
         if let Err(err) = result {
             tracing::debug!(error = %err, "could not update the stat cache");
