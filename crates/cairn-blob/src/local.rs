@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use futures::stream;
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::{BlobError, BlobStore, BlobWriter, ByteStream, CHUNK_SIZE, validate_key};
 
@@ -49,7 +49,7 @@ impl LocalFileStore {
 }
 
 struct LocalWriter {
-    file: Option<tokio::fs::File>,
+    file: Option<std::fs::File>,
     tmp_path: PathBuf,
     final_path: PathBuf,
 }
@@ -57,18 +57,24 @@ struct LocalWriter {
 #[async_trait]
 impl BlobWriter for LocalWriter {
     async fn write(&mut self, chunk: Bytes) -> Result<(), BlobError> {
-        let file = self.file.as_mut().ok_or_else(|| BlobError::Io("writer already closed".into()))?;
-        file.write_all(&chunk).await?;
-        Ok(())
+        // The chunk moves to a blocking thread and is written from there, without a copy.
+        let mut file = self.file.take().ok_or_else(|| BlobError::Io("writer already closed".into()))?;
+        let (file, result) = tokio::task::spawn_blocking(move || {
+            let result = std::io::Write::write_all(&mut file, &chunk);
+            (file, result)
+        })
+        .await
+        .map_err(|e| BlobError::Io(e.to_string()))?;
+        self.file = Some(file);
+        Ok(result?)
     }
 
     async fn commit(mut self: Box<Self>) -> Result<(), BlobError> {
-        let mut file = self.file.take().ok_or_else(|| BlobError::Io("writer already closed".into()))?;
-        file.flush().await?;
-        file.sync_all().await?;
-        drop(file);
+        let file = self.file.take().ok_or_else(|| BlobError::Io("writer already closed".into()))?;
         let (tmp_path, final_path) = (self.tmp_path.clone(), self.final_path.clone());
         tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            file.sync_all()?;
+            drop(file);
             let parent = final_path.parent().expect("object paths have a parent");
             std::fs::create_dir_all(parent)?;
             std::fs::rename(&tmp_path, &final_path)?;
@@ -101,7 +107,7 @@ impl BlobStore for LocalFileStore {
     async fn begin_put(&self, key: &str) -> Result<Box<dyn BlobWriter>, BlobError> {
         let final_path = self.path_of(key)?;
         let tmp_path = self.tmp.join(uuid::Uuid::new_v4().to_string());
-        let file = tokio::fs::File::create(&tmp_path).await?;
+        let file = std::fs::File::create(&tmp_path)?;
         Ok(Box::new(LocalWriter { file: Some(file), tmp_path, final_path }))
     }
 

@@ -65,14 +65,16 @@ where
         if received > expected_size {
             return Err(BlobError::SizeMismatch { expected: expected_size, actual: received });
         }
-        // Hashing a ~1 MiB chunk is CPU work: keep it off the async runtime's threads.
+        // Hashing a ~1 MiB chunk is CPU work: it runs on a blocking thread, at the same time
+        // as the chunk is written (both only read the shared, reference-counted bytes).
+        let to_hash = chunk.clone();
         let hashed = tokio::task::spawn_blocking(move || {
-            hasher.update(&chunk);
-            (hasher, chunk)
+            hasher.update(&to_hash);
+            hasher
         });
-        let (next, chunk) = hashed.await.map_err(|e| BlobError::Io(e.to_string()))?;
-        hasher = next;
-        writer.write(chunk).await?;
+        let (hashed, written) = tokio::join!(hashed, writer.write(chunk));
+        hasher = hashed.map_err(|e| BlobError::Io(e.to_string()))?;
+        written?;
     }
     if hasher.len() != expected_size {
         return Err(BlobError::SizeMismatch { expected: expected_size, actual: hasher.len() });

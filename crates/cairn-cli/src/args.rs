@@ -31,6 +31,8 @@ pub struct ClientOptions {
 pub enum Command {
     /// Run coordinator and storage worker in one process on an embedded store.
     Dev(DevArgs),
+    /// Measure cairn against this machine's own hash+copy limit (docs/performance.md).
+    Bench(crate::bench::BenchArgs),
     /// Run a coordinator replica (etcd and S3 in a cluster; see docs/configuration.md).
     Coordinator(cairn_coordinator::CoordinatorArgs),
     /// Run a storage worker (S3 in a cluster; see docs/configuration.md).

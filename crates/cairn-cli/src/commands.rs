@@ -30,7 +30,7 @@ pub async fn run(command: Command) -> ExitCode {
 
 fn options(command: &Command) -> Option<&ClientOptions> {
     Some(match command {
-        Command::Dev(_) | Command::Coordinator(_) | Command::Worker(_) => return None,
+        Command::Dev(_) | Command::Bench(_) | Command::Coordinator(_) | Command::Worker(_) => return None,
         Command::Log(a) => &a.client,
         Command::Upsert(a) => &a.client,
         Command::Finish(a) => &a.client,
@@ -50,7 +50,7 @@ async fn connect(options: &ClientOptions) -> Result<Client, ClientError> {
 
 async fn dispatch(command: Command) -> Result<Printer, ClientError> {
     Ok(match command {
-        Command::Dev(_) | Command::Coordinator(_) | Command::Worker(_) => {
+        Command::Dev(_) | Command::Bench(_) | Command::Coordinator(_) | Command::Worker(_) => {
             unreachable!("server commands are not client commands")
         }
         Command::Log(a) => {

@@ -2,6 +2,7 @@
 //! client of a running server. Exit codes: 0 success, 1 refused or failed, 2 usage error.
 
 mod args;
+mod bench;
 mod commands;
 mod dev;
 mod output;
@@ -30,9 +31,31 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
+        Command::Bench(args) => match bench::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("error: {err}");
+                ExitCode::from(1)
+            }
+        },
         Command::Coordinator(args) => exit(runtime.block_on(cairn_coordinator::run(args))),
         Command::Worker(args) => exit(runtime.block_on(cairn_worker::run(args))),
-        command => runtime.block_on(commands::run(command)),
+        command => {
+            let code = runtime.block_on(commands::run(command));
+            report_peak_rss();
+            code
+        }
+    }
+}
+
+/// With `CAIRN_REPORT_PEAK_RSS=1`, prints this process's peak resident memory on stderr
+/// (used by `cairn bench` to measure clients).
+fn report_peak_rss() {
+    if std::env::var("CAIRN_REPORT_PEAK_RSS").is_ok_and(|v| v == "1") {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        if let Some(kb) = status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)) {
+            eprintln!("peak_rss_bytes={}", kb.parse::<u64>().unwrap_or(0) * 1024);
+        }
     }
 }
 

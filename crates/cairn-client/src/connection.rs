@@ -30,7 +30,9 @@ fn endpoint(address: &str) -> Result<Endpoint, ClientError> {
     Ok(Endpoint::from_shared(address.to_owned())
         .map_err(|e| connect_error(e.to_string()))?
         .connect_timeout(Duration::from_secs(10))
-        .tcp_nodelay(true))
+        .tcp_nodelay(true)
+        .initial_stream_window_size(cairn_proto::server::STREAM_WINDOW)
+        .initial_connection_window_size(cairn_proto::server::CONNECTION_WINDOW))
 }
 
 /// True for failures another attempt (maybe elsewhere) can fix.

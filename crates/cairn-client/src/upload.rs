@@ -10,7 +10,6 @@ use cairn_core::Digest;
 use cairn_proto::v1::put_blob_request::Part;
 use cairn_proto::v1::{FindMissingBlobsRequest, PutBlobHeader, PutBlobRequest};
 use futures::{StreamExt, TryStreamExt, stream};
-use tokio::io::AsyncReadExt;
 
 use crate::{Client, ClientError, HashedFile};
 
@@ -79,16 +78,34 @@ impl Client {
     }
 }
 
-/// The file's content as PutBlob chunks. A read error ends the stream early; the worker
-/// then refuses the short blob, and the local cause is logged.
+/// The file's content as PutBlob chunks, read on a blocking thread straight into the
+/// buffers that are sent. A read error ends the stream early; the worker then refuses the
+/// short blob, and the local cause is logged.
 fn file_chunks(file: tokio::fs::File, source: PathBuf) -> impl futures::Stream<Item = PutBlobRequest> {
-    stream::unfold((file, source), |(mut file, source)| async move {
-        let mut buf = BytesMut::zeroed(CHUNK);
-        match file.read(&mut buf).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buf.truncate(n);
-                Some((PutBlobRequest { part: Some(Part::Chunk(buf.freeze())) }, (file, source)))
+    let file = Some(file);
+    stream::unfold((file, source), |(file, source)| async move {
+        let file = file?;
+        let mut std_file = file.try_into_std().ok()?;
+        let read = tokio::task::spawn_blocking(move || {
+            let mut buf = BytesMut::zeroed(CHUNK);
+            let mut filled = 0;
+            while filled < CHUNK {
+                match std::io::Read::read(&mut std_file, &mut buf[filled..]) {
+                    Ok(0) => break,
+                    Ok(n) => filled += n,
+                    Err(err) => return Err(err),
+                }
+            }
+            buf.truncate(filled);
+            Ok((buf, std_file))
+        })
+        .await
+        .ok()?;
+        match read {
+            Ok((buf, _)) if buf.is_empty() => None,
+            Ok((buf, std_file)) => {
+                let next = Some(tokio::fs::File::from_std(std_file));
+                Some((PutBlobRequest { part: Some(Part::Chunk(buf.freeze())) }, (next, source)))
             }
             Err(err) => {
                 tracing::warn!(path = %source.display(), error = %err, "read failed during upload");

@@ -22,7 +22,12 @@ pub async fn serve(
     for name in service_names {
         health_reporter.set_service_status(*name, ServingStatus::Serving).await;
     }
-    let router = add_services(tonic::transport::Server::builder().add_service(health_service).add_service(reflection));
+    // HTTP/2 windows sized for ~1 MiB chunks: the 64 KiB defaults stall bulk streams.
+    let mut builder = tonic::transport::Server::builder()
+        .initial_stream_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        .tcp_nodelay(true);
+    let router = add_services(builder.add_service(health_service).add_service(reflection));
     let names: Vec<String> = service_names.iter().map(|s| s.to_string()).collect();
     let shutdown = async move {
         shutdown_signal().await;
@@ -49,6 +54,11 @@ async fn shutdown_signal() {
         _ = term.recv() => {}
     }
 }
+
+/// HTTP/2 stream window of servers and clients: room for several 1 MiB chunks in flight.
+pub const STREAM_WINDOW: u32 = 8 * 1024 * 1024;
+/// HTTP/2 connection window: several streams' worth.
+pub const CONNECTION_WINDOW: u32 = 32 * 1024 * 1024;
 
 /// Full name of the coordinator service, as health checks name it.
 pub const COORDINATOR_SERVICE: &str = "cairn.v1.CoordinatorService";

@@ -1,0 +1,87 @@
+//! Processes the bench drives: a `cairn dev` server and `cairn` client commands, each a
+//! real process of the binary running the bench, timed from outside.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A `cairn dev` server with its own data directory.
+pub struct Server {
+    child: Child,
+    pub url: String,
+}
+
+impl Server {
+    pub fn start(data_dir: &Path) -> Result<Self, String> {
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let mut child = Command::new(exe)
+            .args(["dev", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start cairn dev: {e}"))?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line).map_err(|e| e.to_string())?;
+        let address = line
+            .split_whitespace()
+            .find(|w| w.starts_with("127.0.0.1:"))
+            .ok_or_else(|| format!("cairn dev did not start: {line:?}"))?
+            .to_owned();
+        Ok(Self { child, url: format!("http://{address}") })
+    }
+
+    /// Peak resident memory of the server process so far (VmHWM).
+    pub fn peak_rss(&self) -> u64 {
+        peak_rss_of(&format!("/proc/{}/status", self.child.id()))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// VmHWM from a /proc status file, in bytes (0 if unreadable).
+pub fn peak_rss_of(status_path: &str) -> u64 {
+    std::fs::read_to_string(status_path)
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_owned))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<u64>().ok()))
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// What one client command did.
+pub struct Run {
+    pub json: serde_json::Value,
+    pub wall: Duration,
+    pub client_peak_rss: u64,
+}
+
+/// Runs `cairn <args> --json` against `server` in `cwd`, with the stat cache in `cache_dir`.
+pub fn cairn(server: &Server, cwd: &Path, cache_dir: &Path, args: &[&str]) -> Result<Run, String> {
+    let exe: PathBuf = std::env::current_exe().map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let output = Command::new(exe)
+        .args(args)
+        .arg("--json")
+        .current_dir(cwd)
+        .env("CAIRN_SERVER", &server.url)
+        .env("CAIRN_CACHE_DIR", cache_dir)
+        .env("CAIRN_REPORT_PEAK_RSS", "1")
+        .env_remove("CAIRN_PROJECT")
+        .output()
+        .map_err(|e| e.to_string())?;
+    let wall = started.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        return Err(format!("cairn {} failed: {stderr}", args.join(" ")));
+    }
+    let client_peak_rss =
+        stderr.lines().find_map(|l| l.strip_prefix("peak_rss_bytes=")).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+    let json = serde_json::from_slice(&output.stdout).map_err(|e| format!("bad JSON from cairn: {e}"))?;
+    Ok(Run { json, wall, client_peak_rss })
+}
