@@ -32,7 +32,8 @@ fn endpoint(address: &str) -> Result<Endpoint, ClientError> {
         .connect_timeout(Duration::from_secs(10))
         .tcp_nodelay(true)
         .initial_stream_window_size(cairn_proto::server::STREAM_WINDOW)
-        .initial_connection_window_size(cairn_proto::server::CONNECTION_WINDOW))
+        .initial_connection_window_size(cairn_proto::server::CONNECTION_WINDOW)
+        .max_frame_size(cairn_proto::server::MAX_FRAME))
 }
 
 /// True for failures another attempt (maybe elsewhere) can fix.

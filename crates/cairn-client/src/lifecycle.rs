@@ -89,14 +89,31 @@ fn batches(entries: Vec<v1::Entry>, removals: Vec<String>) -> Vec<(Vec<v1::Entry
 }
 
 impl Client {
+    /// Collects and hashes (through the stat cache).
+    async fn hash_sources(
+        &self,
+        sources: &[(PathBuf, Option<String>)],
+    ) -> Result<(Vec<HashedFile>, HashStats), ClientError> {
+        let started = std::time::Instant::now();
+        let files = collect(sources)?;
+        let cache = if self.use_stat_cache { StatCache::open_default() } else { StatCache::disabled() };
+        let (hashed, stats) = hash_files(files, cache).await?;
+        tracing::debug!(
+            files = hashed.len(),
+            bytes_hashed = stats.bytes_hashed,
+            cache_hits = stats.stat_cache_hits,
+            hash_ms = started.elapsed().as_millis() as u64,
+            "hashed files"
+        );
+        Ok((hashed, stats))
+    }
+
     /// Collects, hashes (through the stat cache) and uploads what the server lacks.
     async fn prepare(
         &self,
         sources: &[(PathBuf, Option<String>)],
     ) -> Result<(Vec<HashedFile>, u64, HashStats), ClientError> {
-        let files = collect(sources)?;
-        let cache = if self.use_stat_cache { StatCache::open_default() } else { StatCache::disabled() };
-        let (hashed, stats) = hash_files(files, cache).await?;
+        let (hashed, stats) = self.hash_sources(sources).await?;
         let uploaded = self.upload_missing(&hashed).await?;
         Ok((hashed, uploaded, stats))
     }
@@ -107,7 +124,14 @@ impl Client {
             return Err(ClientError::Usage("log needs at least one PATH".into()));
         }
         let sources: Vec<(PathBuf, Option<String>)> = request.paths.iter().map(|p| (p.clone(), None)).collect();
-        let (hashed, uploaded, stats) = self.prepare(&sources).await?;
+        let (hashed, stats) = self.hash_sources(&sources).await?;
+        // Content identical to the latest version has nothing to upload: skip asking.
+        let digest = cairn_core::version_digest(&hashed.iter().map(HashedFile::entry).collect::<Vec<_>>())?;
+        let unchanged = match self.get_version(&request.name).await {
+            Ok(latest) => latest.digest == digest.to_string(),
+            Err(_) => false,
+        };
+        let uploaded = if unchanged { 0 } else { self.upload_missing(&hashed).await? };
         let header = v1::LogRequest {
             part: Some(log_request::Part::Header(v1::LogHeader {
                 project: self.project.clone(),

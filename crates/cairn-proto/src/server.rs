@@ -26,6 +26,7 @@ pub async fn serve(
     let mut builder = tonic::transport::Server::builder()
         .initial_stream_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)
+        .max_frame_size(MAX_FRAME)
         .tcp_nodelay(true);
     let router = add_services(builder.add_service(health_service).add_service(reflection));
     let names: Vec<String> = service_names.iter().map(|s| s.to_string()).collect();
@@ -59,6 +60,9 @@ async fn shutdown_signal() {
 pub const STREAM_WINDOW: u32 = 8 * 1024 * 1024;
 /// HTTP/2 connection window: several streams' worth.
 pub const CONNECTION_WINDOW: u32 = 32 * 1024 * 1024;
+
+/// HTTP/2 frame size servers and clients accept: a 1 MiB chunk in a few frames, not 64.
+pub const MAX_FRAME: u32 = 1024 * 1024;
 
 /// Full name of the coordinator service, as health checks name it.
 pub const COORDINATOR_SERVICE: &str = "cairn.v1.CoordinatorService";

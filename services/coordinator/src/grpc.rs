@@ -280,8 +280,12 @@ impl CoordinatorService for CoordinatorGrpc {
         if let Some(pair) = entries.windows(2).find(|pair| pair[0].path == pair[1].path) {
             return Err(CoordError::from(CoreError::DuplicatePath { path: pair[0].path.to_string() }).into());
         }
-        self.engine.verify_blobs_stored(&entries).await?;
-        let manifest = encode_sorted(entries.into_iter())?;
+        let manifest = encode_sorted(entries.iter().cloned())?;
+        // The latest version's blobs were verified when it was committed (and blobs are
+        // never deleted): an identical re-log needs no existence checks.
+        if !self.engine.is_latest_digest(&header.project, &header.artifact, &manifest.digest).await? {
+            self.engine.verify_blobs_stored(&entries).await?;
+        }
         let new = NewVersion {
             project: header.project.clone(),
             artifact: header.artifact.clone(),

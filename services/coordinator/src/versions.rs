@@ -73,6 +73,18 @@ impl Coordinator {
         }
     }
 
+    /// True when `digest` is the digest of the artifact's newest version.
+    pub(crate) async fn is_latest_digest(
+        &self,
+        project: &str,
+        artifact: &str,
+        digest: &cairn_core::Digest,
+    ) -> Result<bool, CoordError> {
+        let Some((record, _)) = self.load_artifact(project, artifact).await? else { return Ok(false) };
+        let Some(index) = record.latest() else { return Ok(false) };
+        Ok(self.load_version(project, artifact, index).await?.is_some_and(|(v, _)| &v.digest == digest))
+    }
+
     /// Resolves a selector within one artifact.
     pub async fn resolve(
         &self,
