@@ -45,7 +45,11 @@ fn options(command: &Command) -> Option<&ClientOptions> {
 }
 
 async fn connect(options: &ClientOptions) -> Result<Client, ClientError> {
-    Client::connect(&options.server, &options.project).await
+    let client = Client::connect(&options.server, &options.project).await?;
+    Ok(match crate::progress::Bars::for_terminal(options.json) {
+        Some(bars) => client.with_progress(bars),
+        None => client,
+    })
 }
 
 async fn dispatch(command: Command) -> Result<Printer, ClientError> {

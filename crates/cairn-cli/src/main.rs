@@ -6,6 +6,7 @@ mod bench;
 mod commands;
 mod dev;
 mod output;
+mod progress;
 
 use std::process::ExitCode;
 

@@ -28,12 +28,15 @@ impl Client {
     /// Downloads every entry into `dir`.
     pub(crate) async fn download_entries(&self, entries: Vec<Entry>, dir: &Path) -> Result<Vec<Fetched>, ClientError> {
         tokio::fs::create_dir_all(dir).await.map_err(|e| ClientError::io(dir, e))?;
+        crate::progress::begin(&self.progress, crate::Phase::Downloading, entries.iter().map(|e| e.size).sum());
         let jobs = entries.into_iter().map(|entry| {
             let client = self.clone();
             let target = dir.join(entry.path.as_str());
             async move { client.download_entry(entry, target).await }
         });
-        stream::iter(jobs).buffer_unordered(DOWNLOAD_CONCURRENCY).try_collect().await
+        let fetched = stream::iter(jobs).buffer_unordered(DOWNLOAD_CONCURRENCY).try_collect().await;
+        crate::progress::end(&self.progress);
+        fetched
     }
 
     async fn download_entry(&self, entry: Entry, target: PathBuf) -> Result<Fetched, ClientError> {
@@ -61,7 +64,7 @@ impl Client {
     /// is replaced by another and the file is fetched again from the start.
     async fn fetch_into(&self, entry: &Entry, temp: &Path) -> Result<(), ClientError> {
         self.storage_call(|mut storage| {
-            let (entry, temp) = (entry.clone(), temp.to_path_buf());
+            let (entry, temp, progress) = (entry.clone(), temp.to_path_buf(), self.progress.clone());
             async move {
                 let mut file = match tokio::fs::File::create(&temp).await {
                     Ok(file) => file,
@@ -72,6 +75,7 @@ impl Client {
                 let mut hasher = Sha256Hasher::new();
                 while let Some(message) = chunks.next().await {
                     let chunk = message?.chunk;
+                    crate::progress::advance(&progress, chunk.len() as u64);
                     hasher.update(&chunk);
                     if let Err(err) = file.write_all(&chunk).await {
                         return Ok(Err(ClientError::io(&temp, err)));

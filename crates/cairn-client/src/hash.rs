@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cairn_core::{Digest, Entry, Sha256Hasher};
 
+use crate::progress::{self, Phase, ProgressHandle};
 use crate::stat_cache::{Fingerprint, StatCache, hashing_started};
 use crate::{ClientError, LocalFile};
 
@@ -54,8 +55,12 @@ pub struct HashStats {
 
 /// Hashes every file on all cores, skipping files the stat cache knows unchanged; the
 /// result keeps the input order. The size recorded is the number of bytes hashed.
-pub async fn hash_files(files: Vec<LocalFile>, cache: StatCache) -> Result<(Vec<HashedFile>, HashStats), ClientError> {
-    tokio::task::spawn_blocking(move || hash_files_blocking(files, &cache))
+pub async fn hash_files(
+    files: Vec<LocalFile>,
+    cache: StatCache,
+    progress: ProgressHandle,
+) -> Result<(Vec<HashedFile>, HashStats), ClientError> {
+    tokio::task::spawn_blocking(move || hash_files_blocking(files, &cache, &progress))
         .await
         .map_err(|e| ClientError::Usage(format!("hashing thread failed: {e}")))?
 }
@@ -63,7 +68,11 @@ pub async fn hash_files(files: Vec<LocalFile>, cache: StatCache) -> Result<(Vec<
 /// Digest and size of one file, or why it could not be read.
 type HashResult = Result<(Digest, u64), ClientError>;
 
-fn hash_files_blocking(files: Vec<LocalFile>, cache: &StatCache) -> Result<(Vec<HashedFile>, HashStats), ClientError> {
+fn hash_files_blocking(
+    files: Vec<LocalFile>,
+    cache: &StatCache,
+    progress: &ProgressHandle,
+) -> Result<(Vec<HashedFile>, HashStats), ClientError> {
     let started = hashing_started();
     let mut stats = HashStats::default();
     let mut known: Vec<Option<(Digest, u64)>> = Vec::with_capacity(files.len());
@@ -83,7 +92,9 @@ fn hash_files_blocking(files: Vec<LocalFile>, cache: &StatCache) -> Result<(Vec<
             }
         }
     }
-    let hashed = hash_in_parallel(&files, &to_hash);
+    progress::begin(progress, Phase::Hashing, to_hash.iter().map(|(_, _, f)| f.size()).sum());
+    let hashed = hash_in_parallel(&files, &to_hash, progress);
+    progress::end(progress);
     let mut to_record = Vec::new();
     for ((i, absolute, before), result) in to_hash.into_iter().zip(hashed) {
         let (digest, size) = result?;
@@ -110,7 +121,11 @@ fn hash_files_blocking(files: Vec<LocalFile>, cache: &StatCache) -> Result<(Vec<
 }
 
 /// Hashes the listed files on all cores, in list order.
-fn hash_in_parallel(files: &[LocalFile], list: &[(usize, std::path::PathBuf, Fingerprint)]) -> Vec<HashResult> {
+fn hash_in_parallel(
+    files: &[LocalFile],
+    list: &[(usize, std::path::PathBuf, Fingerprint)],
+    progress: &ProgressHandle,
+) -> Vec<HashResult> {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(list.len().max(1));
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<HashResult>>> = Mutex::new((0..list.len()).map(|_| None).collect());
@@ -121,6 +136,9 @@ fn hash_in_parallel(files: &[LocalFile], list: &[(usize, std::path::PathBuf, Fin
                     let k = next.fetch_add(1, Ordering::Relaxed);
                     let Some((i, _, _)) = list.get(k) else { break };
                     let result = hash_file(&files[*i].source);
+                    if let Ok((_, size)) = &result {
+                        progress::advance(progress, *size);
+                    }
                     results.lock().expect("hash results lock")[k] = Some(result);
                 }
             });

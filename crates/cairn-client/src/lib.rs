@@ -9,6 +9,7 @@ mod files;
 mod hash;
 mod inspect;
 mod lifecycle;
+mod progress;
 mod stat_cache;
 mod types;
 mod upload;
@@ -27,6 +28,7 @@ pub use error::ClientError;
 pub use files::{LocalFile, collect, parse_add};
 pub use hash::{HashStats, HashedFile, hash_file, hash_files};
 pub use lifecycle::{EditRequest, FinishRequest, LogRequest, UpsertRequest};
+pub use progress::{Phase, Progress};
 pub use stat_cache::{Fingerprint, StatCache};
 pub use types::{ArtifactInfo, CommitSummary, DraftSummary, GetSummary, ManifestEntry, VersionInfo};
 
@@ -39,6 +41,7 @@ pub struct Client {
     connection: Arc<Connection>,
     project: String,
     use_stat_cache: bool,
+    progress: progress::ProgressHandle,
 }
 
 impl Client {
@@ -47,7 +50,18 @@ impl Client {
     /// discovered from the coordinator.
     pub async fn connect(server: &str, project: &str) -> Result<Self, ClientError> {
         cairn_core::validate_project(project)?;
-        Ok(Self { connection: Connection::open(server).await?, project: project.to_owned(), use_stat_cache: true })
+        Ok(Self {
+            connection: Connection::open(server).await?,
+            project: project.to_owned(),
+            use_stat_cache: true,
+            progress: None,
+        })
+    }
+
+    /// The same client, reporting bytes hashed, uploaded and downloaded to `progress`.
+    pub fn with_progress(mut self, progress: Arc<dyn Progress>) -> Self {
+        self.progress = Some(progress);
+        self
     }
 
     /// The same client, hashing every file instead of trusting the stat cache.

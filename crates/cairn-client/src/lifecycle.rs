@@ -97,7 +97,7 @@ impl Client {
         let started = std::time::Instant::now();
         let files = collect(sources)?;
         let cache = if self.use_stat_cache { StatCache::open_default() } else { StatCache::disabled() };
-        let (hashed, stats) = hash_files(files, cache).await?;
+        let (hashed, stats) = hash_files(files, cache, self.progress.clone()).await?;
         tracing::debug!(
             files = hashed.len(),
             bytes_hashed = stats.bytes_hashed,

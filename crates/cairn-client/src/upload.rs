@@ -47,12 +47,14 @@ impl Client {
         }
         let digests: Vec<Digest> = by_digest.keys().copied().collect();
         let missing = self.find_missing(&digests).await?;
+        crate::progress::begin(&self.progress, crate::Phase::Uploading, missing.iter().map(|d| by_digest[d].1).sum());
         let uploads = missing.into_iter().map(|digest| {
             let (source, size) = by_digest[&digest].clone();
             let client = self.clone();
             async move { client.put_blob_from_file(digest, size, source).await }
         });
         let sent: Vec<u64> = stream::iter(uploads).buffer_unordered(UPLOAD_CONCURRENCY).try_collect().await?;
+        crate::progress::end(&self.progress);
         Ok(sent.iter().sum())
     }
 
@@ -69,7 +71,13 @@ impl Client {
                     };
                     let header =
                         PutBlobRequest { part: Some(Part::Header(PutBlobHeader { sha256: digest.to_string(), size })) };
-                    let requests = stream::once(async move { header }).chain(file_chunks(file, source));
+                    let progress = self.progress.clone();
+                    let chunks = file_chunks(file, source).inspect(move |request| {
+                        if let Some(Part::Chunk(chunk)) = &request.part {
+                            crate::progress::advance(&progress, chunk.len() as u64);
+                        }
+                    });
+                    let requests = stream::once(async move { header }).chain(chunks);
                     storage.put_blob(requests).await.map(|r| Ok(r.into_inner()))
                 }
             })
