@@ -200,6 +200,9 @@ pub struct GetArgs {
     /// Target directory (default ./<artifact name>).
     #[arg(short = 'o', long = "output")]
     pub output: Option<PathBuf>,
+    /// Local content cache: blobs are taken from it when their hash verifies, and kept there.
+    #[arg(long, env = "CAIRN_CONTENT_CACHE")]
+    pub cache: Option<PathBuf>,
     #[command(flatten)]
     pub client: ClientOptions,
 }

@@ -111,7 +111,14 @@ async fn dispatch(command: Command) -> Result<Printer, ClientError> {
             };
             Printer::commit(client.edit(request).await?)
         }
-        Command::Get(a) => Printer::get(connect(&a.client).await?.get(&a.reference, a.output).await?),
+        Command::Get(a) => {
+            let client = connect(&a.client).await?;
+            let client = match a.cache {
+                Some(dir) => client.with_content_cache(dir),
+                None => client,
+            };
+            Printer::get(client.get(&a.reference, a.output).await?)
+        }
         Command::Versions(a) => Printer::versions(connect(&a.client).await?.versions(&a.name).await?),
         Command::Manifest(a) => {
             let (version, entries) = connect(&a.client).await?.manifest(&a.reference).await?;

@@ -1,6 +1,9 @@
 //! Downloading a version: every entry is streamed into a temporary file beside its final
 //! name, hashed on the way, and renamed into place only when its sha256 verifies. Files
-//! already present with the right content are not fetched again.
+//! already present with the right content are not fetched again. With a content cache,
+//! blobs are taken from it when their bytes hash right (never trusting size alone), and
+//! stored into it after a verified download. Temporary files a killed download left
+//! beside an entry are removed when that entry is downloaded again.
 
 use std::path::{Path, PathBuf};
 
@@ -22,6 +25,8 @@ pub(crate) enum Fetched {
     Downloaded(u64),
     /// The file was already there with the right content.
     AlreadyPresent,
+    /// The blob came from the local content cache.
+    FromCache,
 }
 
 impl Client {
@@ -46,12 +51,20 @@ impl Client {
         let parent = target.parent().expect("targets are under the download directory").to_path_buf();
         tokio::fs::create_dir_all(&parent).await.map_err(|e| ClientError::io(&parent, e))?;
         let file_name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        remove_stale_partials(&parent, &file_name).await;
         let temp = parent.join(format!(".{file_name}.cairn-partial-{}", uuid::Uuid::new_v4().simple()));
-        let result = self.fetch_into(&entry, &temp).await;
+        let from_cache = match self.cached_blob(&entry).await {
+            Some(cached) => tokio::fs::copy(&cached, &temp).await.is_ok(),
+            None => false,
+        };
+        let result = if from_cache { Ok(()) } else { self.fetch_into(&entry, &temp).await };
         match result {
             Ok(()) => {
+                if !from_cache {
+                    self.store_in_cache(&entry, &temp).await;
+                }
                 tokio::fs::rename(&temp, &target).await.map_err(|e| ClientError::io(&target, e))?;
-                Ok(Fetched::Downloaded(entry.size))
+                Ok(if from_cache { Fetched::FromCache } else { Fetched::Downloaded(entry.size) })
             }
             Err(err) => {
                 let _ = tokio::fs::remove_file(&temp).await;
@@ -96,6 +109,55 @@ impl Client {
             }
         })
         .await?
+    }
+}
+
+impl Client {
+    fn cache_path(&self, entry: &Entry) -> Option<PathBuf> {
+        let hex = entry.sha256.to_string();
+        self.content_cache.as_ref().map(|dir| dir.join("sha256").join(&hex[..2]).join(hex))
+    }
+
+    /// The cached copy of the entry's blob, if there is one whose bytes hash right; a
+    /// corrupt one is deleted so the blob is fetched again.
+    async fn cached_blob(&self, entry: &Entry) -> Option<PathBuf> {
+        let path = self.cache_path(entry)?;
+        if is_present(&path, entry).await.ok()? {
+            return Some(path);
+        }
+        if tokio::fs::metadata(&path).await.is_ok() {
+            tracing::warn!(path = %path.display(), "cached blob failed verification; fetching it again");
+            let _ = tokio::fs::remove_file(&path).await;
+        }
+        None
+    }
+
+    /// Copies a verified download into the content cache (best effort).
+    async fn store_in_cache(&self, entry: &Entry, verified: &Path) {
+        let Some(path) = self.cache_path(entry) else { return };
+        let Some(parent) = path.parent() else { return };
+        let staging = parent.join(format!(".incoming-{}", uuid::Uuid::new_v4().simple()));
+        let stored = async {
+            tokio::fs::create_dir_all(parent).await?;
+            tokio::fs::copy(verified, &staging).await?;
+            tokio::fs::rename(&staging, &path).await
+        }
+        .await;
+        if let Err(err) = stored {
+            let _ = tokio::fs::remove_file(&staging).await;
+            tracing::debug!(error = %err, "could not store a blob in the content cache");
+        }
+    }
+}
+
+/// Removes `.NAME.cairn-partial-*` files a killed download left in `dir`.
+async fn remove_stale_partials(dir: &Path, file_name: &str) {
+    let prefix = format!(".{file_name}.cairn-partial-");
+    let Ok(mut entries) = tokio::fs::read_dir(dir).await else { return };
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = tokio::fs::remove_file(entry.path()).await;
+        }
     }
 }
 

@@ -150,6 +150,7 @@ impl Client {
         let fetched = self.download_entries(entries, &dir).await?;
         let downloaded_bytes = fetched.iter().map(|f| if let Fetched::Downloaded(n) = f { *n } else { 0 }).sum();
         let skipped_files = fetched.iter().filter(|f| **f == Fetched::AlreadyPresent).count() as u64;
+        let cached_files = fetched.iter().filter(|f| **f == Fetched::FromCache).count() as u64;
         Ok(GetSummary {
             name: version.name,
             version: version.version,
@@ -158,6 +159,7 @@ impl Client {
             bytes: version.bytes,
             downloaded_bytes,
             skipped_files,
+            cached_files,
             dir: dir.display().to_string(),
         })
     }

@@ -42,6 +42,7 @@ pub struct Client {
     project: String,
     use_stat_cache: bool,
     progress: progress::ProgressHandle,
+    content_cache: Option<std::path::PathBuf>,
 }
 
 impl Client {
@@ -55,12 +56,20 @@ impl Client {
             project: project.to_owned(),
             use_stat_cache: true,
             progress: None,
+            content_cache: None,
         })
     }
 
     /// The same client, reporting bytes hashed, uploaded and downloaded to `progress`.
     pub fn with_progress(mut self, progress: Arc<dyn Progress>) -> Self {
         self.progress = Some(progress);
+        self
+    }
+
+    /// The same client, keeping downloaded blobs in `dir` (by sha256) and taking them from
+    /// there when they verify, instead of downloading them again.
+    pub fn with_content_cache(mut self, dir: std::path::PathBuf) -> Self {
+        self.content_cache = Some(dir);
         self
     }
 

@@ -198,6 +198,8 @@ pub struct GetSummary {
     pub downloaded_bytes: u64,
     /// Files that were already present with the right content.
     pub skipped_files: u64,
+    /// Files taken from the local content cache after verifying their hash.
+    pub cached_files: u64,
     /// Where the files are.
     pub dir: String,
 }

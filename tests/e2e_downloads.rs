@@ -1,0 +1,84 @@
+//! Downloads: a killed download never leaves a partial file under its final name, and
+//! the local content cache is trusted only when its bytes hash right.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::{DevServer, read_tree, sha256_hex, write_tree};
+
+#[test]
+fn a_killed_download_leaves_no_partial_file_under_its_final_name_and_the_next_get_cleans_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = DevServer::start(tmp.path());
+    let big: Vec<u8> = (0..(256u32 << 20)).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect();
+    write_tree(&tmp.path().join("src"), &[("big.bin", &big)]);
+    server.cli(tmp.path(), &["log", "src", "--name", "big", "--type", "model"]).ok();
+
+    let out = tmp.path().join("out");
+    let mut child = std::process::Command::new(support::cairn_bin())
+        .args(["get", "big", "-o"])
+        .arg(&out)
+        .env("CAIRN_SERVER", &server.url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let partial_started = || {
+        std::fs::read_dir(&out)
+            .map(|d| {
+                d.flatten().any(|e| {
+                    e.file_name().to_string_lossy().contains(".cairn-partial-")
+                        && e.metadata().map(|m| m.len() > 0).unwrap_or(false)
+                })
+            })
+            .unwrap_or(false)
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !partial_started() {
+        assert!(Instant::now() < deadline, "the download never started writing");
+        assert!(child.try_wait().unwrap().is_none(), "the download finished before it could be killed");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!out.join("big.bin").exists(), "no file under its final name after a killed download");
+
+    let again = server.cli(tmp.path(), &["get", "big", "-o", "out", "--json"]).json();
+    assert_eq!(again["downloaded_bytes"].as_u64(), Some(big.len() as u64));
+    let files = read_tree(&out);
+    assert_eq!(
+        files.len(),
+        1,
+        "the leftover temporary file was removed: {:?}",
+        files.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    assert!(files[0].1 == big);
+}
+
+#[test]
+fn the_content_cache_serves_verified_blobs_and_refetches_a_corrupted_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = DevServer::start(tmp.path());
+    write_tree(&tmp.path().join("src"), &[("a.bin", &[1u8; 50_000]), ("b.bin", &[2u8; 70_000])]);
+    server.cli(tmp.path(), &["log", "src", "--name", "d", "--type", "dataset"]).ok();
+
+    let first = server.cli(tmp.path(), &["get", "d", "-o", "one", "--cache", "cache", "--json"]).json();
+    assert_eq!((first["downloaded_bytes"].as_u64(), first["cached_files"].as_u64()), (Some(120_000), Some(0)));
+    let second = server.cli(tmp.path(), &["get", "d", "-o", "two", "--cache", "cache", "--json"]).json();
+    assert_eq!((second["downloaded_bytes"].as_u64(), second["cached_files"].as_u64()), (Some(0), Some(2)));
+
+    // Corrupt the cached copy of b.bin without changing its size.
+    let hex = sha256_hex(&[2u8; 70_000]);
+    let cached = tmp.path().join("cache/sha256").join(&hex[..2]).join(&hex);
+    let mut bytes = std::fs::read(&cached).unwrap();
+    bytes[123] ^= 0xFF;
+    std::fs::write(&cached, &bytes).unwrap();
+    let third = server.cli(tmp.path(), &["get", "d", "-o", "three", "--cache", "cache", "--json"]).json();
+    assert_eq!((third["downloaded_bytes"].as_u64(), third["cached_files"].as_u64()), (Some(70_000), Some(1)));
+    assert_eq!(
+        read_tree(&tmp.path().join("three")),
+        vec![("a.bin".into(), vec![1u8; 50_000]), ("b.bin".into(), vec![2u8; 70_000])]
+    );
+    assert_eq!(sha256_hex(&std::fs::read(&cached).unwrap()), hex, "the cache was repaired by the verified download");
+}
