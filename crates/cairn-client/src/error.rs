@@ -18,6 +18,9 @@ pub enum ClientError {
     /// The request was malformed before it was sent.
     #[error("{0}")]
     Usage(String),
+    /// The server's answer lacked something the API promises.
+    #[error("protocol error: the server sent no {0}")]
+    Protocol(&'static str),
     /// Downloaded bytes did not match their digest.
     #[error("{path}: downloaded content hashes to {actual}, expected {expected}")]
     Verify { path: String, expected: String, actual: String },
@@ -59,4 +62,14 @@ impl From<cairn_core::CoreError> for ClientError {
     fn from(err: cairn_core::CoreError) -> Self {
         ClientError::Usage(err.to_string())
     }
+}
+
+/// The error for a response field the API promises but the server left out.
+pub(crate) fn missing(what: &'static str) -> ClientError {
+    ClientError::Protocol(what)
+}
+
+/// Unwraps a response field the API promises.
+pub(crate) fn required<T>(value: Option<T>, what: &'static str) -> Result<T, ClientError> {
+    value.ok_or(ClientError::Protocol(what))
 }

@@ -7,6 +7,7 @@ use cairn_proto::v1;
 use futures::StreamExt;
 
 use crate::download::Fetched;
+use crate::error::{missing, required};
 use crate::{ArtifactInfo, Client, ClientError, GetSummary, ManifestEntry, VersionInfo};
 
 impl Client {
@@ -20,7 +21,7 @@ impl Client {
                 async move { c.get_version(request).await.map(|r| r.into_inner().version) }
             })
             .await?;
-        version.map(VersionInfo::from).ok_or_else(|| ClientError::Usage("server sent no version".into()))
+        version.map(VersionInfo::from).ok_or_else(|| missing("version"))
     }
 
     /// Every version of an artifact, oldest first.
@@ -97,7 +98,7 @@ impl Client {
                 size: e.size,
             }));
         }
-        let version = version.ok_or_else(|| ClientError::Usage("server sent no version".into()))?;
+        let version = required(version, "version")?;
         Ok((version, entries))
     }
 
@@ -115,7 +116,7 @@ impl Client {
                 async move { c.set_alias(request).await.map(|r| r.into_inner().version) }
             })
             .await?;
-        version.map(VersionInfo::from).ok_or_else(|| ClientError::Usage("server sent no version".into()))
+        version.map(VersionInfo::from).ok_or_else(|| missing("version"))
     }
 
     /// Removes a user alias; returns the index it named.

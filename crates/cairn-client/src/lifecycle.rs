@@ -8,6 +8,7 @@ use cairn_proto::entry_to_proto;
 use cairn_proto::v1::{self, log_request};
 use futures::stream;
 
+use crate::error::required;
 use crate::{Client, ClientError, CommitSummary, DraftSummary, HashStats, HashedFile, StatCache, collect, hash_files};
 
 /// Entries per request; the server accepts up to 10,000.
@@ -155,7 +156,7 @@ impl Client {
                 async move { c.log(stream::iter(messages)).await.map(|r| r.into_inner()) }
             })
             .await?;
-        let version = response.version.ok_or_else(|| ClientError::Usage("server sent no version".into()))?;
+        let version = required(response.version, "version")?;
         Ok(CommitSummary::new(version, response.dedup, uploaded).with_hashing(stats))
     }
 
@@ -203,7 +204,7 @@ impl Client {
                 })
                 .await?;
         }
-        let draft = draft.ok_or_else(|| ClientError::Usage("server sent no draft".into()))?;
+        let draft = required(draft, "draft")?;
         Ok(DraftSummary::new(draft, Some(&request.writer), uploaded).with_hashing(stats))
     }
 
@@ -221,7 +222,7 @@ impl Client {
                 async move { c.seal_writer(request).await.map(|r| r.into_inner().draft) }
             })
             .await?;
-        let draft = draft.ok_or_else(|| ClientError::Usage("server sent no draft".into()))?;
+        let draft = required(draft, "draft")?;
         Ok(DraftSummary::new(draft, Some(writer), 0))
     }
 
@@ -244,7 +245,7 @@ impl Client {
                 async move { c.finish(message).await.map(|r| r.into_inner()) }
             })
             .await?;
-        let version = response.version.ok_or_else(|| ClientError::Usage("server sent no version".into()))?;
+        let version = required(response.version, "version")?;
         Ok(CommitSummary::new(version, response.dedup, 0))
     }
 
@@ -261,7 +262,7 @@ impl Client {
                 async move { c.abort(request).await.map(|r| r.into_inner().draft) }
             })
             .await?;
-        let draft = draft.ok_or_else(|| ClientError::Usage("server sent no draft".into()))?;
+        let draft = required(draft, "draft")?;
         Ok(DraftSummary::new(draft, None, 0))
     }
 
@@ -278,7 +279,7 @@ impl Client {
                 async move { c.get_draft(request).await.map(|r| r.into_inner().draft) }
             })
             .await?;
-        let draft = draft.ok_or_else(|| ClientError::Usage("server sent no draft".into()))?;
+        let draft = required(draft, "draft")?;
         Ok(DraftSummary::new(draft, None, 0))
     }
 

@@ -68,3 +68,15 @@ pub const MAX_FRAME: u32 = 1024 * 1024;
 pub const COORDINATOR_SERVICE: &str = "cairn.v1.CoordinatorService";
 /// Full name of the storage service, as health checks name it.
 pub const STORAGE_SERVICE: &str = "cairn.v1.StorageService";
+
+/// The address a server advertises: the flag, or `http://<bound>` when it listens on a
+/// specific IP (an address on all interfaces is not one others can dial).
+pub fn advertise_address(flag: Option<&str>, bound: std::net::SocketAddr) -> Result<String, String> {
+    match flag {
+        Some(address) => Ok(address.to_owned()),
+        None if bound.ip().is_unspecified() => {
+            Err(format!("listening on {bound}: give --advertise with an address other processes can reach"))
+        }
+        None => Ok(format!("http://{bound}")),
+    }
+}

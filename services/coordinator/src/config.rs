@@ -33,14 +33,3 @@ pub struct CoordinatorArgs {
     #[arg(long, env = "CAIRN_EXPIRY_SWEEP_SECS", default_value_t = 30)]
     pub expiry_sweep_secs: u64,
 }
-
-/// The address to advertise: the flag, or the bound address when it is a specific IP.
-pub(crate) fn advertise_address(flag: &Option<String>, bound: SocketAddr) -> Result<String, String> {
-    match flag {
-        Some(address) => Ok(address.clone()),
-        None if bound.ip().is_unspecified() => {
-            Err(format!("listening on {bound}: give --advertise with an address other processes can reach"))
-        }
-        None => Ok(format!("http://{bound}")),
-    }
-}

@@ -150,7 +150,7 @@ pub async fn run(args: CoordinatorArgs) -> Result<(), Box<dyn std::error::Error 
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let bound = listener.local_addr()?;
-    let mut config = CoordinatorConfig::new(&config::advertise_address(&args.advertise, bound)?);
+    let mut config = CoordinatorConfig::new(&cairn_proto::server::advertise_address(args.advertise.as_deref(), bound)?);
     config.expiry_sweep_interval = Duration::from_secs(args.expiry_sweep_secs.max(1));
     config.lease_ttl = Duration::from_secs(args.lease_ttl_secs);
     if let Some(node_id) = args.node_id {

@@ -24,11 +24,7 @@ pub async fn run(config: WorkerConfig) -> Result<(), Box<dyn std::error::Error +
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let bound = listener.local_addr()?;
-    let address = match &config.advertise {
-        Some(address) => address.clone(),
-        None if bound.ip().is_unspecified() => return Err("give --advertise when listening on all interfaces".into()),
-        None => format!("http://{bound}"),
-    };
+    let address = cairn_proto::server::advertise_address(config.advertise.as_deref(), bound)?;
     let node_id = config.node_id.clone().unwrap_or_else(|| format!("worker-{}", std::process::id()));
     // Without etcd the worker stands alone (clients are pointed at it directly).
     let registration = if config.etcd.is_cluster() {
