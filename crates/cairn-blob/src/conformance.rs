@@ -11,7 +11,9 @@ use bytes::Bytes;
 use cairn_core::Digest;
 use futures::{StreamExt, stream};
 
-use crate::{BlobError, BlobStore, BlobStoreExt, blob_key, put_verified, single_chunk};
+use crate::{
+    BlobError, BlobStore, BlobStoreExt, blob_key, put_verified, put_verified_from, single_chunk, upload_progress,
+};
 
 /// Instantiates every conformance check as a `#[tokio::test]` for one implementation.
 #[macro_export]
@@ -28,6 +30,8 @@ macro_rules! blob_conformance_tests {
             list_is_ordered_prefix_bounded_and_pages,
             delete_removes_and_tolerates_absence,
             missing_objects_and_bad_keys_are_clear_errors,
+            an_interrupted_upload_resumes_from_its_last_part_and_stores_the_original_bytes,
+            a_resume_at_a_wrong_offset_is_refused_and_a_fresh_upload_starts_over,
         );
     };
     (@each $make_store:expr; $($name:ident),+ $(,)?) => {
@@ -176,4 +180,51 @@ pub async fn missing_objects_and_bad_keys_are_clear_errors(store: Arc<dyn BlobSt
     for bad in ["", "/abs", "a/../b", "a//b", "..", "a\\b"] {
         assert!(matches!(store.begin_put(bad).await, Err(BlobError::InvalidKey { .. })), "{bad:?}");
     }
+}
+
+/// A stream of `data` in 1 MiB chunks that breaks off after `cut` bytes.
+fn interrupted_after(data: &[u8], cut: usize) -> crate::ByteStream {
+    let mut pieces: Vec<Result<Bytes, BlobError>> =
+        data[..cut].chunks(1 << 20).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+    pieces.push(Err(BlobError::Interrupted("connection lost".into())));
+    stream::iter(pieces).boxed()
+}
+
+/// An upload cut off mid-way keeps its stored parts; resuming from the reported offset
+/// sends only the rest, and the blob holds exactly the original bytes.
+pub async fn an_interrupted_upload_resumes_from_its_last_part_and_stores_the_original_bytes(store: Arc<dyn BlobStore>) {
+    let part = store.part_size() as usize;
+    let data = pattern(2 * part + part / 2 + 17, 9);
+    let digest = Digest::of(&data);
+    let size = data.len() as u64;
+    let err = put_verified(&*store, &digest, size, interrupted_after(&data, 2 * part + 1_000)).await.unwrap_err();
+    assert!(matches!(err, BlobError::Interrupted(_)), "{err}");
+    assert_eq!(store.head(&blob_key(&digest)).await.unwrap(), None, "nothing visible before completion");
+    let offset = upload_progress(&*store, &digest).await.unwrap();
+    assert_eq!(offset, 2 * part as u64, "resumes from the last stored part");
+
+    let rest = chunks_of(&data[offset as usize..], 1 << 20);
+    let resumed = put_verified_from(&*store, &digest, size, offset, rest).await.unwrap();
+    assert_eq!(resumed.bytes, size - offset, "only the rest was sent");
+    let stored = store.get_bytes(&blob_key(&digest)).await.unwrap();
+    assert_eq!(Digest::of(&stored), digest);
+    assert_eq!(stored.len(), data.len());
+    assert_eq!(upload_progress(&*store, &digest).await.unwrap(), 0, "the finished upload left no progress behind");
+}
+
+/// Resuming at an offset the store does not hold is refused; starting from 0 works.
+pub async fn a_resume_at_a_wrong_offset_is_refused_and_a_fresh_upload_starts_over(store: Arc<dyn BlobStore>) {
+    let part = store.part_size() as usize;
+    let data = pattern(part + part / 2, 10);
+    let digest = Digest::of(&data);
+    let size = data.len() as u64;
+    put_verified(&*store, &digest, size, interrupted_after(&data, part + 4_096)).await.unwrap_err();
+    assert_eq!(upload_progress(&*store, &digest).await.unwrap(), part as u64);
+    let wrong =
+        put_verified_from(&*store, &digest, size, 2 * part as u64, chunks_of(&data[..10], 10)).await.unwrap_err();
+    assert!(matches!(wrong, BlobError::ResumeMismatch { available, .. } if available == part as u64), "{wrong}");
+    assert_eq!(store.head(&blob_key(&digest)).await.unwrap(), None);
+    let fresh = put_verified(&*store, &digest, size, chunks_of(&data, 1 << 20)).await.unwrap();
+    assert_eq!(fresh.bytes, size);
+    assert_eq!(Digest::of(&store.get_bytes(&blob_key(&digest)).await.unwrap()), digest);
 }

@@ -13,6 +13,8 @@ pub enum BlobError {
     DigestMismatch { expected: String, actual: String },
     #[error("content is {actual} bytes, expected {expected}")]
     SizeMismatch { expected: u64, actual: u64 },
+    #[error("cannot resume at byte {requested}: the stored upload can resume at byte {available}")]
+    ResumeMismatch { requested: u64, available: u64 },
     #[error("upload interrupted: {0}")]
     Interrupted(String),
     #[error("storage I/O error: {0}")]

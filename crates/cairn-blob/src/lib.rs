@@ -19,7 +19,7 @@ pub use keys::{blob_key, manifest_key, staging_key, staging_prefix, validate_key
 pub use local::LocalFileStore;
 pub use s3::{S3Config, S3Store};
 pub use store::{BlobStore, BlobStoreExt, BlobWriter, ByteStream, once as single_chunk};
-pub use verify::{PutOutcome, put_verified};
+pub use verify::{PutOutcome, put_verified, put_verified_from, upload_checkpoint_key, upload_progress};
 
 /// Size of the chunks blobs are streamed in.
 pub const CHUNK_SIZE: usize = 1024 * 1024;

@@ -1,7 +1,9 @@
 //! The local-file BlobStore: objects are files under `<root>/objects/<key>`. A write goes
 //! to `<root>/tmp/<random>`, is fsynced, then renamed to its key and the directory fsynced,
 //! so an object is either absent or complete, even across a crash. Leftover temp files
-//! of a crashed process are removed when the store opens.
+//! of a crashed process are removed when the store opens. Resumable uploads write to
+//! `<root>/uploads/<key>` instead, which survives restarts; `persist` fsyncs it, and
+//! `commit` renames it into place like any write.
 
 use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
@@ -19,7 +21,11 @@ use crate::{BlobError, BlobStore, BlobWriter, ByteStream, CHUNK_SIZE, validate_k
 pub struct LocalFileStore {
     objects: PathBuf,
     tmp: PathBuf,
+    uploads: PathBuf,
 }
+
+/// Part size of resumable uploads.
+const PART_SIZE: u64 = 8 * 1024 * 1024;
 
 impl LocalFileStore {
     /// Opens (or creates) the store under `root`, discarding unfinished writes of crashed
@@ -37,9 +43,16 @@ impl LocalFileStore {
     pub fn open_shared(root: &Path) -> Result<Self, BlobError> {
         let objects = root.join("objects");
         let tmp = root.join("tmp");
+        let uploads = root.join("uploads");
         std::fs::create_dir_all(&objects)?;
         std::fs::create_dir_all(&tmp)?;
-        Ok(Self { objects, tmp })
+        std::fs::create_dir_all(&uploads)?;
+        Ok(Self { objects, tmp, uploads })
+    }
+
+    /// Where the unfinished resumable upload of `key` lives.
+    fn partial_path(&self, key: &str) -> PathBuf {
+        self.uploads.join(key.replace('/', "%"))
     }
 
     fn path_of(&self, key: &str) -> Result<PathBuf, BlobError> {
@@ -52,6 +65,8 @@ struct LocalWriter {
     file: Option<std::fs::File>,
     tmp_path: PathBuf,
     final_path: PathBuf,
+    /// A resumable writer keeps its file when dropped or suspended.
+    resumable: bool,
 }
 
 #[async_trait]
@@ -92,11 +107,33 @@ impl BlobWriter for LocalWriter {
             _ => Ok(()),
         }
     }
+
+    async fn persist(&mut self) -> Result<Option<String>, BlobError> {
+        let file = self.file.take().ok_or_else(|| BlobError::Io("writer already closed".into()))?;
+        let (file, result) = tokio::task::spawn_blocking(move || {
+            let result = file.sync_data();
+            (file, result)
+        })
+        .await
+        .map_err(|e| BlobError::Io(e.to_string()))?;
+        self.file = Some(file);
+        result?;
+        Ok(None)
+    }
+
+    async fn suspend(mut self: Box<Self>) -> Result<(), BlobError> {
+        if !self.resumable {
+            return self.abort().await;
+        }
+        self.persist().await?;
+        self.file.take();
+        Ok(())
+    }
 }
 
 impl Drop for LocalWriter {
     fn drop(&mut self) {
-        if self.file.take().is_some() {
+        if self.file.take().is_some() && !self.resumable {
             let _ = std::fs::remove_file(&self.tmp_path);
         }
     }
@@ -108,7 +145,47 @@ impl BlobStore for LocalFileStore {
         let final_path = self.path_of(key)?;
         let tmp_path = self.tmp.join(uuid::Uuid::new_v4().to_string());
         let file = std::fs::File::create(&tmp_path)?;
-        Ok(Box::new(LocalWriter { file: Some(file), tmp_path, final_path }))
+        Ok(Box::new(LocalWriter { file: Some(file), tmp_path, final_path, resumable: false }))
+    }
+
+    async fn resume_put(&self, key: &str, offset: u64, _token: Option<&str>) -> Result<Box<dyn BlobWriter>, BlobError> {
+        let final_path = self.path_of(key)?;
+        let partial = self.partial_path(key);
+        let file = tokio::task::spawn_blocking(move || -> Result<(std::fs::File, PathBuf), BlobError> {
+            let file = if offset == 0 {
+                std::fs::File::create(&partial)?
+            } else {
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&partial)
+                    .map_err(|_| BlobError::ResumeMismatch { requested: offset, available: 0 })?;
+                let available = file.metadata()?.len();
+                if available < offset {
+                    return Err(BlobError::ResumeMismatch { requested: offset, available });
+                }
+                // Bytes past the last persisted part are dropped and sent again.
+                file.set_len(offset)?;
+                file
+            };
+            let mut file = file;
+            std::io::Seek::seek(&mut file, SeekFrom::End(0))?;
+            Ok((file, partial))
+        })
+        .await
+        .map_err(|e| BlobError::Io(e.to_string()))??;
+        let (file, tmp_path) = file;
+        Ok(Box::new(LocalWriter { file: Some(file), tmp_path, final_path, resumable: true }))
+    }
+
+    async fn discard_upload(&self, key: &str, _token: Option<&str>) -> Result<(), BlobError> {
+        match tokio::fs::remove_file(self.partial_path(key)).await {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err.into()),
+            _ => Ok(()),
+        }
+    }
+
+    fn part_size(&self) -> u64 {
+        PART_SIZE
     }
 
     async fn get(&self, key: &str, offset: u64, length: Option<u64>) -> Result<ByteStream, BlobError> {

@@ -115,6 +115,36 @@ impl S3Store {
         })
     }
 
+    /// (number, size, etag) of the parts stored for an upload, by number.
+    async fn stored_parts(
+        &self,
+        object_key: &str,
+        upload_id: &str,
+    ) -> Result<Vec<(i32, i64, Option<String>)>, BlobError> {
+        let mut parts = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let mut request = self.client.list_parts().bucket(&self.bucket).key(object_key).upload_id(upload_id);
+            if let Some(marker) = &marker {
+                request = request.part_number_marker(marker);
+            }
+            let page = request.send().await.map_err(s3_error)?;
+            for part in page.parts() {
+                parts.push((
+                    part.part_number().unwrap_or(0),
+                    part.size().unwrap_or(0),
+                    part.e_tag().map(str::to_owned),
+                ));
+            }
+            marker = page.next_part_number_marker().map(str::to_owned);
+            if !page.is_truncated().unwrap_or(false) || marker.is_none() {
+                break;
+            }
+        }
+        parts.sort_by_key(|p| p.0);
+        Ok(parts)
+    }
+
     fn object_key(&self, key: &str) -> Result<String, BlobError> {
         validate_key(key)?;
         Ok(format!("{}{key}", self.prefix))
@@ -134,6 +164,8 @@ struct S3Writer {
     completed: Vec<CompletedPart>,
     slots: Arc<Semaphore>,
     finished: bool,
+    /// A resumable writer keeps its multipart upload when dropped or suspended.
+    resumable: bool,
 }
 
 impl S3Writer {
@@ -252,12 +284,33 @@ impl BlobWriter for S3Writer {
         self.abort_upload().await;
         Ok(())
     }
+
+    async fn persist(&mut self) -> Result<Option<String>, BlobError> {
+        // Parts are sent as they fill; durable once every part in flight is stored.
+        if !self.buffer.is_empty() || self.upload_id.is_none() {
+            // Below one part nothing is stored in S3 yet; start the upload so it can resume.
+            self.start_multipart().await?;
+        }
+        while let Some(done) = self.in_flight.join_next().await {
+            self.completed.push(done.map_err(|e| BlobError::Io(e.to_string()))??);
+        }
+        Ok(self.upload_id.clone())
+    }
+
+    async fn suspend(mut self: Box<Self>) -> Result<(), BlobError> {
+        if !self.resumable {
+            return self.abort().await;
+        }
+        self.finished = true;
+        self.persist().await.map(|_| ())
+    }
 }
 
 impl Drop for S3Writer {
     fn drop(&mut self) {
         // A writer dropped mid-way (the client went away) still aborts its upload.
         if !self.finished
+            && !self.resumable
             && let Some(upload_id) = self.upload_id.take()
             && let Ok(runtime) = tokio::runtime::Handle::try_current()
         {
@@ -285,7 +338,71 @@ impl BlobStore for S3Store {
             completed: Vec::new(),
             slots: Arc::new(Semaphore::new(self.part_concurrency)),
             finished: false,
+            resumable: false,
         }))
+    }
+
+    async fn resume_put(&self, key: &str, offset: u64, token: Option<&str>) -> Result<Box<dyn BlobWriter>, BlobError> {
+        let object_key = self.object_key(key)?;
+        let mut writer = S3Writer {
+            client: self.client.clone(),
+            bucket: self.bucket.clone(),
+            key: object_key.clone(),
+            part_size: self.part_size,
+            buffer: BytesMut::new(),
+            upload_id: None,
+            next_part: 1,
+            in_flight: JoinSet::new(),
+            completed: Vec::new(),
+            slots: Arc::new(Semaphore::new(self.part_concurrency)),
+            finished: false,
+            resumable: true,
+        };
+        if offset == 0 {
+            return Ok(Box::new(writer));
+        }
+        let mismatch = |available| BlobError::ResumeMismatch { requested: offset, available };
+        let upload_id = token.ok_or_else(|| mismatch(0))?.to_owned();
+        if offset % self.part_size as u64 != 0 {
+            return Err(mismatch(0));
+        }
+        let wanted = (offset / self.part_size as u64) as usize;
+        let parts = self.stored_parts(&object_key, &upload_id).await.map_err(|_| mismatch(0))?;
+        let contiguous: Vec<CompletedPart> = parts
+            .iter()
+            .enumerate()
+            .take_while(|(i, (number, size, _))| *number == *i as i32 + 1 && *size == self.part_size as i64)
+            .take(wanted)
+            .map(|(_, (number, _, etag))| CompletedPart::builder().part_number(*number).set_e_tag(etag.clone()).build())
+            .collect();
+        if contiguous.len() < wanted {
+            return Err(mismatch(contiguous.len() as u64 * self.part_size as u64));
+        }
+        writer.upload_id = Some(upload_id);
+        writer.next_part = wanted as i32 + 1;
+        writer.completed = contiguous;
+        Ok(Box::new(writer))
+    }
+
+    async fn discard_upload(&self, key: &str, token: Option<&str>) -> Result<(), BlobError> {
+        let Some(upload_id) = token else { return Ok(()) };
+        let aborted = self
+            .client
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(self.object_key(key)?)
+            .upload_id(upload_id)
+            .send()
+            .await;
+        match aborted {
+            Ok(_) => Ok(()),
+            Err(err) if status_of(&err) == Some(404) => Ok(()),
+            Err(err) => Err(s3_error(err)),
+        }
+    }
+
+    fn part_size(&self) -> u64 {
+        self.part_size as u64
     }
 
     async fn get(&self, key: &str, offset: u64, length: Option<u64>) -> Result<ByteStream, BlobError> {

@@ -17,8 +17,19 @@ pub trait BlobWriter: Send {
     async fn write(&mut self, chunk: Bytes) -> Result<(), BlobError>;
     /// Makes the object visible, complete and durable, under its key.
     async fn commit(self: Box<Self>) -> Result<(), BlobError>;
-    /// Discards everything written. Dropping a writer without commit discards too.
+    /// Discards everything written. Dropping a writer without commit discards too
+    /// (except a resumable writer, whose persisted parts wait for a resume).
     async fn abort(self: Box<Self>) -> Result<(), BlobError>;
+    /// Makes everything written so far durable, so an upload can resume from here, and
+    /// returns the token a resume needs (an S3 upload id; none for local files).
+    /// Called by resumable uploads at part boundaries.
+    async fn persist(&mut self) -> Result<Option<String>, BlobError> {
+        Ok(None)
+    }
+    /// Stops without committing, keeping what `persist` made durable for a later resume.
+    async fn suspend(self: Box<Self>) -> Result<(), BlobError> {
+        self.abort().await
+    }
 }
 
 /// Immutable objects under string keys.
@@ -27,6 +38,17 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Starts writing the object at `key`. Committing over an existing object replaces it;
     /// callers only do so with identical content (keys are content addresses).
     async fn begin_put(&self, key: &str) -> Result<Box<dyn BlobWriter>, BlobError>;
+
+    /// Starts a resumable upload of `key` (`offset` 0), or continues one at `offset`, a
+    /// part boundary an earlier writer persisted, with the token its `persist` returned.
+    /// Nothing is visible under `key` until `commit`.
+    async fn resume_put(&self, key: &str, offset: u64, token: Option<&str>) -> Result<Box<dyn BlobWriter>, BlobError>;
+
+    /// Throws away an unfinished resumable upload of `key`.
+    async fn discard_upload(&self, key: &str, token: Option<&str>) -> Result<(), BlobError>;
+
+    /// The part size at which resumable uploads persist (a multiple of 64).
+    fn part_size(&self) -> u64;
 
     /// Streams `length` bytes (all remaining when `None`) from `offset`.
     async fn get(&self, key: &str, offset: u64, length: Option<u64>) -> Result<ByteStream, BlobError>;

@@ -1,23 +1,68 @@
 //! Verified writes: hash while streaming, commit only when sha256 and size match.
+//!
+//! Blob uploads are resumable: at every part boundary the bytes so far are made durable
+//! (`BlobWriter::persist`) and the hashing state is saved beside them
+//! (`uploads/sha256/<digest>.checkpoint`). An interrupted upload keeps both, and a later
+//! upload from that offset continues hashing from the saved state instead of re-reading
+//! the stored parts. Whatever the path, the blob becomes visible only after its whole
+//! content hashed to the expected digest and size.
 
 use bytes::Bytes;
-use cairn_core::{Digest, Sha256Hasher};
+use cairn_core::{Digest, HashCheckpoint, ResumableSha256};
 use futures::{Stream, StreamExt};
 
-use crate::{BlobError, BlobStore, BlobWriter, blob_key};
+use crate::{BlobError, BlobStore, BlobStoreExt, BlobWriter, blob_key};
 
 /// What a verified put did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PutOutcome {
-    /// Bytes received and stored.
+    /// Bytes received and stored by this call.
     pub bytes: u64,
     /// True when the blob was already stored; the stream was not read.
     pub already_present: bool,
 }
 
-/// Stores `chunks` as the blob `expected`, making it visible only if the bytes hash to
-/// `expected` and number exactly `expected_size`. On any mismatch or stream error nothing
-/// is visible and the error says which check failed.
+/// Key of the saved hashing state of an unfinished upload.
+pub fn upload_checkpoint_key(sha256: &Digest) -> String {
+    format!("uploads/sha256/{sha256}.checkpoint")
+}
+
+/// Saved progress of an unfinished upload: the hashing state and the store's resume token.
+struct SavedProgress {
+    hash: HashCheckpoint,
+    token: Option<String>,
+}
+
+impl SavedProgress {
+    /// 40 bytes of hash state, then the token as UTF-8.
+    fn encode(&self) -> Bytes {
+        let mut out = self.hash.to_bytes();
+        out.extend_from_slice(self.token.as_deref().unwrap_or("").as_bytes());
+        Bytes::from(out)
+    }
+
+    fn decode(bytes: &[u8]) -> Option<Self> {
+        let hash = HashCheckpoint::from_bytes(bytes.get(..40)?).ok()?;
+        let token = std::str::from_utf8(&bytes[40..]).ok()?;
+        Some(Self { hash, token: (!token.is_empty()).then(|| token.to_owned()) })
+    }
+}
+
+async fn load_checkpoint(store: &dyn BlobStore, sha256: &Digest) -> Result<Option<SavedProgress>, BlobError> {
+    match store.get_bytes(&upload_checkpoint_key(sha256)).await {
+        Ok(bytes) => Ok(SavedProgress::decode(&bytes)),
+        Err(BlobError::NotFound(_)) => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+/// How many bytes of the blob an interrupted upload has stored and can resume from
+/// (0 when there is none).
+pub async fn upload_progress(store: &dyn BlobStore, sha256: &Digest) -> Result<u64, BlobError> {
+    Ok(load_checkpoint(store, sha256).await?.map_or(0, |c| c.hash.len))
+}
+
+/// Stores `chunks` as the blob `expected` from the first byte. See [`put_verified_from`].
 pub async fn put_verified<S>(
     store: &dyn BlobStore,
     expected: &Digest,
@@ -27,54 +72,124 @@ pub async fn put_verified<S>(
 where
     S: Stream<Item = Result<Bytes, BlobError>> + Send + Unpin,
 {
+    put_verified_from(store, expected, expected_size, 0, chunks).await
+}
+
+/// Stores `chunks` — the blob's bytes from `offset` on — as the blob `expected`, making it
+/// visible only if the whole content hashes to `expected` and has exactly `expected_size`
+/// bytes. `offset` must be 0 or what [`upload_progress`] reports. On a mismatch nothing is
+/// visible and the partial upload is discarded; on an interrupted stream the parts stored
+/// so far are kept for a resume.
+pub async fn put_verified_from<S>(
+    store: &dyn BlobStore,
+    expected: &Digest,
+    expected_size: u64,
+    offset: u64,
+    chunks: S,
+) -> Result<PutOutcome, BlobError>
+where
+    S: Stream<Item = Result<Bytes, BlobError>> + Send + Unpin,
+{
     let key = blob_key(expected);
     if store.head(&key).await? == Some(expected_size) {
         return Ok(PutOutcome { bytes: 0, already_present: true });
     }
-    let mut writer = store.begin_put(&key).await?;
-    match stream_into(&mut *writer, expected_size, chunks).await {
+    let checkpoint_key = upload_checkpoint_key(expected);
+    let saved = load_checkpoint(store, expected).await?;
+    let (hasher, token) = if offset == 0 {
+        if let Some(old) = saved {
+            // Starting over: the earlier unfinished upload is thrown away.
+            store.discard_upload(&key, old.token.as_deref()).await?;
+            store.delete(&checkpoint_key).await?;
+        }
+        (ResumableSha256::new(), None)
+    } else {
+        match saved {
+            Some(s) if s.hash.len == offset && offset <= expected_size => (ResumableSha256::resume(&s.hash), s.token),
+            other => {
+                return Err(BlobError::ResumeMismatch {
+                    requested: offset,
+                    available: other.map_or(0, |s| s.hash.len),
+                });
+            }
+        }
+    };
+    let mut writer = store.resume_put(&key, offset, token.as_deref()).await?;
+    let progress = Progress { store, checkpoint_key: &checkpoint_key, part_size: store.part_size() };
+    match stream_into(&mut *writer, hasher, expected_size, &progress, chunks).await {
         Ok(hasher) => {
-            let bytes = hasher.len();
+            let bytes = hasher.len() - offset;
             let actual = hasher.finish();
             if &actual != expected {
                 writer.abort().await?;
+                store.delete(&checkpoint_key).await?;
                 return Err(BlobError::DigestMismatch { expected: expected.to_string(), actual: actual.to_string() });
             }
             writer.commit().await?;
+            store.delete(&checkpoint_key).await?;
             Ok(PutOutcome { bytes, already_present: false })
+        }
+        Err(BlobError::Interrupted(why)) => {
+            writer.suspend().await?;
+            Err(BlobError::Interrupted(why))
         }
         Err(err) => {
             writer.abort().await?;
+            store.delete(&checkpoint_key).await?;
             Err(err)
         }
     }
 }
 
+/// Where and how often an upload saves its progress.
+struct Progress<'a> {
+    store: &'a dyn BlobStore,
+    checkpoint_key: &'a str,
+    part_size: u64,
+}
+
+impl Progress<'_> {
+    /// Persists the writer and saves the hashing state, at a part boundary.
+    async fn save(&self, writer: &mut dyn BlobWriter, hasher: &ResumableSha256) -> Result<(), BlobError> {
+        let Some(hash) = hasher.checkpoint() else { return Ok(()) };
+        let token = writer.persist().await?;
+        self.store.put_bytes(self.checkpoint_key, SavedProgress { hash, token }.encode()).await
+    }
+}
+
 async fn stream_into<S>(
     writer: &mut dyn BlobWriter,
+    mut hasher: ResumableSha256,
     expected_size: u64,
+    progress: &Progress<'_>,
     mut chunks: S,
-) -> Result<Sha256Hasher, BlobError>
+) -> Result<ResumableSha256, BlobError>
 where
     S: Stream<Item = Result<Bytes, BlobError>> + Send + Unpin,
 {
-    let mut hasher = Sha256Hasher::new();
     while let Some(chunk) = chunks.next().await {
-        let chunk = chunk?;
+        let mut chunk = chunk?;
         let received = hasher.len() + chunk.len() as u64;
         if received > expected_size {
             return Err(BlobError::SizeMismatch { expected: expected_size, actual: received });
         }
-        // Hashing a ~1 MiB chunk is CPU work: it runs on a blocking thread, at the same time
-        // as the chunk is written (both only read the shared, reference-counted bytes).
-        let to_hash = chunk.clone();
-        let hashed = tokio::task::spawn_blocking(move || {
-            hasher.update(&to_hash);
-            hasher
-        });
-        let (hashed, written) = tokio::join!(hashed, writer.write(chunk));
-        hasher = hashed.map_err(|e| BlobError::Io(e.to_string()))?;
-        written?;
+        while !chunk.is_empty() {
+            // Split at part boundaries, so progress is saved exactly there.
+            let room = progress.part_size - hasher.len() % progress.part_size;
+            let piece = chunk.split_to((room as usize).min(chunk.len()));
+            // Hashing is CPU work: it runs on a blocking thread while the piece is written.
+            let to_hash = piece.clone();
+            let hashed = tokio::task::spawn_blocking(move || {
+                hasher.update(&to_hash);
+                hasher
+            });
+            let (hashed, written) = tokio::join!(hashed, writer.write(piece));
+            hasher = hashed.map_err(|e| BlobError::Io(e.to_string()))?;
+            written?;
+            if hasher.len() % progress.part_size == 0 && hasher.len() < expected_size {
+                progress.save(writer, &hasher).await?;
+            }
+        }
     }
     if hasher.len() != expected_size {
         return Err(BlobError::SizeMismatch { expected: expected_size, actual: hasher.len() });

@@ -10,6 +10,7 @@ mod names;
 mod path;
 mod records;
 mod reference;
+mod resumable;
 mod staged;
 
 pub use digest::{Digest, Sha256Hasher};
@@ -24,6 +25,7 @@ pub use names::{
 pub use path::EntryPath;
 pub use records::{ArtifactRecord, MAX_PRODUCERS, VersionRecord};
 pub use reference::{Reference, Selector};
+pub use resumable::{HashCheckpoint, ResumableSha256};
 pub use staged::{StagedEntry, StagedIndex, StagedOp};
 
 /// One file of a version: its path in the version, the sha256 of its content and its size.
