@@ -24,8 +24,9 @@ fn upsert(artifact: &str, distributed_id: &str, writer: &str, entries: Vec<v1::E
 }
 
 fn put_messages(sha256: &str, size: u64, chunks: &[&[u8]]) -> Vec<v1::PutBlobRequest> {
-    let mut messages =
-        vec![v1::PutBlobRequest { part: Some(Part::Header(v1::PutBlobHeader { sha256: sha256.into(), size })) }];
+    let mut messages = vec![v1::PutBlobRequest {
+        part: Some(Part::Header(v1::PutBlobHeader { sha256: sha256.into(), size, offset: 0 })),
+    }];
     for chunk in chunks {
         messages.push(v1::PutBlobRequest { part: Some(Part::Chunk(bytes::Bytes::copy_from_slice(chunk))) });
     }

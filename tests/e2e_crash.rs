@@ -12,8 +12,9 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
 }
 
-fn tmp_files(server: &DevServer) -> Vec<u64> {
-    std::fs::read_dir(server.data_dir.join("blobs/tmp"))
+/// Sizes of the unfinished (resumable) uploads the server holds.
+fn partial_uploads(server: &DevServer) -> Vec<u64> {
+    std::fs::read_dir(server.data_dir.join("blobs/uploads"))
         .map(|d| d.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).collect())
         .unwrap_or_default()
 }
@@ -31,7 +32,7 @@ async fn kill_9_mid_upload_leaves_no_partial_blob_and_committed_versions_verify(
     let big = pattern(8 << 20, 7);
     let (tx, rx) = tokio::sync::mpsc::channel::<v1::PutBlobRequest>(8);
     tx.send(v1::PutBlobRequest {
-        part: Some(Part::Header(v1::PutBlobHeader { sha256: sha256_hex(&big), size: big.len() as u64 })),
+        part: Some(Part::Header(v1::PutBlobHeader { sha256: sha256_hex(&big), size: big.len() as u64, offset: 0 })),
     })
     .await
     .unwrap();
@@ -41,15 +42,15 @@ async fn kill_9_mid_upload_leaves_no_partial_blob_and_committed_versions_verify(
     let mut storage = server.storage().await;
     let upload = tokio::spawn(async move { storage.put_blob(tokio_stream::wrappers::ReceiverStream::new(rx)).await });
     assert!(
-        wait_until(Duration::from_secs(10), || tmp_files(&server).iter().any(|len| *len >= 3 << 20)),
-        "the partial upload never reached the server's temp area"
+        wait_until(Duration::from_secs(10), || partial_uploads(&server).iter().any(|len| *len >= 3 << 20)),
+        "the partial upload never reached the server's upload area"
     );
     server.kill9();
     assert!(upload.await.unwrap().is_err(), "the interrupted upload must not succeed");
     drop(tx);
 
     server.crash_and_restart();
-    assert!(tmp_files(&server).is_empty(), "partial uploads are discarded on restart");
+    assert!(!partial_uploads(&server).is_empty(), "the partial upload is kept, for a resume");
     let mut coordinator = server.coordinator().await;
     let missing = coordinator
         .find_missing_blobs(v1::FindMissingBlobsRequest { sha256: vec![sha256_hex(&big)] })
@@ -150,4 +151,42 @@ async fn a_draft_survives_a_server_crash_and_finishes_with_every_writer() {
     }
     let finished = server.cli(tmp.path(), &["finish", "--name", "p", "--distributed-id", "j", "--json"]).json();
     assert_eq!(finished["files"], 3);
+}
+
+#[test]
+fn a_killed_client_resumes_its_upload_from_the_last_stored_part() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = DevServer::start(tmp.path());
+    let big = pattern(96 << 20, 11);
+    write_tree(&tmp.path().join("model"), &[("weights.bin", &big)]);
+    let partial_bytes = || -> u64 {
+        std::fs::read_dir(server.data_dir.join("blobs/uploads"))
+            .map(|d| d.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
+            .unwrap_or(0)
+    };
+    let mut client = std::process::Command::new(support::cairn_bin())
+        .args(["log", "model", "--name", "w", "--type", "model"])
+        .current_dir(tmp.path())
+        .env("CAIRN_SERVER", &server.url)
+        .env("CAIRN_CACHE_DIR", tmp.path().join(".cairn-cache"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while partial_bytes() < 24 << 20 {
+        assert!(std::time::Instant::now() < deadline, "the upload never got going");
+        assert!(client.try_wait().unwrap().is_none(), "the upload finished before the client could be killed");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    client.kill().unwrap();
+    client.wait().unwrap();
+
+    let logged = server.cli(tmp.path(), &["log", "model", "--name", "w", "--type", "model", "--json"]).json();
+    let uploaded = logged["uploaded_bytes"].as_u64().unwrap();
+    assert!(uploaded <= big.len() as u64 - (16 << 20), "resumed after at least two stored parts, sent {uploaded}");
+    assert!(uploaded > 0);
+    server.cli(tmp.path(), &["get", "w", "-o", "back"]).ok();
+    let restored = read_tree(&tmp.path().join("back"));
+    assert!(restored[0].1 == big, "the resumed upload stored exactly the original bytes");
 }

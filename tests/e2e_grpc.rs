@@ -12,7 +12,11 @@ use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 async fn store_blob(server: &DevServer, content: &[u8]) {
     let messages = vec![
         v1::PutBlobRequest {
-            part: Some(Part::Header(v1::PutBlobHeader { sha256: sha256_hex(content), size: content.len() as u64 })),
+            part: Some(Part::Header(v1::PutBlobHeader {
+                sha256: sha256_hex(content),
+                size: content.len() as u64,
+                offset: 0,
+            })),
         },
         v1::PutBlobRequest { part: Some(Part::Chunk(bytes::Bytes::copy_from_slice(content))) },
     ];
@@ -98,7 +102,7 @@ async fn get_blob_serves_byte_ranges() {
     let content: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
     let sha = sha256_hex(&content);
     let messages: Vec<v1::PutBlobRequest> = std::iter::once(v1::PutBlobRequest {
-        part: Some(Part::Header(v1::PutBlobHeader { sha256: sha.clone(), size: content.len() as u64 })),
+        part: Some(Part::Header(v1::PutBlobHeader { sha256: sha.clone(), size: content.len() as u64, offset: 0 })),
     })
     .chain(
         content

@@ -4,8 +4,10 @@
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto").canonicalize()?;
     let files = ["cairn/v1/types.proto", "cairn/v1/storage.proto", "cairn/v1/coordinator.proto"];
+    // The whole directory, canonical: any proto change regenerates the code.
+    println!("cargo:rerun-if-changed={}", proto_root.display());
     for file in &files {
         println!("cargo:rerun-if-changed={}", proto_root.join(file).display());
     }

@@ -31,7 +31,8 @@ macro_rules! blob_conformance_tests {
             delete_removes_and_tolerates_absence,
             missing_objects_and_bad_keys_are_clear_errors,
             an_interrupted_upload_resumes_from_its_last_part_and_stores_the_original_bytes,
-            a_resume_at_a_wrong_offset_is_refused_and_a_fresh_upload_starts_over,
+            a_resume_past_the_stored_progress_is_refused_and_an_earlier_start_skips_ahead,
+            concurrent_uploads_of_one_blob_both_succeed,
         );
     };
     (@each $make_store:expr; $($name:ident),+ $(,)?) => {
@@ -212,8 +213,9 @@ pub async fn an_interrupted_upload_resumes_from_its_last_part_and_stores_the_ori
     assert_eq!(upload_progress(&*store, &digest).await.unwrap(), 0, "the finished upload left no progress behind");
 }
 
-/// Resuming at an offset the store does not hold is refused; starting from 0 works.
-pub async fn a_resume_at_a_wrong_offset_is_refused_and_a_fresh_upload_starts_over(store: Arc<dyn BlobStore>) {
+/// Resuming past the stored progress is refused; an upload from an earlier offset (even 0)
+/// skips the bytes already stored and completes.
+pub async fn a_resume_past_the_stored_progress_is_refused_and_an_earlier_start_skips_ahead(store: Arc<dyn BlobStore>) {
     let part = store.part_size() as usize;
     let data = pattern(part + part / 2, 10);
     let digest = Digest::of(&data);
@@ -225,6 +227,21 @@ pub async fn a_resume_at_a_wrong_offset_is_refused_and_a_fresh_upload_starts_ove
     assert!(matches!(wrong, BlobError::ResumeMismatch { available, .. } if available == part as u64), "{wrong}");
     assert_eq!(store.head(&blob_key(&digest)).await.unwrap(), None);
     let fresh = put_verified(&*store, &digest, size, chunks_of(&data, 1 << 20)).await.unwrap();
-    assert_eq!(fresh.bytes, size);
+    assert_eq!(fresh.bytes, size - part as u64, "the stored part was skipped, not written again");
+    assert_eq!(Digest::of(&store.get_bytes(&blob_key(&digest)).await.unwrap()), digest);
+}
+
+/// Two uploads of the same content at once both succeed and store it once.
+pub async fn concurrent_uploads_of_one_blob_both_succeed(store: Arc<dyn BlobStore>) {
+    let part = store.part_size() as usize;
+    let data = pattern(2 * part + 999, 12);
+    let digest = Digest::of(&data);
+    let size = data.len() as u64;
+    let (a, b) = tokio::join!(
+        put_verified(&*store, &digest, size, chunks_of(&data, 1 << 20)),
+        put_verified(&*store, &digest, size, chunks_of(&data, 777_777)),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert!(a.already_present != b.already_present, "one stored it, the other found it stored");
     assert_eq!(Digest::of(&store.get_bytes(&blob_key(&digest)).await.unwrap()), digest);
 }

@@ -363,7 +363,7 @@ impl BlobStore for S3Store {
         }
         let mismatch = |available| BlobError::ResumeMismatch { requested: offset, available };
         let upload_id = token.ok_or_else(|| mismatch(0))?.to_owned();
-        if offset % self.part_size as u64 != 0 {
+        if !offset.is_multiple_of(self.part_size as u64) {
             return Err(mismatch(0));
         }
         let wanted = (offset / self.part_size as u64) as usize;

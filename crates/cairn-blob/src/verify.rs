@@ -6,12 +6,47 @@
 //! upload from that offset continues hashing from the saved state instead of re-reading
 //! the stored parts. Whatever the path, the blob becomes visible only after its whole
 //! content hashed to the expected digest and size.
+//!
+//! Uploads of one blob within a process are serialized: a second upload of the same content
+//! waits, then finds the blob stored (or resumes where the first stopped). An upload that
+//! starts before the stored progress skips the bytes already stored.
 
 use bytes::Bytes;
 use cairn_core::{Digest, HashCheckpoint, ResumableSha256};
 use futures::{Stream, StreamExt};
 
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+
 use crate::{BlobError, BlobStore, BlobStoreExt, BlobWriter, blob_key};
+
+/// One lock per blob being uploaded in this process.
+static UPLOADS: LazyLock<Mutex<HashMap<Digest, Arc<tokio::sync::Mutex<()>>>>> = LazyLock::new(Default::default);
+
+/// Holds the upload lock of one blob; forgets the lock when the last holder is done.
+struct UploadGuard {
+    digest: Digest,
+    lock: Arc<tokio::sync::Mutex<()>>,
+    _held: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl UploadGuard {
+    async fn acquire(digest: Digest) -> Self {
+        let lock = UPLOADS.lock().expect("upload locks").entry(digest).or_default().clone();
+        let held = lock.clone().lock_owned().await;
+        Self { digest, lock, _held: held }
+    }
+}
+
+impl Drop for UploadGuard {
+    fn drop(&mut self) {
+        let mut uploads = UPLOADS.lock().expect("upload locks");
+        // Two references: the map's and ours. More means someone else waits for it.
+        if Arc::strong_count(&self.lock) <= 2 {
+            uploads.remove(&self.digest);
+        }
+    }
+}
 
 /// What a verified put did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,30 +125,26 @@ pub async fn put_verified_from<S>(
 where
     S: Stream<Item = Result<Bytes, BlobError>> + Send + Unpin,
 {
+    let _guard = UploadGuard::acquire(*expected).await;
     let key = blob_key(expected);
     if store.head(&key).await? == Some(expected_size) {
         return Ok(PutOutcome { bytes: 0, already_present: true });
     }
     let checkpoint_key = upload_checkpoint_key(expected);
     let saved = load_checkpoint(store, expected).await?;
-    let (hasher, token) = if offset == 0 {
-        if let Some(old) = saved {
-            // Starting over: the earlier unfinished upload is thrown away.
-            store.discard_upload(&key, old.token.as_deref()).await?;
-            store.delete(&checkpoint_key).await?;
+    // Resume where the stored progress is, skipping incoming bytes stored already.
+    let (hasher, token, resume_at) = match saved {
+        Some(s) if offset <= s.hash.len && s.hash.len <= expected_size => {
+            (ResumableSha256::resume(&s.hash), s.token, s.hash.len)
         }
-        (ResumableSha256::new(), None)
-    } else {
-        match saved {
-            Some(s) if s.hash.len == offset && offset <= expected_size => (ResumableSha256::resume(&s.hash), s.token),
-            other => {
-                return Err(BlobError::ResumeMismatch {
-                    requested: offset,
-                    available: other.map_or(0, |s| s.hash.len),
-                });
-            }
+        Some(s) if offset > 0 => {
+            return Err(BlobError::ResumeMismatch { requested: offset, available: s.hash.len });
         }
+        _ if offset > 0 => return Err(BlobError::ResumeMismatch { requested: offset, available: 0 }),
+        _ => (ResumableSha256::new(), None, 0),
     };
+    let chunks = skip_bytes(chunks, resume_at - offset);
+    let offset = resume_at;
     let mut writer = store.resume_put(&key, offset, token.as_deref()).await?;
     let progress = Progress { store, checkpoint_key: &checkpoint_key, part_size: store.part_size() };
     match stream_into(&mut *writer, hasher, expected_size, &progress, chunks).await {
@@ -139,6 +170,26 @@ where
             Err(err)
         }
     }
+}
+
+/// The stream without its first `skip` bytes.
+fn skip_bytes<S>(chunks: S, skip: u64) -> impl Stream<Item = Result<Bytes, BlobError>> + Send + Unpin
+where
+    S: Stream<Item = Result<Bytes, BlobError>> + Send + Unpin,
+{
+    let mut left = skip;
+    chunks.filter_map(move |chunk| {
+        let out = match chunk {
+            Ok(mut bytes) if left > 0 => {
+                let drop = (left as usize).min(bytes.len());
+                left -= drop as u64;
+                let _ = bytes.split_to(drop);
+                (!bytes.is_empty()).then_some(Ok(bytes))
+            }
+            other => Some(other),
+        };
+        std::future::ready(out)
+    })
 }
 
 /// Where and how often an upload saves its progress.
@@ -186,7 +237,7 @@ where
             let (hashed, written) = tokio::join!(hashed, writer.write(piece));
             hasher = hashed.map_err(|e| BlobError::Io(e.to_string()))?;
             written?;
-            if hasher.len() % progress.part_size == 0 && hasher.len() < expected_size {
+            if hasher.len().is_multiple_of(progress.part_size) && hasher.len() < expected_size {
                 progress.save(writer, &hasher).await?;
             }
         }

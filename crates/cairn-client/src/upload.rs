@@ -8,8 +8,9 @@ use std::path::PathBuf;
 use bytes::BytesMut;
 use cairn_core::Digest;
 use cairn_proto::v1::put_blob_request::Part;
-use cairn_proto::v1::{FindMissingBlobsRequest, PutBlobHeader, PutBlobRequest};
+use cairn_proto::v1::{FindMissingBlobsRequest, GetUploadStatusRequest, PutBlobHeader, PutBlobRequest};
 use futures::{StreamExt, TryStreamExt, stream};
+use tokio::io::AsyncSeekExt;
 
 use crate::{Client, ClientError, HashedFile};
 
@@ -19,6 +20,8 @@ const FIND_MISSING_BATCH: usize = 10_000;
 const UPLOAD_CONCURRENCY: usize = 4;
 /// Bytes per PutBlob chunk.
 const CHUNK: usize = 1024 * 1024;
+/// Blobs from this size on ask whether an interrupted upload can be resumed.
+const RESUMABLE_SIZE: u64 = 8 * 1024 * 1024;
 
 impl Client {
     /// Digests among `digests` that the server does not store.
@@ -59,30 +62,50 @@ impl Client {
     }
 
     /// Streams one file as the blob `digest`; returns the bytes sent (0 if already stored).
-    /// A worker that fails mid-way is replaced by another and the upload starts again.
+    /// A large blob whose earlier upload was interrupted resumes after the stored parts; a
+    /// worker that fails mid-way is replaced by another, which resumes the same way.
     pub async fn put_blob_from_file(&self, digest: Digest, size: u64, source: PathBuf) -> Result<u64, ClientError> {
-        let outcome = self
+        let sent = self
             .storage_call(|mut storage| {
-                let source = source.clone();
+                let (source, progress) = (source.clone(), self.progress.clone());
                 async move {
-                    let file = match tokio::fs::File::open(&source).await {
+                    let mut offset = 0;
+                    if size >= RESUMABLE_SIZE {
+                        let status = storage
+                            .get_upload_status(GetUploadStatusRequest { sha256: digest.to_string() })
+                            .await?
+                            .into_inner();
+                        if status.present {
+                            return Ok(Ok(0));
+                        }
+                        offset = status.offset;
+                    }
+                    let mut file = match tokio::fs::File::open(&source).await {
                         Ok(file) => file,
                         Err(err) => return Ok(Err(ClientError::io(&source, err))),
                     };
-                    let header =
-                        PutBlobRequest { part: Some(Part::Header(PutBlobHeader { sha256: digest.to_string(), size })) };
-                    let progress = self.progress.clone();
+                    if let Err(err) = file.seek(std::io::SeekFrom::Start(offset)).await {
+                        return Ok(Err(ClientError::io(&source, err)));
+                    }
+                    if offset > 0 {
+                        tracing::info!(path = %source.display(), offset, "resuming an interrupted upload");
+                        crate::progress::advance(&progress, offset);
+                    }
+                    let header = PutBlobRequest {
+                        part: Some(Part::Header(PutBlobHeader { sha256: digest.to_string(), size, offset })),
+                    };
                     let chunks = file_chunks(file, source).inspect(move |request| {
                         if let Some(Part::Chunk(chunk)) = &request.part {
                             crate::progress::advance(&progress, chunk.len() as u64);
                         }
                     });
                     let requests = stream::once(async move { header }).chain(chunks);
-                    storage.put_blob(requests).await.map(|r| Ok(r.into_inner()))
+                    let response = storage.put_blob(requests).await?.into_inner();
+                    Ok(Ok(if response.already_present { 0 } else { size - offset }))
                 }
             })
             .await??;
-        Ok(if outcome.already_present { 0 } else { size })
+        Ok(sent)
     }
 }
 

@@ -2,10 +2,13 @@
 
 use std::sync::Arc;
 
-use cairn_blob::{BlobError, BlobStore, blob_key, put_verified};
+use cairn_blob::{BlobError, BlobStore, blob_key, put_verified_from, upload_progress};
 use cairn_core::Digest;
 use cairn_proto::v1::put_blob_request::Part;
-use cairn_proto::v1::{GetBlobRequest, GetBlobResponse, PutBlobRequest, PutBlobResponse, storage_service_server};
+use cairn_proto::v1::{
+    GetBlobRequest, GetBlobResponse, GetUploadStatusRequest, GetUploadStatusResponse, PutBlobRequest, PutBlobResponse,
+    storage_service_server,
+};
 use cairn_proto::{core_error_status, error_status};
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
@@ -48,6 +51,16 @@ fn blob_status(err: BlobError, sha256: &str) -> Status {
             message,
             vec![("sha256", sha256.to_owned()), ("offset", offset.to_string()), ("size", size.to_string())],
         ),
+        BlobError::ResumeMismatch { requested, available } => error_status(
+            Code::FailedPrecondition,
+            "RESUME_OFFSET_MISMATCH",
+            message,
+            vec![
+                ("sha256", sha256.to_owned()),
+                ("offset", requested.to_string()),
+                ("available_offset", available.to_string()),
+            ],
+        ),
         BlobError::Interrupted(_) => {
             error_status(Code::Cancelled, "UPLOAD_INTERRUPTED", message, vec![("sha256", sha256.to_owned())])
         }
@@ -75,7 +88,7 @@ impl storage_service_server::StorageService for StorageService {
             Ok(_) => Err(BlobError::Interrupted("PutBlob sent a second header or an empty message".into())),
             Err(status) => Err(BlobError::Interrupted(status.message().to_owned())),
         });
-        let outcome = put_verified(&*self.blobs, &digest, header.size, chunks)
+        let outcome = put_verified_from(&*self.blobs, &digest, header.size, header.offset, chunks)
             .await
             .map_err(|e| blob_status(e, &header.sha256))?;
         tracing::debug!(sha256 = %digest, bytes = outcome.bytes, already_present = outcome.already_present, "blob stored");
@@ -98,5 +111,20 @@ impl storage_service_server::StorageService for StorageService {
         let responses =
             chunks.map_ok(|chunk| GetBlobResponse { chunk }).map_err(move |e| blob_status(e, &sha256)).boxed();
         Ok(Response::new(responses))
+    }
+
+    async fn get_upload_status(
+        &self,
+        request: Request<GetUploadStatusRequest>,
+    ) -> Result<Response<GetUploadStatusResponse>, Status> {
+        let sha256 = request.into_inner().sha256;
+        let digest = Digest::parse_hex(&sha256).map_err(|e| core_error_status(&e))?;
+        let present = self.blobs.head(&blob_key(&digest)).await.map_err(|e| blob_status(e, &sha256))?.is_some();
+        let offset = if present {
+            0
+        } else {
+            upload_progress(&*self.blobs, &digest).await.map_err(|e| blob_status(e, &sha256))?
+        };
+        Ok(Response::new(GetUploadStatusResponse { present, offset }))
     }
 }

@@ -14,7 +14,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x63\x61irn/v1/storage.proto\x12\x08\x63\x61irn.v1\"-\n\rPutBlobHeader\x12\x0e\n\x06sha256\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\"T\n\x0ePutBlobRequest\x12)\n\x06header\x18\x01 \x01(\x0b\x32\x17.cairn.v1.PutBlobHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"H\n\x0fPutBlobResponse\x12\x0e\n\x06sha256\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x17\n\x0f\x61lready_present\x18\x03 \x01(\x08\"@\n\x0eGetBlobRequest\x12\x0e\n\x06sha256\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x04\x12\x0e\n\x06length\x18\x03 \x01(\x04\" \n\x0fGetBlobResponse\x12\r\n\x05\x63hunk\x18\x01 \x01(\x0c\x32\x94\x01\n\x0eStorageService\x12@\n\x07PutBlob\x12\x18.cairn.v1.PutBlobRequest\x1a\x19.cairn.v1.PutBlobResponse(\x01\x12@\n\x07GetBlob\x12\x18.cairn.v1.GetBlobRequest\x1a\x19.cairn.v1.GetBlobResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x63\x61irn/v1/storage.proto\x12\x08\x63\x61irn.v1\"=\n\rPutBlobHeader\x12\x0e\n\x06sha256\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x0e\n\x06offset\x18\x03 \x01(\x04\"T\n\x0ePutBlobRequest\x12)\n\x06header\x18\x01 \x01(\x0b\x32\x17.cairn.v1.PutBlobHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"H\n\x0fPutBlobResponse\x12\x0e\n\x06sha256\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x17\n\x0f\x61lready_present\x18\x03 \x01(\x08\"@\n\x0eGetBlobRequest\x12\x0e\n\x06sha256\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x04\x12\x0e\n\x06length\x18\x03 \x01(\x04\" \n\x0fGetBlobResponse\x12\r\n\x05\x63hunk\x18\x01 \x01(\x0c\"(\n\x16GetUploadStatusRequest\x12\x0e\n\x06sha256\x18\x01 \x01(\t\":\n\x17GetUploadStatusResponse\x12\x0f\n\x07present\x18\x01 \x01(\x08\x12\x0e\n\x06offset\x18\x02 \x01(\x04\x32\xec\x01\n\x0eStorageService\x12@\n\x07PutBlob\x12\x18.cairn.v1.PutBlobRequest\x1a\x19.cairn.v1.PutBlobResponse(\x01\x12@\n\x07GetBlob\x12\x18.cairn.v1.GetBlobRequest\x1a\x19.cairn.v1.GetBlobResponse0\x01\x12V\n\x0fGetUploadStatus\x12 .cairn.v1.GetUploadStatusRequest\x1a!.cairn.v1.GetUploadStatusResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -22,15 +22,19 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cairn.v1.storage_pb2', _glo
 if _descriptor._USE_C_DESCRIPTORS == False:
   DESCRIPTOR._options = None
   _globals['_PUTBLOBHEADER']._serialized_start=36
-  _globals['_PUTBLOBHEADER']._serialized_end=81
-  _globals['_PUTBLOBREQUEST']._serialized_start=83
-  _globals['_PUTBLOBREQUEST']._serialized_end=167
-  _globals['_PUTBLOBRESPONSE']._serialized_start=169
-  _globals['_PUTBLOBRESPONSE']._serialized_end=241
-  _globals['_GETBLOBREQUEST']._serialized_start=243
-  _globals['_GETBLOBREQUEST']._serialized_end=307
-  _globals['_GETBLOBRESPONSE']._serialized_start=309
-  _globals['_GETBLOBRESPONSE']._serialized_end=341
-  _globals['_STORAGESERVICE']._serialized_start=344
-  _globals['_STORAGESERVICE']._serialized_end=492
+  _globals['_PUTBLOBHEADER']._serialized_end=97
+  _globals['_PUTBLOBREQUEST']._serialized_start=99
+  _globals['_PUTBLOBREQUEST']._serialized_end=183
+  _globals['_PUTBLOBRESPONSE']._serialized_start=185
+  _globals['_PUTBLOBRESPONSE']._serialized_end=257
+  _globals['_GETBLOBREQUEST']._serialized_start=259
+  _globals['_GETBLOBREQUEST']._serialized_end=323
+  _globals['_GETBLOBRESPONSE']._serialized_start=325
+  _globals['_GETBLOBRESPONSE']._serialized_end=357
+  _globals['_GETUPLOADSTATUSREQUEST']._serialized_start=359
+  _globals['_GETUPLOADSTATUSREQUEST']._serialized_end=399
+  _globals['_GETUPLOADSTATUSRESPONSE']._serialized_start=401
+  _globals['_GETUPLOADSTATUSRESPONSE']._serialized_end=459
+  _globals['_STORAGESERVICE']._serialized_start=462
+  _globals['_STORAGESERVICE']._serialized_end=698
 # @@protoc_insertion_point(module_scope)

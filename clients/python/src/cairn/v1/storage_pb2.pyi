@@ -5,12 +5,14 @@ from typing import ClassVar as _ClassVar, Mapping as _Mapping, Optional as _Opti
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class PutBlobHeader(_message.Message):
-    __slots__ = ("sha256", "size")
+    __slots__ = ("sha256", "size", "offset")
     SHA256_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
     sha256: str
     size: int
-    def __init__(self, sha256: _Optional[str] = ..., size: _Optional[int] = ...) -> None: ...
+    offset: int
+    def __init__(self, sha256: _Optional[str] = ..., size: _Optional[int] = ..., offset: _Optional[int] = ...) -> None: ...
 
 class PutBlobRequest(_message.Message):
     __slots__ = ("header", "chunk")
@@ -45,3 +47,17 @@ class GetBlobResponse(_message.Message):
     CHUNK_FIELD_NUMBER: _ClassVar[int]
     chunk: bytes
     def __init__(self, chunk: _Optional[bytes] = ...) -> None: ...
+
+class GetUploadStatusRequest(_message.Message):
+    __slots__ = ("sha256",)
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    sha256: str
+    def __init__(self, sha256: _Optional[str] = ...) -> None: ...
+
+class GetUploadStatusResponse(_message.Message):
+    __slots__ = ("present", "offset")
+    PRESENT_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    present: bool
+    offset: int
+    def __init__(self, present: bool = ..., offset: _Optional[int] = ...) -> None: ...

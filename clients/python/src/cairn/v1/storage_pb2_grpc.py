@@ -26,6 +26,11 @@ class StorageServiceStub(object):
                 request_serializer=cairn_dot_v1_dot_storage__pb2.GetBlobRequest.SerializeToString,
                 response_deserializer=cairn_dot_v1_dot_storage__pb2.GetBlobResponse.FromString,
                 )
+        self.GetUploadStatus = channel.unary_unary(
+                '/cairn.v1.StorageService/GetUploadStatus',
+                request_serializer=cairn_dot_v1_dot_storage__pb2.GetUploadStatusRequest.SerializeToString,
+                response_deserializer=cairn_dot_v1_dot_storage__pb2.GetUploadStatusResponse.FromString,
+                )
 
 
 class StorageServiceServicer(object):
@@ -48,6 +53,13 @@ class StorageServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetUploadStatus(self, request, context):
+        """Tells how far an interrupted upload of a blob got, so a PutBlob can resume there.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StorageServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -60,6 +72,11 @@ def add_StorageServiceServicer_to_server(servicer, server):
                     servicer.GetBlob,
                     request_deserializer=cairn_dot_v1_dot_storage__pb2.GetBlobRequest.FromString,
                     response_serializer=cairn_dot_v1_dot_storage__pb2.GetBlobResponse.SerializeToString,
+            ),
+            'GetUploadStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUploadStatus,
+                    request_deserializer=cairn_dot_v1_dot_storage__pb2.GetUploadStatusRequest.FromString,
+                    response_serializer=cairn_dot_v1_dot_storage__pb2.GetUploadStatusResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -104,5 +121,22 @@ class StorageService(object):
         return grpc.experimental.unary_stream(request, target, '/cairn.v1.StorageService/GetBlob',
             cairn_dot_v1_dot_storage__pb2.GetBlobRequest.SerializeToString,
             cairn_dot_v1_dot_storage__pb2.GetBlobResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def GetUploadStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/cairn.v1.StorageService/GetUploadStatus',
+            cairn_dot_v1_dot_storage__pb2.GetUploadStatusRequest.SerializeToString,
+            cairn_dot_v1_dot_storage__pb2.GetUploadStatusResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
