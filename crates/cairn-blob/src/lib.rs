@@ -5,6 +5,8 @@
 mod error;
 mod keys;
 mod local;
+mod metered;
+pub mod metrics;
 mod open;
 mod s3;
 mod store;
@@ -17,6 +19,7 @@ pub use open::S3Args;
 pub use error::BlobError;
 pub use keys::{blob_key, manifest_key, staging_key, staging_prefix, validate_key};
 pub use local::LocalFileStore;
+pub use metered::Metered;
 pub use s3::{S3Config, S3Store};
 pub use store::{BlobStore, BlobStoreExt, BlobWriter, ByteStream, once as single_chunk};
 pub use verify::{PutOutcome, put_verified, put_verified_from, upload_checkpoint_key, upload_progress};

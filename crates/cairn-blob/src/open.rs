@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::{BlobError, BlobStore, LocalFileStore, S3Config, S3Store};
+use crate::{BlobError, BlobStore, LocalFileStore, Metered, S3Config, S3Store};
 
 /// S3 settings shared by the coordinator and the worker. Credentials come from these
 /// flags when both are given, else from the standard AWS chain (environment, profile,
@@ -52,7 +52,7 @@ impl S3Args {
         let Some(bucket) = &self.bucket else {
             let root = data_dir.join("blobs");
             let store = if owns_uploads { LocalFileStore::open(&root)? } else { LocalFileStore::open_shared(&root)? };
-            return Ok(Arc::new(store));
+            return Ok(Metered::wrap(Arc::new(store), "local"));
         };
         if self.access_key.is_some() != self.secret_key.is_some() {
             return Err(BlobError::Io("give both --s3-access-key and --s3-secret-key, or neither".into()));

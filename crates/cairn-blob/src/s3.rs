@@ -128,7 +128,7 @@ impl S3Store {
             if let Some(marker) = &marker {
                 request = request.part_number_marker(marker);
             }
-            let page = request.send().await.map_err(s3_error)?;
+            let page = crate::metrics::timed("s3", "list_parts", request.send()).await.map_err(s3_error)?;
             for part in page.parts() {
                 parts.push((
                     part.part_number().unwrap_or(0),
@@ -173,8 +173,13 @@ impl S3Writer {
         if let Some(id) = &self.upload_id {
             return Ok(id.clone());
         }
-        let created =
-            self.client.create_multipart_upload().bucket(&self.bucket).key(&self.key).send().await.map_err(s3_error)?;
+        let created = crate::metrics::timed(
+            "s3",
+            "create_multipart_upload",
+            self.client.create_multipart_upload().bucket(&self.bucket).key(&self.key).send(),
+        )
+        .await
+        .map_err(s3_error)?;
         let id = created.upload_id().ok_or_else(|| BlobError::Io("s3: no upload id".into()))?.to_owned();
         self.upload_id = Some(id.clone());
         Ok(id)
@@ -189,16 +194,20 @@ impl S3Writer {
         let (client, bucket, key) = (self.client.clone(), self.bucket.clone(), self.key.clone());
         self.in_flight.spawn(async move {
             let _permit = permit;
-            let uploaded = client
-                .upload_part()
-                .bucket(bucket)
-                .key(key)
-                .upload_id(upload_id)
-                .part_number(part_number)
-                .body(SdkByteStream::from(body))
-                .send()
-                .await
-                .map_err(s3_error)?;
+            let uploaded = crate::metrics::timed(
+                "s3",
+                "upload_part",
+                client
+                    .upload_part()
+                    .bucket(bucket)
+                    .key(key)
+                    .upload_id(upload_id)
+                    .part_number(part_number)
+                    .body(SdkByteStream::from(body))
+                    .send(),
+            )
+            .await
+            .map_err(s3_error)?;
             Ok(CompletedPart::builder().part_number(part_number).set_e_tag(uploaded.e_tag().map(str::to_owned)).build())
         });
         // Collect finished parts now, so failures surface early rather than at commit.
@@ -212,14 +221,12 @@ impl S3Writer {
         self.in_flight.abort_all();
         while self.in_flight.join_next().await.is_some() {}
         if let Some(upload_id) = self.upload_id.take() {
-            let aborted = self
-                .client
-                .abort_multipart_upload()
-                .bucket(&self.bucket)
-                .key(&self.key)
-                .upload_id(upload_id)
-                .send()
-                .await;
+            let aborted = crate::metrics::timed(
+                "s3",
+                "abort_multipart_upload",
+                self.client.abort_multipart_upload().bucket(&self.bucket).key(&self.key).upload_id(upload_id).send(),
+            )
+            .await;
             if let Err(err) = aborted {
                 tracing::warn!(key = %self.key, error = %s3_error(err), "could not abort multipart upload");
             }
@@ -229,7 +236,13 @@ impl S3Writer {
     async fn complete(&mut self) -> Result<(), BlobError> {
         if self.upload_id.is_none() {
             let body = SdkByteStream::from(std::mem::take(&mut self.buffer).freeze());
-            self.client.put_object().bucket(&self.bucket).key(&self.key).body(body).send().await.map_err(s3_error)?;
+            crate::metrics::timed(
+                "s3",
+                "put_object",
+                self.client.put_object().bucket(&self.bucket).key(&self.key).body(body).send(),
+            )
+            .await
+            .map_err(s3_error)?;
             return Ok(());
         }
         if !self.buffer.is_empty() {
@@ -242,15 +255,19 @@ impl S3Writer {
         }
         parts.sort_by_key(|p| p.part_number());
         let upload_id = self.upload_id.clone().expect("multipart started");
-        self.client
-            .complete_multipart_upload()
-            .bucket(&self.bucket)
-            .key(&self.key)
-            .upload_id(upload_id)
-            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
-            .send()
-            .await
-            .map_err(s3_error)?;
+        crate::metrics::timed(
+            "s3",
+            "complete_multipart_upload",
+            self.client
+                .complete_multipart_upload()
+                .bucket(&self.bucket)
+                .key(&self.key)
+                .upload_id(upload_id)
+                .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+                .send(),
+        )
+        .await
+        .map_err(s3_error)?;
         self.upload_id = None;
         Ok(())
     }
@@ -317,7 +334,12 @@ impl Drop for S3Writer {
             self.in_flight.abort_all();
             let (client, bucket, key) = (self.client.clone(), self.bucket.clone(), self.key.clone());
             runtime.spawn(async move {
-                let _ = client.abort_multipart_upload().bucket(bucket).key(key).upload_id(upload_id).send().await;
+                let _ = crate::metrics::timed(
+                    "s3",
+                    "abort_multipart_upload",
+                    client.abort_multipart_upload().bucket(bucket).key(key).upload_id(upload_id).send(),
+                )
+                .await;
             });
         }
     }
@@ -386,14 +408,17 @@ impl BlobStore for S3Store {
 
     async fn discard_upload(&self, key: &str, token: Option<&str>) -> Result<(), BlobError> {
         let Some(upload_id) = token else { return Ok(()) };
-        let aborted = self
-            .client
-            .abort_multipart_upload()
-            .bucket(&self.bucket)
-            .key(self.object_key(key)?)
-            .upload_id(upload_id)
-            .send()
-            .await;
+        let aborted = crate::metrics::timed(
+            "s3",
+            "abort_multipart_upload",
+            self.client
+                .abort_multipart_upload()
+                .bucket(&self.bucket)
+                .key(self.object_key(key)?)
+                .upload_id(upload_id)
+                .send(),
+        )
+        .await;
         match aborted {
             Ok(_) => Ok(()),
             Err(err) if status_of(&err) == Some(404) => Ok(()),
@@ -414,17 +439,20 @@ impl BlobStore for S3Store {
         if end == offset {
             return Ok(stream::empty().boxed());
         }
-        let response = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(self.object_key(key)?)
-            .range(format!("bytes={offset}-{}", end - 1))
-            .send()
-            .await
-            .map_err(
-                |err| if status_of(&err) == Some(404) { BlobError::NotFound(key.to_owned()) } else { s3_error(err) },
-            )?;
+        let response = crate::metrics::timed(
+            "s3",
+            "get_object",
+            self.client
+                .get_object()
+                .bucket(&self.bucket)
+                .key(self.object_key(key)?)
+                .range(format!("bytes={offset}-{}", end - 1))
+                .send(),
+        )
+        .await
+        .map_err(|err| {
+            if status_of(&err) == Some(404) { BlobError::NotFound(key.to_owned()) } else { s3_error(err) }
+        })?;
         let body = response.body;
         let chunks = stream::unfold(body, |mut body| async move {
             match body.next().await {
@@ -437,7 +465,13 @@ impl BlobStore for S3Store {
     }
 
     async fn head(&self, key: &str) -> Result<Option<u64>, BlobError> {
-        match self.client.head_object().bucket(&self.bucket).key(self.object_key(key)?).send().await {
+        match crate::metrics::timed(
+            "s3",
+            "head_object",
+            self.client.head_object().bucket(&self.bucket).key(self.object_key(key)?).send(),
+        )
+        .await
+        {
             Ok(head) => Ok(Some(head.content_length().unwrap_or(0).max(0) as u64)),
             Err(err) if status_of(&err) == Some(404) => Ok(None),
             Err(err) => Err(s3_error(err)),
@@ -445,7 +479,13 @@ impl BlobStore for S3Store {
     }
 
     async fn delete(&self, key: &str) -> Result<(), BlobError> {
-        match self.client.delete_object().bucket(&self.bucket).key(self.object_key(key)?).send().await {
+        match crate::metrics::timed(
+            "s3",
+            "delete_object",
+            self.client.delete_object().bucket(&self.bucket).key(self.object_key(key)?).send(),
+        )
+        .await
+        {
             Ok(_) => Ok(()),
             Err(err) if status_of(&err) == Some(404) => Ok(()),
             Err(err) => Err(s3_error(err)),
@@ -469,7 +509,7 @@ impl BlobStore for S3Store {
             if let Some(token) = &token {
                 request = request.continuation_token(token);
             }
-            let page = request.send().await.map_err(s3_error)?;
+            let page = crate::metrics::timed("s3", "list_objects_v2", request.send()).await.map_err(s3_error)?;
             for object in page.contents() {
                 if let Some(key) = object.key().and_then(|k| k.strip_prefix(&self.prefix)) {
                     keys.push(key.to_owned());

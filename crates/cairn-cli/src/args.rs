@@ -73,6 +73,9 @@ pub struct DevArgs {
     /// Seconds between scans that expire idle drafts and release their staged data.
     #[arg(long, default_value_t = 30)]
     pub expiry_sweep_secs: u64,
+    /// Address of the admin HTTP server (Prometheus `/metrics`); unset: no admin server.
+    #[arg(long, env = "CAIRN_ADMIN_LISTEN")]
+    pub admin_listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Args)]

@@ -19,7 +19,8 @@ pub async fn run(args: DevArgs) -> Result<(), Box<dyn std::error::Error>> {
         .map_err(|e| format!("cannot create data dir {}: {e}", args.data_dir.display()))?;
     let meta = EmbeddedStore::open(&args.data_dir.join("meta.redb"))
         .map_err(|e| format!("cannot open metadata store in {}: {e}", args.data_dir.display()))?;
-    let blobs: Arc<dyn cairn_blob::BlobStore> = Arc::new(LocalFileStore::open(&args.data_dir.join("blobs"))?);
+    let meta = cairn_meta::Metered::wrap(Arc::new(meta), "embedded");
+    let blobs = cairn_blob::Metered::wrap(Arc::new(LocalFileStore::open(&args.data_dir.join("blobs"))?), "local");
     let listener =
         TcpListener::bind(args.listen).await.map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let bound = listener.local_addr()?;
@@ -29,10 +30,11 @@ pub async fn run(args: DevArgs) -> Result<(), Box<dyn std::error::Error>> {
     // dev server is the same node and takes its drafts back at once instead of waiting for
     // the crashed process's lease to lapse.
     config.node_id = "dev".to_owned();
-    let coordinator = Coordinator::start(Arc::new(meta), blobs.clone(), config).await?;
+    let coordinator = Coordinator::start(meta, blobs.clone(), config).await?;
     let sweeper = coordinator.spawn_expiry_sweeper();
     // The first line of stdout is the bound address, so scripts can use port 0.
     println!("cairn dev listening on {bound} (data in {})", args.data_dir.display());
+    let admin = cairn_proto::server::spawn_admin(args.admin_listen).await?;
     tracing::info!(address = %bound, data_dir = %args.data_dir.display(), "cairn dev started");
     let (coordinator_service, storage_service) = (coordinator.grpc_service(), cairn_worker::grpc_service(blobs));
     let result = serve(listener, &[COORDINATOR_SERVICE, STORAGE_SERVICE], |router| {
@@ -40,6 +42,9 @@ pub async fn run(args: DevArgs) -> Result<(), Box<dyn std::error::Error>> {
     })
     .await;
     sweeper.abort();
+    if let Some(admin) = admin {
+        admin.abort();
+    }
     coordinator.stop().await;
     result.map_err(|e| e.to_string().into())
 }

@@ -72,9 +72,5 @@ fn exit(result: Result<(), Box<dyn std::error::Error + Send + Sync>>) -> ExitCod
 
 /// Servers log at info by default; client commands only warn, keeping output clean.
 fn init_tracing(server: bool) {
-    let default = if server { "info" } else { "warn" };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).init();
+    cairn_proto::server::init_logging(if server { "info" } else { "warn" });
 }

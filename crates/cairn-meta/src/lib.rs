@@ -5,6 +5,8 @@
 mod embedded;
 mod error;
 mod etcd;
+mod metered;
+pub mod metrics;
 mod open;
 mod registration;
 mod store;
@@ -16,5 +18,6 @@ pub use open::EtcdArgs;
 pub use embedded::EmbeddedStore;
 pub use error::MetaError;
 pub use etcd::EtcdStore;
+pub use metered::Metered;
 pub use registration::{COORDINATORS_PREFIX, Member, Registration, WORKERS_PREFIX};
 pub use store::{Compare, KeyValue, LeaseId, MAX_TXN_OPS, MAX_VALUE_BYTES, MetaStore, MetaStoreExt, Txn, TxnOp};

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::{EmbeddedStore, EtcdStore, MetaError, MetaStore};
+use crate::{EmbeddedStore, EtcdStore, MetaError, MetaStore, Metered};
 
 /// etcd settings shared by the coordinator and the worker.
 #[derive(Debug, Clone, clap::Args)]
@@ -32,9 +32,10 @@ impl EtcdArgs {
     pub async fn open(&self, data_dir: &Path) -> Result<Arc<dyn MetaStore>, MetaError> {
         if self.is_cluster() {
             let timeout = Duration::from_secs(self.timeout_secs.max(1));
-            return Ok(Arc::new(EtcdStore::connect(&self.endpoints, &self.namespace, timeout).await?));
+            let store = EtcdStore::connect(&self.endpoints, &self.namespace, timeout).await?;
+            return Ok(Metered::wrap(Arc::new(store), "etcd"));
         }
         std::fs::create_dir_all(data_dir).map_err(MetaError::backend)?;
-        Ok(Arc::new(EmbeddedStore::open(&data_dir.join("meta.redb"))?))
+        Ok(Metered::wrap(Arc::new(EmbeddedStore::open(&data_dir.join("meta.redb"))?), "embedded"))
     }
 }

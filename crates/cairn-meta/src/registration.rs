@@ -73,14 +73,17 @@ impl Registration {
                 tokio::time::sleep(period).await;
                 match loop_meta.keep_alive(lease).await {
                     Ok(()) => {
+                        crate::metrics::LEASE_RENEWALS.with_label_values(&["ok"]).inc();
                         last_renewal = tokio::time::Instant::now();
                         continue;
                     }
                     Err(MetaError::LeaseNotFound(_)) => {
+                        crate::metrics::LEASE_RENEWALS.with_label_values(&["lost"]).inc();
                         tracing::warn!(key = %loop_key, lease, "lease lost; stepping down and registering again");
                         let _ = sender.send(None);
                     }
                     Err(err) => {
+                        crate::metrics::LEASE_RENEWALS.with_label_values(&["failed"]).inc();
                         tracing::warn!(key = %loop_key, error = %err, "keep-alive failed");
                         if last_renewal.elapsed() < ttl {
                             continue;

@@ -24,6 +24,7 @@ pub async fn serve(
     }
     // HTTP/2 windows sized for ~1 MiB chunks: the 64 KiB defaults stall bulk streams.
     let mut builder = tonic::transport::Server::builder()
+        .trace_fn(request_span)
         .initial_stream_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)
         .max_frame_size(MAX_FRAME)
@@ -79,4 +80,56 @@ pub fn advertise_address(flag: Option<&str>, bound: std::net::SocketAddr) -> Res
         }
         None => Ok(format!("http://{bound}")),
     }
+}
+
+/// The span every request runs in: the gRPC method and a request id (the caller's
+/// `x-request-id`, else a new one), so every log line of a request can be found.
+fn request_span(request: &http::Request<()>) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    tracing::info_span!("request", method = %request.uri().path(), request_id = %request_id)
+}
+
+/// Serves Prometheus metrics at `/metrics` on the admin listener until the process ends.
+pub async fn serve_admin(listener: TcpListener) -> std::io::Result<()> {
+    let app = axum::Router::new().route("/metrics", axum::routing::get(metrics_text));
+    axum::serve(listener, app).await
+}
+
+async fn metrics_text() -> ([(&'static str, &'static str); 1], String) {
+    let encoder = prometheus::TextEncoder::new();
+    let body = encoder.encode_to_string(&prometheus::gather()).unwrap_or_default();
+    ([("content-type", "text/plain; version=0.0.4")], body)
+}
+
+/// Binds the admin listener when one is configured, prints its address, and serves it.
+pub async fn spawn_admin(address: Option<std::net::SocketAddr>) -> Result<Option<tokio::task::JoinHandle<()>>, String> {
+    let Some(address) = address else { return Ok(None) };
+    let listener = TcpListener::bind(address).await.map_err(|e| format!("cannot listen on {address} (admin): {e}"))?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    println!("cairn admin listening on {bound} (/metrics)");
+    Ok(Some(tokio::spawn(async move {
+        if let Err(err) = serve_admin(listener).await {
+            tracing::warn!(error = %err, "admin server stopped");
+        }
+    })))
+}
+
+/// Installs logging: `CAIRN_LOG` sets the filter (default `default_level`), and
+/// `CAIRN_LOG_FORMAT=json` switches to one JSON object per line, with the request span.
+pub fn init_logging(default_level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let json = std::env::var("CAIRN_LOG_FORMAT").is_ok_and(|f| f == "json");
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().with_current_span(true).with_span_list(false).try_init()
+    } else {
+        let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        builder.with_ansi(ansi).try_init()
+    };
 }

@@ -73,6 +73,22 @@ impl Coordinator {
         new: &NewVersion,
         fence: Option<&DraftFence>,
     ) -> Result<(VersionRecord, bool), CoordError> {
+        let kind = if fence.is_some() { "finish" } else { "log" };
+        let result = self.commit_version_once(new, fence).await;
+        let outcome = match &result {
+            Ok((_, true)) => "dedup",
+            Ok((_, false)) => "new",
+            Err(_) => "error",
+        };
+        crate::metrics::COMMITS.with_label_values(&[kind, outcome]).inc();
+        result
+    }
+
+    async fn commit_version_once(
+        &self,
+        new: &NewVersion,
+        fence: Option<&DraftFence>,
+    ) -> Result<(VersionRecord, bool), CoordError> {
         let artifact_key = keys::artifact(&new.project, &new.artifact);
         for _ in 0..MAX_COMMIT_ATTEMPTS {
             let now = now_ms();

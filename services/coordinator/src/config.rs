@@ -32,4 +32,7 @@ pub struct CoordinatorArgs {
     /// Seconds between scans that expire idle drafts.
     #[arg(long, env = "CAIRN_EXPIRY_SWEEP_SECS", default_value_t = 30)]
     pub expiry_sweep_secs: u64,
+    /// Address of the admin HTTP server (Prometheus `/metrics`); unset: no admin server.
+    #[arg(long, env = "CAIRN_ADMIN_LISTEN")]
+    pub admin_listen: Option<SocketAddr>,
 }

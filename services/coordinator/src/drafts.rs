@@ -47,11 +47,15 @@ pub(crate) struct DraftCache {
 impl DraftCache {
     fn slot(&self, key: &str) -> Arc<tokio::sync::Mutex<Slot>> {
         let mut slots = self.slots.lock().expect("draft cache lock poisoned");
-        slots.entry(key.to_owned()).or_default().clone()
+        let slot = slots.entry(key.to_owned()).or_default().clone();
+        crate::metrics::OPEN_DRAFTS.set(slots.len() as i64);
+        slot
     }
 
     fn forget(&self, key: &str) {
-        self.slots.lock().expect("draft cache lock poisoned").remove(key);
+        let mut slots = self.slots.lock().expect("draft cache lock poisoned");
+        slots.remove(key);
+        crate::metrics::OPEN_DRAFTS.set(slots.len() as i64);
     }
 }
 

@@ -11,6 +11,7 @@ mod error;
 mod grpc;
 mod keys;
 mod manifests;
+pub mod metrics;
 mod ownership;
 mod versions;
 
@@ -159,12 +160,16 @@ pub async fn run(args: CoordinatorArgs) -> Result<(), Box<dyn std::error::Error 
     let coordinator = Coordinator::start(meta, blobs, config).await?;
     let sweeper = coordinator.spawn_expiry_sweeper();
     println!("cairn coordinator listening on {bound} (node {})", coordinator.node.id);
+    let admin = cairn_proto::server::spawn_admin(args.admin_listen).await?;
     let service = coordinator.grpc_service();
     let result = cairn_proto::server::serve(listener, &[cairn_proto::server::COORDINATOR_SERVICE], |router| {
         router.add_service(service)
     })
     .await;
     sweeper.abort();
+    if let Some(admin) = admin {
+        admin.abort();
+    }
     coordinator.stop().await;
     result
 }

@@ -29,4 +29,7 @@ pub struct WorkerConfig {
     /// Seconds of the worker's registration lease.
     #[arg(long, env = "CAIRN_LEASE_TTL_SECS", default_value_t = 10)]
     pub lease_ttl_secs: u64,
+    /// Address of the admin HTTP server (Prometheus `/metrics`); unset: no admin server.
+    #[arg(long, env = "CAIRN_ADMIN_LISTEN")]
+    pub admin_listen: Option<SocketAddr>,
 }

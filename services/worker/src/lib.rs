@@ -2,6 +2,7 @@
 //! blob visible in the BlobStore only after its sha256 and size verify. Stateless: any
 //! number of workers can serve one store.
 
+pub mod metrics;
 mod service;
 
 pub use service::StorageService;
@@ -37,6 +38,7 @@ pub async fn run(config: WorkerConfig) -> Result<(), Box<dyn std::error::Error +
         None
     };
     println!("cairn worker listening on {bound} (node {node_id})");
+    let admin = cairn_proto::server::spawn_admin(config.admin_listen).await?;
     let service = grpc_service(blobs);
     let result = cairn_proto::server::serve(listener, &[cairn_proto::server::STORAGE_SERVICE], |router| {
         router.add_service(service)
@@ -44,6 +46,9 @@ pub async fn run(config: WorkerConfig) -> Result<(), Box<dyn std::error::Error +
     .await;
     if let Some(registration) = registration {
         registration.stop().await;
+    }
+    if let Some(admin) = admin {
+        admin.abort();
     }
     result
 }

@@ -12,7 +12,7 @@ struct Cli {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new("info")).init();
+    cairn_proto::server::init_logging("info");
     match cairn_worker::run(Cli::parse().config).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {

@@ -88,9 +88,25 @@ impl storage_service_server::StorageService for StorageService {
             Ok(_) => Err(BlobError::Interrupted("PutBlob sent a second header or an empty message".into())),
             Err(status) => Err(BlobError::Interrupted(status.message().to_owned())),
         });
-        let outcome = put_verified_from(&*self.blobs, &digest, header.size, header.offset, chunks)
-            .await
-            .map_err(|e| blob_status(e, &header.sha256))?;
+        let started = std::time::Instant::now();
+        let result = put_verified_from(&*self.blobs, &digest, header.size, header.offset, chunks).await;
+        crate::metrics::UPLOAD_SECONDS.observe(started.elapsed().as_secs_f64());
+        let outcome = match result {
+            Ok(outcome) => {
+                let kind = if outcome.already_present { "present" } else { "stored" };
+                crate::metrics::UPLOADS.with_label_values(&[kind]).inc();
+                crate::metrics::BYTES_RECEIVED.inc_by(outcome.bytes);
+                if outcome.already_present {
+                    crate::metrics::DEDUP_BYTES.inc_by(header.size);
+                }
+                outcome
+            }
+            Err(err) => {
+                let kind = if matches!(err, BlobError::Interrupted(_)) { "interrupted" } else { "refused" };
+                crate::metrics::UPLOADS.with_label_values(&[kind]).inc();
+                return Err(blob_status(err, &header.sha256));
+            }
+        };
         tracing::debug!(sha256 = %digest, bytes = outcome.bytes, already_present = outcome.already_present, "blob stored");
         Ok(Response::new(PutBlobResponse {
             sha256: header.sha256,
@@ -108,8 +124,13 @@ impl storage_service_server::StorageService for StorageService {
         let sha256 = request.sha256.clone();
         let chunks =
             self.blobs.get(&blob_key(&digest), request.offset, length).await.map_err(|e| blob_status(e, &sha256))?;
-        let responses =
-            chunks.map_ok(|chunk| GetBlobResponse { chunk }).map_err(move |e| blob_status(e, &sha256)).boxed();
+        let responses = chunks
+            .map_ok(|chunk| {
+                crate::metrics::BYTES_SENT.inc_by(chunk.len() as u64);
+                GetBlobResponse { chunk }
+            })
+            .map_err(move |e| blob_status(e, &sha256))
+            .boxed();
         Ok(Response::new(responses))
     }
 

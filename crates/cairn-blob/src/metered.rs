@@ -1,0 +1,57 @@
+//! A BlobStore that records request counts and latencies of the store it wraps (used for
+//! local files; the S3 store records each S3 call itself).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::metrics::timed;
+use crate::{BlobError, BlobStore, BlobWriter, ByteStream};
+
+/// Wraps a BlobStore with metrics labelled by `backend`.
+pub struct Metered {
+    inner: Arc<dyn BlobStore>,
+    backend: &'static str,
+}
+
+impl Metered {
+    /// `inner`, measured.
+    pub fn wrap(inner: Arc<dyn BlobStore>, backend: &'static str) -> Arc<dyn BlobStore> {
+        Arc::new(Self { inner, backend })
+    }
+}
+
+#[async_trait]
+impl BlobStore for Metered {
+    async fn begin_put(&self, key: &str) -> Result<Box<dyn BlobWriter>, BlobError> {
+        timed(self.backend, "begin_put", self.inner.begin_put(key)).await
+    }
+
+    async fn resume_put(&self, key: &str, offset: u64, token: Option<&str>) -> Result<Box<dyn BlobWriter>, BlobError> {
+        timed(self.backend, "resume_put", self.inner.resume_put(key, offset, token)).await
+    }
+
+    async fn discard_upload(&self, key: &str, token: Option<&str>) -> Result<(), BlobError> {
+        timed(self.backend, "discard_upload", self.inner.discard_upload(key, token)).await
+    }
+
+    fn part_size(&self) -> u64 {
+        self.inner.part_size()
+    }
+
+    async fn get(&self, key: &str, offset: u64, length: Option<u64>) -> Result<ByteStream, BlobError> {
+        timed(self.backend, "get", self.inner.get(key, offset, length)).await
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<u64>, BlobError> {
+        timed(self.backend, "head", self.inner.head(key)).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        timed(self.backend, "delete", self.inner.delete(key)).await
+    }
+
+    async fn list(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<Vec<String>, BlobError> {
+        timed(self.backend, "list", self.inner.list(prefix, start_after, limit)).await
+    }
+}
