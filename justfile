@@ -20,3 +20,15 @@ proto-lint:
 # Format the code.
 fmt:
     cargo fmt --all
+
+# Run the benchmark (release build; about 4 minutes).
+bench:
+    cargo run --release -p cairn-cli -- bench
+
+# Validate the Helm chart and the example Job (no cluster needed).
+chart:
+    bash scripts/check-chart.sh
+
+# Render the chart with its default values.
+chart-render:
+    /var/tmp/cairn-venvs/chart/bin/helm template cairn helm/cairn

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: lints the API with buf, checks formatting and
 # clippy, then runs every unit, property, conformance and end-to-end test, and the Python
-# SDK's tests at both ends of its supported grpcio/protobuf range.
+# SDK's tests at both ends of its supported grpcio/protobuf range, and validates the Helm
+# chart and the example Job without a cluster.
 # Usage: bash scripts/test.sh   (from anywhere; needs cargo and npm, both on the machine image)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,6 +41,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test"
 cargo test --workspace --locked --no-fail-fast
+
+step "Helm chart: lint, render, Kubernetes schemas, checkov, yamllint"
+bash scripts/check-chart.sh
 
 step "Python SDK tests (clients/python), against the cairn binary built above"
 CAIRN_BIN="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/cairn" \
