@@ -113,3 +113,110 @@ fn json_logs_carry_the_request_method_and_id() {
     assert_eq!(committed["span"]["request_id"].as_str().map(str::len), Some(32));
     assert_eq!(committed["fields"]["artifact"], "m");
 }
+
+mod collector {
+    //! A minimal OTLP/gRPC trace collector that remembers the spans it receives.
+
+    use std::sync::{Arc, Mutex};
+
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
+    use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+    use opentelemetry_proto::tonic::common::v1::any_value::Value;
+
+    /// (span name, [(attribute, string value)]) of every span received.
+    pub type Spans = Arc<Mutex<Vec<(String, Vec<(String, String)>)>>>;
+
+    struct Collector {
+        spans: Spans,
+    }
+
+    #[tonic::async_trait]
+    impl TraceService for Collector {
+        async fn export(
+            &self,
+            request: tonic::Request<ExportTraceServiceRequest>,
+        ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+            let mut spans = self.spans.lock().unwrap();
+            for resource in request.into_inner().resource_spans {
+                for scope in resource.scope_spans {
+                    for span in scope.spans {
+                        let attributes = span
+                            .attributes
+                            .into_iter()
+                            .filter_map(|kv| match kv.value.and_then(|v| v.value) {
+                                Some(Value::StringValue(s)) => Some((kv.key, s)),
+                                _ => None,
+                            })
+                            .collect();
+                        spans.push((span.name, attributes));
+                    }
+                }
+            }
+            Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+        }
+    }
+
+    /// Starts a collector on a free loopback port; returns its endpoint and its spans.
+    pub async fn start() -> (String, Spans, tokio::task::JoinHandle<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let spans: Spans = Arc::default();
+        let service = TraceServiceServer::new(Collector { spans: spans.clone() });
+        let task = tokio::spawn(async move {
+            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            let _ = tonic::transport::Server::builder().add_service(service).serve_with_incoming(incoming).await;
+        });
+        (endpoint, spans, task)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_spans_are_exported_to_an_otlp_collector() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (endpoint, spans, collector) = collector::start().await;
+    let mut child = Command::new(cairn_bin())
+        .args(["dev", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(tmp.path().join("data"))
+        .env("CAIRN_OTLP_ENDPOINT", &endpoint)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = format!("http://{}", line.split_whitespace().find(|w| w.starts_with("127.0.0.1:")).unwrap());
+    write_tree(&tmp.path().join("out"), &[("a.bin", b"a")]);
+    let cwd = tmp.path().to_path_buf();
+    let logged = tokio::task::spawn_blocking(move || {
+        CliResult::from(
+            Command::new(cairn_bin())
+                .args(["log", "out", "--name", "m", "--type", "t"])
+                .current_dir(cwd)
+                .env("CAIRN_SERVER", url)
+                .output()
+                .unwrap(),
+        )
+    })
+    .await
+    .unwrap();
+    logged.ok();
+
+    let exported = |spans: &collector::Spans| {
+        spans.lock().unwrap().iter().any(|(name, attributes)| {
+            name == "request"
+                && attributes.iter().any(|(k, v)| k == "method" && v == "/cairn.v1.CoordinatorService/Log")
+        })
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !exported(&spans) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no request span reached the collector: {:?}",
+            spans.lock().unwrap()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    collector.abort();
+}

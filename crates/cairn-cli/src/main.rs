@@ -16,7 +16,6 @@ use crate::args::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(matches!(cli.command, Command::Dev(_) | Command::Coordinator(_) | Command::Worker(_)));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -24,6 +23,9 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // Inside the runtime: the optional OTLP exporter runs on it.
+    let _runtime_context = runtime.enter();
+    init_tracing(matches!(cli.command, Command::Dev(_) | Command::Coordinator(_) | Command::Worker(_)));
     match cli.command {
         Command::Dev(args) => match runtime.block_on(dev::run(args)) {
             Ok(()) => ExitCode::SUCCESS,

@@ -38,7 +38,9 @@ pub async fn serve(
             health_reporter.set_service_status(name, ServingStatus::NotServing).await;
         }
     };
-    router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown).await?;
+    let served = router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown).await;
+    shutdown_tracing();
+    served?;
     Ok(())
 }
 
@@ -119,17 +121,71 @@ pub async fn spawn_admin(address: Option<std::net::SocketAddr>) -> Result<Option
     })))
 }
 
+/// The OTLP trace pipeline, kept to flush it at exit.
+static TRACER_PROVIDER: std::sync::OnceLock<opentelemetry_sdk::trace::SdkTracerProvider> = std::sync::OnceLock::new();
+
 /// Installs logging: `CAIRN_LOG` sets the filter (default `default_level`), and
 /// `CAIRN_LOG_FORMAT=json` switches to one JSON object per line, with the request span.
+/// With `CAIRN_OTLP_ENDPOINT` (e.g. `http://otel-collector:4317`) spans are also exported
+/// to an OTLP/gRPC collector; that needs a Tokio runtime to be entered.
 pub fn init_logging(default_level: &str) {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
     let filter = tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     let json = std::env::var("CAIRN_LOG_FORMAT").is_ok_and(|f| f == "json");
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = if json {
-        builder.json().with_current_span(true).with_span_list(false).try_init()
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = if json {
+        fmt.json().with_current_span(true).with_span_list(false).boxed()
     } else {
-        let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-        builder.with_ansi(ansi).try_init()
+        fmt.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).boxed()
     };
+    let otlp =
+        std::env::var("CAIRN_OTLP_ENDPOINT").ok().filter(|e| !e.is_empty()).and_then(|endpoint| {
+            match otlp_layer(&endpoint) {
+                Ok(layer) => Some(layer),
+                Err(err) => {
+                    eprintln!("warning: OTLP export to {endpoint} disabled: {err}");
+                    None
+                }
+            }
+        });
+    let _ = tracing_subscriber::registry().with(filter).with(fmt).with(otlp).try_init();
+}
+
+/// A layer exporting spans to an OTLP/gRPC collector in batches.
+fn otlp_layer<S>(endpoint: &str) -> Result<impl tracing_subscriber::Layer<S> + use<S>, String>
+where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+{
+    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry_otlp::WithExportConfig as _;
+
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_tonic()
+        .with_endpoint(endpoint)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let processor = opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor::builder(
+        exporter,
+        opentelemetry_sdk::runtime::Tokio,
+    )
+    .build();
+    let resource = opentelemetry_sdk::Resource::builder().with_service_name("cairn").build();
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_span_processor(processor)
+        .with_resource(resource)
+        .build();
+    let tracer = provider.tracer("cairn");
+    let _ = TRACER_PROVIDER.set(provider);
+    Ok(tracing_opentelemetry::layer().with_tracer(tracer))
+}
+
+/// Flushes exported spans; call before a server exits.
+pub fn shutdown_tracing() {
+    if let Some(provider) = TRACER_PROVIDER.get() {
+        let _ = provider.shutdown();
+    }
 }
