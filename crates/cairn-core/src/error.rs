@@ -64,6 +64,8 @@ pub enum CoreError {
     TypeMismatch { artifact: String, existing: String, requested: String },
     #[error("corrupt manifest: {why}")]
     CorruptManifest { why: String },
+    #[error("corrupt upload checkpoint: {why}")]
+    CorruptCheckpoint { why: String },
 }
 
 impl CoreError {
@@ -89,6 +91,7 @@ impl CoreError {
             CoreError::TooManyWriters { .. } => "TOO_MANY_WRITERS",
             CoreError::TypeMismatch { .. } => "TYPE_MISMATCH",
             CoreError::CorruptManifest { .. } => "CORRUPT_MANIFEST",
+            CoreError::CorruptCheckpoint { .. } => "CORRUPT_CHECKPOINT",
         }
     }
 
@@ -113,7 +116,7 @@ impl CoreError {
             | CoreError::WritersStillActive { .. }
             | CoreError::ExpectedWritersMismatch { .. }
             | CoreError::TooManyWriters { .. } => ErrorClass::FailedPrecondition,
-            CoreError::CorruptManifest { .. } => ErrorClass::DataLoss,
+            CoreError::CorruptManifest { .. } | CoreError::CorruptCheckpoint { .. } => ErrorClass::DataLoss,
         }
     }
 
@@ -128,7 +131,9 @@ impl CoreError {
             }
             CoreError::InvalidDigest { value } => vec![("sha256", value.clone())],
             CoreError::InvalidReference { value, .. } => vec![("reference", value.clone())],
-            CoreError::InvalidMetadata { .. } | CoreError::CorruptManifest { .. } => vec![],
+            CoreError::InvalidMetadata { .. }
+            | CoreError::CorruptManifest { .. }
+            | CoreError::CorruptCheckpoint { .. } => vec![],
             CoreError::TooManyEntries { count, limit } => {
                 vec![("count", count.to_string()), ("limit", limit.to_string())]
             }

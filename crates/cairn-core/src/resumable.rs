@@ -30,7 +30,7 @@ impl HashCheckpoint {
 
     /// Parses `to_bytes` output.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CoreError> {
-        let corrupt = || CoreError::CorruptManifest { why: "hash checkpoint is not 40 bytes".into() };
+        let corrupt = || CoreError::CorruptCheckpoint { why: "not 40 bytes".into() };
         if bytes.len() != 40 {
             return Err(corrupt());
         }
@@ -40,7 +40,7 @@ impl HashCheckpoint {
             *word = u32::from_le_bytes(bytes[8 + i * 4..12 + i * 4].try_into().map_err(|_| corrupt())?);
         }
         if len % 64 != 0 {
-            return Err(CoreError::CorruptManifest { why: "hash checkpoint length is not a multiple of 64".into() });
+            return Err(CoreError::CorruptCheckpoint { why: "length is not a multiple of 64".into() });
         }
         Ok(Self { len, state })
     }
