@@ -145,6 +145,24 @@ impl S3Store {
         Ok(parts)
     }
 
+    /// A writer for `object_key` that has sent nothing yet.
+    fn writer(&self, object_key: String, resumable: bool) -> S3Writer {
+        S3Writer {
+            client: self.client.clone(),
+            bucket: self.bucket.clone(),
+            key: object_key,
+            part_size: self.part_size,
+            buffer: BytesMut::new(),
+            upload_id: None,
+            next_part: 1,
+            in_flight: JoinSet::new(),
+            completed: Vec::new(),
+            slots: Arc::new(Semaphore::new(self.part_concurrency)),
+            finished: false,
+            resumable,
+        }
+    }
+
     fn object_key(&self, key: &str) -> Result<String, BlobError> {
         validate_key(key)?;
         Ok(format!("{}{key}", self.prefix))
@@ -348,38 +366,12 @@ impl Drop for S3Writer {
 #[async_trait]
 impl BlobStore for S3Store {
     async fn begin_put(&self, key: &str) -> Result<Box<dyn BlobWriter>, BlobError> {
-        Ok(Box::new(S3Writer {
-            client: self.client.clone(),
-            bucket: self.bucket.clone(),
-            key: self.object_key(key)?,
-            part_size: self.part_size,
-            buffer: BytesMut::new(),
-            upload_id: None,
-            next_part: 1,
-            in_flight: JoinSet::new(),
-            completed: Vec::new(),
-            slots: Arc::new(Semaphore::new(self.part_concurrency)),
-            finished: false,
-            resumable: false,
-        }))
+        Ok(Box::new(self.writer(self.object_key(key)?, false)))
     }
 
     async fn resume_put(&self, key: &str, offset: u64, token: Option<&str>) -> Result<Box<dyn BlobWriter>, BlobError> {
         let object_key = self.object_key(key)?;
-        let mut writer = S3Writer {
-            client: self.client.clone(),
-            bucket: self.bucket.clone(),
-            key: object_key.clone(),
-            part_size: self.part_size,
-            buffer: BytesMut::new(),
-            upload_id: None,
-            next_part: 1,
-            in_flight: JoinSet::new(),
-            completed: Vec::new(),
-            slots: Arc::new(Semaphore::new(self.part_concurrency)),
-            finished: false,
-            resumable: true,
-        };
+        let mut writer = self.writer(object_key.clone(), true);
         if offset == 0 {
             return Ok(Box::new(writer));
         }
