@@ -33,6 +33,7 @@ macro_rules! blob_conformance_tests {
             an_interrupted_upload_resumes_from_its_last_part_and_stores_the_original_bytes,
             a_resume_past_the_stored_progress_is_refused_and_an_earlier_start_skips_ahead,
             concurrent_uploads_of_one_blob_both_succeed,
+            a_poisoned_partial_upload_is_discarded_and_the_retry_succeeds,
         );
     };
     (@each $make_store:expr; $($name:ident),+ $(,)?) => {
@@ -243,5 +244,26 @@ pub async fn concurrent_uploads_of_one_blob_both_succeed(store: Arc<dyn BlobStor
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert!(a.already_present != b.already_present, "one stored it, the other found it stored");
+    assert_eq!(Digest::of(&store.get_bytes(&blob_key(&digest)).await.unwrap()), digest);
+}
+
+/// Parts stored by an interrupted upload of wrong bytes cannot poison the blob: the upload
+/// that resumes from them fails its digest check with a retryable error, nothing is kept,
+/// and the retry from the start stores the right bytes.
+pub async fn a_poisoned_partial_upload_is_discarded_and_the_retry_succeeds(store: Arc<dyn BlobStore>) {
+    let part = store.part_size() as usize;
+    let data = pattern(part + part / 2, 13);
+    let digest = Digest::of(&data);
+    let size = data.len() as u64;
+    let garbage = pattern(part + 1_000, 99);
+    put_verified(&*store, &digest, size, interrupted_after(&garbage, part + 1_000)).await.unwrap_err();
+    assert_eq!(upload_progress(&*store, &digest).await.unwrap(), part as u64);
+
+    let resumed = put_verified(&*store, &digest, size, chunks_of(&data, 1 << 20)).await.unwrap_err();
+    assert!(matches!(resumed, BlobError::ResumeDiscarded), "{resumed}");
+    assert_eq!(store.head(&blob_key(&digest)).await.unwrap(), None);
+    assert_eq!(upload_progress(&*store, &digest).await.unwrap(), 0, "the poisoned progress is gone");
+    let retried = put_verified(&*store, &digest, size, chunks_of(&data, 1 << 20)).await.unwrap();
+    assert_eq!(retried.bytes, size);
     assert_eq!(Digest::of(&store.get_bytes(&blob_key(&digest)).await.unwrap()), digest);
 }

@@ -15,6 +15,8 @@ pub enum BlobError {
     SizeMismatch { expected: u64, actual: u64 },
     #[error("cannot resume at byte {requested}: the stored upload can resume at byte {available}")]
     ResumeMismatch { requested: u64, available: u64 },
+    #[error("the interrupted upload this one resumed held other bytes; it was discarded, retry from the start")]
+    ResumeDiscarded,
     #[error("upload interrupted: {0}")]
     Interrupted(String),
     #[error("storage I/O error: {0}")]

@@ -154,6 +154,11 @@ where
             if &actual != expected {
                 writer.abort().await?;
                 store.delete(&checkpoint_key).await?;
+                if resume_at > 0 {
+                    // The stored part may be what was wrong (an earlier upload sent other
+                    // bytes): nothing of it is kept, and the caller can simply retry.
+                    return Err(BlobError::ResumeDiscarded);
+                }
                 return Err(BlobError::DigestMismatch { expected: expected.to_string(), actual: actual.to_string() });
             }
             writer.commit().await?;

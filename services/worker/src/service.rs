@@ -61,6 +61,9 @@ fn blob_status(err: BlobError, sha256: &str) -> Status {
                 ("available_offset", available.to_string()),
             ],
         ),
+        BlobError::ResumeDiscarded => {
+            error_status(Code::Aborted, "RESUMED_UPLOAD_DISCARDED", message, vec![("sha256", sha256.to_owned())])
+        }
         BlobError::Interrupted(_) => {
             error_status(Code::Cancelled, "UPLOAD_INTERRUPTED", message, vec![("sha256", sha256.to_owned())])
         }
