@@ -92,9 +92,10 @@ def upload_missing(
                     progress(size)
                 return 0 if response.already_present else size
             except grpc.RpcError as error:
-                if error.code() != grpc.StatusCode.UNAVAILABLE:
+                # UNAVAILABLE: that worker is gone; ABORTED: a resumed upload was discarded.
+                if error.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.ABORTED):
                     raise from_rpc_error(error) from None
-                last_error = error  # that worker is gone: try the next one
+                last_error = error
         assert last_error is not None
         raise from_rpc_error(last_error) from None
 
