@@ -22,7 +22,7 @@ if ! command -v s3s-fs >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/s3s-fs" ]; th
     echo "installing s3s-fs 0.14.1 (crates.io, about 2 minutes)"
     cargo install s3s-fs@0.14.1 --locked --features binary
 fi
-etcd --version | head -1
+etcd --version | sed -n 1p  # sed reads everything: no SIGPIPE under pipefail
 "$(command -v s3s-fs || echo "$HOME/.cargo/bin/s3s-fs")" --version
 
 step "buf lint and buf breaking (proto/cairn/v1)"
