@@ -33,6 +33,22 @@ fn put_messages(sha256: &str, size: u64, chunks: &[&[u8]]) -> Vec<v1::PutBlobReq
     messages
 }
 
+/// Opens draft `distributed_id` of artifact `a` with one sealed writer and finishes it.
+async fn commit_sealed_draft(
+    coordinator: &mut v1::coordinator_service_client::CoordinatorServiceClient<tonic::transport::Channel>,
+    distributed_id: &str,
+) {
+    let sealed = v1::UpsertRequest { seal: true, ..upsert("a", distributed_id, "w", vec![entry("f", b"c")]) };
+    coordinator.upsert(sealed).await.unwrap();
+    let finish = v1::FinishRequest {
+        project: "default".into(),
+        artifact: "a".into(),
+        distributed_id: distributed_id.into(),
+        ..Default::default()
+    };
+    coordinator.finish(finish).await.unwrap();
+}
+
 async fn store_blob(server: &DevServer, content: &[u8]) {
     let messages = put_messages(&sha256_hex(content), content.len() as u64, &[content]);
     server.storage().await.put_blob(futures::stream::iter(messages)).await.expect("store blob");
@@ -136,19 +152,7 @@ async fn a_second_type_for_an_existing_artifact_is_refused() {
     let server = DevServer::start(tmp.path());
     store_blob(&server, b"c").await;
     let mut coordinator = server.coordinator().await;
-    coordinator
-        .upsert(v1::UpsertRequest { seal: true, ..upsert("a", "d1", "w", vec![entry("f", b"c")]) })
-        .await
-        .unwrap();
-    coordinator
-        .finish(v1::FinishRequest {
-            project: "default".into(),
-            artifact: "a".into(),
-            distributed_id: "d1".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    commit_sealed_draft(&mut coordinator, "d1").await;
     let other_type = v1::UpsertRequest { r#type: "model".into(), ..upsert("a", "d2", "w", vec![entry("f", b"c")]) };
     let status = coordinator.upsert(other_type).await.unwrap_err();
     assert_eq!((status.code(), reason(&status)), (Code::InvalidArgument, "TYPE_MISMATCH".to_owned()));
@@ -253,19 +257,7 @@ async fn upsert_after_finish_is_failed_precondition_naming_the_version() {
     let server = DevServer::start(tmp.path());
     store_blob(&server, b"c").await;
     let mut coordinator = server.coordinator().await;
-    coordinator
-        .upsert(v1::UpsertRequest { seal: true, ..upsert("a", "d", "w", vec![entry("f", b"c")]) })
-        .await
-        .unwrap();
-    coordinator
-        .finish(v1::FinishRequest {
-            project: "default".into(),
-            artifact: "a".into(),
-            distributed_id: "d".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    commit_sealed_draft(&mut coordinator, "d").await;
     let status = coordinator.upsert(upsert("a", "d", "w2", vec![entry("g", b"c")])).await.unwrap_err();
     assert_eq!((status.code(), reason(&status)), (Code::FailedPrecondition, "DRAFT_COMMITTED".to_owned()));
     assert_eq!(metadata(&status)["version"], "v0");
