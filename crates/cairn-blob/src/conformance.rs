@@ -12,7 +12,8 @@ use cairn_core::Digest;
 use futures::{StreamExt, stream};
 
 use crate::{
-    BlobError, BlobStore, BlobStoreExt, blob_key, put_verified, put_verified_from, single_chunk, upload_progress,
+    BlobError, BlobStore, BlobStoreExt, blob_key, put_verified, put_verified_from, single_chunk, upload_checkpoint_key,
+    upload_progress, upload_resume_token,
 };
 
 /// Instantiates every conformance check as a `#[tokio::test]` for one implementation.
@@ -34,6 +35,9 @@ macro_rules! blob_conformance_tests {
             a_resume_past_the_stored_progress_is_refused_and_an_earlier_start_skips_ahead,
             concurrent_uploads_of_one_blob_both_succeed,
             a_poisoned_partial_upload_is_discarded_and_the_retry_succeeds,
+            a_resume_whose_stored_upload_vanished_starts_afresh,
+            an_upload_vanishing_during_a_resume_fails_and_the_retry_starts_afresh,
+            an_unreadable_checkpoint_is_discarded,
         );
     };
     (@each $make_store:expr; $($name:ident),+ $(,)?) => {
@@ -266,4 +270,90 @@ pub async fn a_poisoned_partial_upload_is_discarded_and_the_retry_succeeds(store
     let retried = put_verified(&*store, &digest, size, chunks_of(&data, 1 << 20)).await.unwrap();
     assert_eq!(retried.bytes, size);
     assert_eq!(Digest::of(&store.get_bytes(&blob_key(&digest)).await.unwrap()), digest);
+}
+
+/// Makes the stored upload behind a blob's checkpoint disappear, as a bucket's
+/// AbortIncompleteMultipartUpload rule or another worker completing it would.
+async fn vanish_stored_upload(store: &dyn BlobStore, digest: &Digest) {
+    let token = upload_resume_token(store, digest).await.unwrap();
+    store.discard_upload(&blob_key(digest), token.as_deref()).await.unwrap();
+}
+
+/// A checkpoint whose upload is gone never blocks the blob: a resume from its offset is
+/// refused naming offset 0 (the stale state is cleaned up), and an upload from the start
+/// stores the whole blob.
+pub async fn a_resume_whose_stored_upload_vanished_starts_afresh(store: Arc<dyn BlobStore>) {
+    let part = store.part_size() as usize;
+    let data = pattern(2 * part + 333, 14);
+    let digest = Digest::of(&data);
+    let size = data.len() as u64;
+    put_verified(&*store, &digest, size, interrupted_after(&data, part + 10)).await.unwrap_err();
+    assert_eq!(upload_progress(&*store, &digest).await.unwrap(), part as u64);
+    vanish_stored_upload(&*store, &digest).await;
+
+    let resumed =
+        put_verified_from(&*store, &digest, size, part as u64, chunks_of(&data[part..], 1 << 20)).await.unwrap_err();
+    assert!(matches!(resumed, BlobError::ResumeMismatch { available: 0, .. }), "{resumed}");
+    assert_eq!(upload_progress(&*store, &digest).await.unwrap(), 0, "the stale checkpoint is gone");
+    assert_eq!(store.head(&blob_key(&digest)).await.unwrap(), None);
+
+    // Once more with a stale checkpoint left in place: an upload from 0 goes through.
+    put_verified(&*store, &digest, size, interrupted_after(&data, part + 10)).await.unwrap_err();
+    vanish_stored_upload(&*store, &digest).await;
+    let fresh = put_verified(&*store, &digest, size, chunks_of(&data, 1 << 20)).await.unwrap();
+    assert_eq!(fresh.bytes, size, "everything was sent again");
+    assert_eq!(Digest::of(&store.get_bytes(&blob_key(&digest)).await.unwrap()), digest);
+    assert_eq!(upload_progress(&*store, &digest).await.unwrap(), 0);
+}
+
+/// The stored upload disappears while a resumed upload is sending the rest: that upload
+/// fails (retryably, as a storage error), leaves no checkpoint behind, and the retry from
+/// the start stores the blob.
+pub async fn an_upload_vanishing_during_a_resume_fails_and_the_retry_starts_afresh(store: Arc<dyn BlobStore>) {
+    let part = store.part_size() as usize;
+    let data = pattern(3 * part + 77, 15);
+    let digest = Digest::of(&data);
+    let size = data.len() as u64;
+    put_verified(&*store, &digest, size, interrupted_after(&data, part + 10)).await.unwrap_err();
+    let token = upload_resume_token(&*store, &digest).await.unwrap();
+    let rest: Vec<Bytes> = data[part..].chunks(1 << 20).map(Bytes::copy_from_slice).collect();
+    let vanishing = {
+        let store = store.clone();
+        stream::iter(rest.into_iter().enumerate())
+            .then(move |(i, chunk)| {
+                let (store, token) = (store.clone(), token.clone());
+                async move {
+                    if i == 1 {
+                        // After the first chunk of the resumed upload went in.
+                        let _ = store.discard_upload(&blob_key(&digest), token.as_deref()).await;
+                    }
+                    Ok::<_, BlobError>(chunk)
+                }
+            })
+            .boxed()
+    };
+    match put_verified_from(&*store, &digest, size, part as u64, vanishing).await {
+        // A store that keeps the open file can finish anyway: then the blob must be right.
+        Ok(_) => assert_eq!(Digest::of(&store.get_bytes(&blob_key(&digest)).await.unwrap()), digest),
+        Err(err) => {
+            assert!(matches!(err, BlobError::Io(_) | BlobError::ResumeDiscarded), "{err}");
+            assert_eq!(store.head(&blob_key(&digest)).await.unwrap(), None);
+        }
+    }
+    assert_eq!(upload_progress(&*store, &digest).await.unwrap(), 0, "no checkpoint points at the vanished upload");
+    put_verified(&*store, &digest, size, chunks_of(&data, 1 << 20)).await.unwrap();
+    assert_eq!(Digest::of(&store.get_bytes(&blob_key(&digest)).await.unwrap()), digest);
+}
+
+/// A checkpoint that does not decode (truncated, written by something else) is replaced,
+/// not obeyed or reported.
+pub async fn an_unreadable_checkpoint_is_discarded(store: Arc<dyn BlobStore>) {
+    let part = store.part_size() as usize;
+    let data = pattern(part + 5, 16);
+    let digest = Digest::of(&data);
+    store.put_bytes(&upload_checkpoint_key(&digest), Bytes::from_static(b"garbage")).await.unwrap();
+    assert_eq!(upload_progress(&*store, &digest).await.unwrap(), 0);
+    put_verified(&*store, &digest, data.len() as u64, chunks_of(&data, 1 << 20)).await.unwrap();
+    assert_eq!(Digest::of(&store.get_bytes(&blob_key(&digest)).await.unwrap()), digest);
+    assert_eq!(store.head(&upload_checkpoint_key(&digest)).await.unwrap(), None);
 }

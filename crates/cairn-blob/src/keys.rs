@@ -21,9 +21,14 @@ pub fn staging_prefix(draft_uid: &str) -> String {
     format!("staging/{draft_uid}/")
 }
 
-/// Key of the `seq`-th staged segment of a draft.
-pub fn staging_key(draft_uid: &str, seq: u64) -> String {
-    format!("staging/{draft_uid}/{seq:012}")
+/// Key of the `seq`-th staged segment of a draft, written by the owner whose ownership
+/// has revision `fence` (`None`: a draft from before segments were fenced). Distinct
+/// owners never share a key, so a stale owner cannot overwrite an acknowledged segment.
+pub fn staging_key(draft_uid: &str, seq: u64, fence: Option<i64>) -> String {
+    match fence {
+        Some(owner_revision) => format!("staging/{draft_uid}/{seq:012}-{owner_revision}"),
+        None => format!("staging/{draft_uid}/{seq:012}"),
+    }
 }
 
 /// Refuses keys that could escape a store's root or name a directory.

@@ -22,7 +22,10 @@ pub use local::LocalFileStore;
 pub use metered::Metered;
 pub use s3::{S3Config, S3Store};
 pub use store::{BlobStore, BlobStoreExt, BlobWriter, ByteStream, once as single_chunk};
-pub use verify::{PutOutcome, put_verified, put_verified_from, upload_checkpoint_key, upload_progress};
+pub use verify::{
+    PutOutcome, discard_stale_upload, put_verified, put_verified_from, upload_checkpoint_key, upload_progress,
+    upload_resume_token,
+};
 
 /// Size of the chunks blobs are streamed in.
 pub const CHUNK_SIZE: usize = 1024 * 1024;

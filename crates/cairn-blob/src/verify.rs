@@ -83,6 +83,8 @@ impl SavedProgress {
     }
 }
 
+/// The saved progress of `sha256`'s unfinished upload. A checkpoint that cannot be decoded
+/// is treated as absent (and replaced by the next upload's).
 async fn load_checkpoint(store: &dyn BlobStore, sha256: &Digest) -> Result<Option<SavedProgress>, BlobError> {
     match store.get_bytes(&upload_checkpoint_key(sha256)).await {
         Ok(bytes) => Ok(SavedProgress::decode(&bytes)),
@@ -95,6 +97,25 @@ async fn load_checkpoint(store: &dyn BlobStore, sha256: &Digest) -> Result<Optio
 /// (0 when there is none).
 pub async fn upload_progress(store: &dyn BlobStore, sha256: &Digest) -> Result<u64, BlobError> {
     Ok(load_checkpoint(store, sha256).await?.map_or(0, |c| c.hash.len))
+}
+
+/// The resume token (an S3 upload id) the saved progress of `sha256` refers to. For tests
+/// that make the stored upload vanish, as a bucket's lifecycle rule would.
+pub async fn upload_resume_token(store: &dyn BlobStore, sha256: &Digest) -> Result<Option<String>, BlobError> {
+    Ok(load_checkpoint(store, sha256).await?.and_then(|c| c.token))
+}
+
+/// Throws away the unfinished upload of `sha256` and its checkpoint, best effort: the
+/// upload may be gone already (completed elsewhere, aborted, reaped by a lifecycle rule),
+/// and S3-compatible servers say so in different ways, none of which matters here.
+pub async fn discard_stale_upload(store: &dyn BlobStore, sha256: &Digest, token: Option<&str>) {
+    let key = blob_key(sha256);
+    if let Err(err) = store.discard_upload(&key, token).await {
+        tracing::debug!(sha256 = %sha256, error = %err, "stale upload already gone");
+    }
+    if let Err(err) = store.delete(&upload_checkpoint_key(sha256)).await {
+        tracing::warn!(sha256 = %sha256, error = %err, "could not delete a stale upload checkpoint");
+    }
 }
 
 /// Stores `chunks` as the blob `expected` from the first byte. See [`put_verified_from`].
@@ -110,11 +131,57 @@ where
     put_verified_from(store, expected, expected_size, 0, chunks).await
 }
 
+/// A writer positioned where the upload continues, with the hashing state of the bytes
+/// before it.
+struct Continuation {
+    writer: Box<dyn BlobWriter>,
+    hasher: ResumableSha256,
+    at: u64,
+}
+
+/// Opens the stored unfinished upload of `expected` if it can continue. Any stored state
+/// that cannot (a checkpoint past the blob's size, an upload that vanished or lost parts)
+/// is discarded, so the next upload starts afresh instead of failing on it forever.
+async fn continue_stored_upload(
+    store: &dyn BlobStore,
+    expected: &Digest,
+    expected_size: u64,
+    requested: u64,
+) -> Result<Option<Continuation>, BlobError> {
+    let Some(saved) = load_checkpoint(store, expected).await? else {
+        if store.head(&upload_checkpoint_key(expected)).await?.is_some() {
+            tracing::warn!(sha256 = %expected, "unreadable upload checkpoint discarded");
+            discard_stale_upload(store, expected, None).await;
+        }
+        return Ok(None);
+    };
+    let at = saved.hash.len;
+    if at == 0 || at > expected_size {
+        discard_stale_upload(store, expected, saved.token.as_deref()).await;
+        return Ok(None);
+    }
+    if requested > at {
+        // The caller must send from an earlier offset; the stored upload stays for it.
+        return Err(BlobError::ResumeMismatch { requested, available: at });
+    }
+    match store.resume_put(&blob_key(expected), at, saved.token.as_deref()).await {
+        Ok(writer) => Ok(Some(Continuation { writer, hasher: ResumableSha256::resume(&saved.hash), at })),
+        Err(err) => {
+            tracing::info!(sha256 = %expected, offset = at, error = %err, "stored upload cannot continue; starting afresh");
+            discard_stale_upload(store, expected, saved.token.as_deref()).await;
+            Ok(None)
+        }
+    }
+}
+
 /// Stores `chunks` — the blob's bytes from `offset` on — as the blob `expected`, making it
 /// visible only if the whole content hashes to `expected` and has exactly `expected_size`
-/// bytes. `offset` must be 0 or what [`upload_progress`] reports. On a mismatch nothing is
+/// bytes. `offset` must be 0 or at most what [`upload_progress`] reports; a resume that
+/// cannot continue from `offset` is refused with `ResumeMismatch` naming the offset that
+/// can (0 once the stored state was discarded), and from offset 0 an upload always
+/// proceeds, starting afresh if the stored state is unusable. On a mismatch nothing is
 /// visible and the partial upload is discarded; on an interrupted stream the parts stored
-/// so far are kept for a resume.
+/// so far are kept for a resume; on any other failure they are discarded.
 pub async fn put_verified_from<S>(
     store: &dyn BlobStore,
     expected: &Digest,
@@ -131,49 +198,56 @@ where
         return Ok(PutOutcome { bytes: 0, already_present: true });
     }
     let checkpoint_key = upload_checkpoint_key(expected);
-    let saved = load_checkpoint(store, expected).await?;
-    // Resume where the stored progress is, skipping incoming bytes stored already.
-    let (hasher, token, resume_at) = match saved {
-        Some(s) if offset <= s.hash.len && s.hash.len <= expected_size => {
-            (ResumableSha256::resume(&s.hash), s.token, s.hash.len)
-        }
-        Some(s) if offset > 0 => {
-            return Err(BlobError::ResumeMismatch { requested: offset, available: s.hash.len });
-        }
-        _ if offset > 0 => return Err(BlobError::ResumeMismatch { requested: offset, available: 0 }),
-        _ => (ResumableSha256::new(), None, 0),
-    };
-    let chunks = skip_bytes(chunks, resume_at - offset);
-    let offset = resume_at;
-    let mut writer = store.resume_put(&key, offset, token.as_deref()).await?;
-    let progress = Progress { store, checkpoint_key: &checkpoint_key, part_size: store.part_size() };
-    match stream_into(&mut *writer, hasher, expected_size, &progress, chunks).await {
-        Ok(hasher) => {
-            let bytes = hasher.len() - offset;
-            let actual = hasher.finish();
-            if &actual != expected {
-                writer.abort().await?;
-                store.delete(&checkpoint_key).await?;
-                if resume_at > 0 {
-                    // The stored part may be what was wrong (an earlier upload sent other
-                    // bytes): nothing of it is kept, and the caller can simply retry.
-                    return Err(BlobError::ResumeDiscarded);
-                }
-                return Err(BlobError::DigestMismatch { expected: expected.to_string(), actual: actual.to_string() });
+    let Continuation { mut writer, hasher, at: resume_at } =
+        match continue_stored_upload(store, expected, expected_size, offset).await? {
+            Some(continuation) => continuation,
+            None if offset > 0 => return Err(BlobError::ResumeMismatch { requested: offset, available: 0 }),
+            None => {
+                Continuation { writer: store.resume_put(&key, 0, None).await?, hasher: ResumableSha256::new(), at: 0 }
             }
-            writer.commit().await?;
-            store.delete(&checkpoint_key).await?;
-            Ok(PutOutcome { bytes, already_present: false })
-        }
+        };
+    // Skip incoming bytes that are stored already.
+    let chunks = skip_bytes(chunks, resume_at - offset);
+    let progress = Progress { store, checkpoint_key: &checkpoint_key, part_size: store.part_size() };
+    let streamed = stream_into(&mut *writer, hasher, expected_size, &progress, chunks).await;
+    let hasher = match streamed {
+        Ok(hasher) => hasher,
         Err(BlobError::Interrupted(why)) => {
             writer.suspend().await?;
-            Err(BlobError::Interrupted(why))
+            return Err(BlobError::Interrupted(why));
         }
         Err(err) => {
-            writer.abort().await?;
-            store.delete(&checkpoint_key).await?;
-            Err(err)
+            abandon(writer, store, &checkpoint_key).await;
+            return Err(err);
         }
+    };
+    let bytes = hasher.len() - resume_at;
+    let actual = hasher.finish();
+    if &actual != expected {
+        abandon(writer, store, &checkpoint_key).await;
+        if resume_at > 0 {
+            // The stored part may be what was wrong (an earlier upload sent other
+            // bytes): nothing of it is kept, and the caller can simply retry.
+            return Err(BlobError::ResumeDiscarded);
+        }
+        return Err(BlobError::DigestMismatch { expected: expected.to_string(), actual: actual.to_string() });
+    }
+    // A failed commit aborted the upload: its checkpoint must go too, or every later
+    // upload of this blob would try to continue an upload that no longer exists.
+    let committed = writer.commit().await;
+    store.delete(&checkpoint_key).await?;
+    committed?;
+    Ok(PutOutcome { bytes, already_present: false })
+}
+
+/// Discards a failed upload and its checkpoint, best effort: the caller reports the
+/// failure that led here, not a failure to clean up after it.
+async fn abandon(writer: Box<dyn BlobWriter>, store: &dyn BlobStore, checkpoint_key: &str) {
+    if let Err(err) = writer.abort().await {
+        tracing::warn!(key = %checkpoint_key, error = %err, "could not abort a failed upload");
+    }
+    if let Err(err) = store.delete(checkpoint_key).await {
+        tracing::warn!(key = %checkpoint_key, error = %err, "could not delete a failed upload's checkpoint");
     }
 }
 

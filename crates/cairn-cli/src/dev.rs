@@ -36,7 +36,7 @@ pub async fn run(args: DevArgs) -> Result<(), Box<dyn std::error::Error>> {
     println!("cairn dev listening on {bound} (data in {})", args.data_dir.display());
     let admin = cairn_proto::server::spawn_admin(args.admin_listen).await?;
     tracing::info!(address = %bound, data_dir = %args.data_dir.display(), "cairn dev started");
-    let (coordinator_service, storage_service) = (coordinator.grpc_service(), cairn_worker::grpc_service(blobs));
+    let (coordinator_service, storage_service) = (coordinator.grpc_service(), cairn_worker::grpc_service(blobs, None));
     let result = serve(listener, &[COORDINATOR_SERVICE, STORAGE_SERVICE], |router| {
         router.add_service(coordinator_service).add_service(storage_service)
     })

@@ -8,9 +8,11 @@ use std::path::PathBuf;
 use bytes::BytesMut;
 use cairn_core::Digest;
 use cairn_proto::v1::put_blob_request::Part;
+use cairn_proto::v1::storage_service_client::StorageServiceClient;
 use cairn_proto::v1::{FindMissingBlobsRequest, GetUploadStatusRequest, PutBlobHeader, PutBlobRequest};
 use futures::{StreamExt, TryStreamExt, stream};
 use tokio::io::AsyncSeekExt;
+use tonic::transport::Channel;
 
 use crate::{Client, ClientError, HashedFile};
 
@@ -63,7 +65,8 @@ impl Client {
 
     /// Streams one file as the blob `digest`; returns the bytes sent (0 if already stored).
     /// A large blob whose earlier upload was interrupted resumes after the stored parts; a
-    /// worker that fails mid-way is replaced by another, which resumes the same way.
+    /// worker that fails mid-way is replaced by another, which resumes the same way. A
+    /// resume the worker cannot continue (the stored upload vanished) starts from byte 0.
     pub async fn put_blob_from_file(&self, digest: Digest, size: u64, source: PathBuf) -> Result<u64, ClientError> {
         let sent = self
             .storage_call(|mut storage| {
@@ -78,34 +81,68 @@ impl Client {
                         if status.present {
                             return Ok(Ok(0));
                         }
-                        offset = status.offset;
+                        offset = status.offset.min(size);
                     }
-                    let mut file = match tokio::fs::File::open(&source).await {
-                        Ok(file) => file,
-                        Err(err) => return Ok(Err(ClientError::io(&source, err))),
-                    };
-                    if let Err(err) = file.seek(std::io::SeekFrom::Start(offset)).await {
-                        return Ok(Err(ClientError::io(&source, err)));
-                    }
-                    if offset > 0 {
-                        tracing::info!(path = %source.display(), offset, "resuming an interrupted upload");
-                        crate::progress::advance(&progress, offset);
-                    }
-                    let header = PutBlobRequest {
-                        part: Some(Part::Header(PutBlobHeader { sha256: digest.to_string(), size, offset })),
-                    };
-                    let chunks = file_chunks(file, source).inspect(move |request| {
-                        if let Some(Part::Chunk(chunk)) = &request.part {
-                            crate::progress::advance(&progress, chunk.len() as u64);
+                    let blob = BlobSource { digest, size, source, progress };
+                    match blob.send(&mut storage, offset).await {
+                        Err(status) if offset > 0 && resume_refused(&status) => {
+                            tracing::info!(sha256 = %digest, offset, "the worker cannot resume; sending from the start");
+                            blob.send(&mut storage, 0).await
                         }
-                    });
-                    let requests = stream::once(async move { header }).chain(chunks);
-                    let response = storage.put_blob(requests).await?.into_inner();
-                    Ok(Ok(if response.already_present { 0 } else { size - offset }))
+                        other => other,
+                    }
                 }
             })
             .await??;
         Ok(sent)
+    }
+}
+
+/// True when a worker refused to resume at the offset asked (its stored upload is gone).
+fn resume_refused(status: &tonic::Status) -> bool {
+    status.code() == tonic::Code::FailedPrecondition
+        && cairn_proto::error_info(status).is_some_and(|(reason, _)| reason == "RESUME_OFFSET_MISMATCH")
+}
+
+/// One file to be sent as one blob.
+struct BlobSource {
+    digest: Digest,
+    size: u64,
+    source: PathBuf,
+    progress: crate::progress::ProgressHandle,
+}
+
+impl BlobSource {
+    /// Streams the file from `offset` in one PutBlob; the outer error is the call's, the
+    /// inner one a local failure that no retry elsewhere fixes.
+    async fn send(
+        &self,
+        storage: &mut StorageServiceClient<Channel>,
+        offset: u64,
+    ) -> Result<Result<u64, ClientError>, tonic::Status> {
+        let mut file = match tokio::fs::File::open(&self.source).await {
+            Ok(file) => file,
+            Err(err) => return Ok(Err(ClientError::io(&self.source, err))),
+        };
+        if let Err(err) = file.seek(std::io::SeekFrom::Start(offset)).await {
+            return Ok(Err(ClientError::io(&self.source, err)));
+        }
+        if offset > 0 {
+            tracing::info!(path = %self.source.display(), offset, "resuming an interrupted upload");
+            crate::progress::advance(&self.progress, offset);
+        }
+        let header = PutBlobRequest {
+            part: Some(Part::Header(PutBlobHeader { sha256: self.digest.to_string(), size: self.size, offset })),
+        };
+        let progress = self.progress.clone();
+        let chunks = file_chunks(file, self.source.clone()).inspect(move |request| {
+            if let Some(Part::Chunk(chunk)) = &request.part {
+                crate::progress::advance(&progress, chunk.len() as u64);
+            }
+        });
+        let requests = stream::once(async move { header }).chain(chunks);
+        let response = storage.put_blob(requests).await?.into_inner();
+        Ok(Ok(if response.already_present { 0 } else { self.size - offset }))
     }
 }
 

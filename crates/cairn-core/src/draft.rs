@@ -18,6 +18,20 @@ use crate::{CoreError, Digest, Entry, EntryPath, StagedIndex, StagedOp};
 /// Default time an open draft lives without activity: 24 hours.
 pub const DEFAULT_DRAFT_TTL_MS: u64 = 24 * 60 * 60 * 1000;
 
+/// Most writers one draft admits: the draft record, which lists them, must stay a small
+/// MetaStore value (64 KiB) whatever the writer ids.
+pub const MAX_WRITERS_PER_DRAFT: usize = 200;
+
+/// Segments from `first_seq` on were written by the draft owner whose ownership has
+/// revision `owner_revision` (until the next run begins).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SegmentRun {
+    /// First segment of the run.
+    pub first_seq: u64,
+    /// Revision of the owner key of the replica that wrote the run.
+    pub owner_revision: i64,
+}
+
 /// What happens when two writers stage one path with different content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum ConflictPolicy {
@@ -93,6 +107,12 @@ pub struct DraftRecord {
     pub writers: BTreeMap<String, WriterRecord>,
     /// Number of staged segments persisted so far (segment i holds the i-th change).
     pub segments: u64,
+    /// Which owner wrote which segments. A segment's object key carries its writer's owner
+    /// revision, so a replica that lost ownership mid-upsert writes beside, never over, a
+    /// segment the new owner wrote; only the runs listed here are read back. Empty for
+    /// drafts written before fencing (their keys carry no revision).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segment_runs: Vec<SegmentRun>,
     /// Inactivity timeout.
     pub ttl_ms: u64,
     /// When an open draft expires (ms since the epoch); renewed by activity.
@@ -128,15 +148,19 @@ impl DraftRecord {
             expected_writers: None,
             writers: BTreeMap::new(),
             segments: 0,
+            segment_runs: Vec::new(),
             ttl_ms,
             expires_at_ms: now_ms.saturating_add(ttl_ms),
             created_at_ms: now_ms,
         }
     }
 
-    /// Moves an open draft whose `expires_at` passed to EXPIRED; true if it did.
+    /// Moves an open or sealing draft whose `expires_at` passed to EXPIRED; true if it did.
+    /// A SEALING draft is one whose finish was cut off (its commit and the COMMITTED state
+    /// are one transaction, so it has no version): left alone it would block its
+    /// `distributed_id` for ever.
     pub fn expire_if_due(&mut self, now_ms: u64) -> bool {
-        if self.state == DraftState::Open && now_ms >= self.expires_at_ms {
+        if matches!(self.state, DraftState::Open | DraftState::Sealing) && now_ms >= self.expires_at_ms {
             self.state = DraftState::Expired;
             return true;
         }
@@ -177,9 +201,25 @@ impl DraftRecord {
         }
     }
 
+    /// The owner revision segment `seq` was written under (`None` for unfenced drafts).
+    pub fn segment_fence(&self, seq: u64) -> Option<i64> {
+        self.segment_runs.iter().rev().find(|run| run.first_seq <= seq).map(|run| run.owner_revision)
+    }
+
+    /// Records that the newest segment (`segments - 1`) is written under `owner_revision`.
+    pub fn fence_last_segment(&mut self, owner_revision: i64) {
+        let seq = self.segments.saturating_sub(1);
+        if self.segment_runs.last().is_none_or(|run| run.owner_revision != owner_revision) {
+            self.segment_runs.push(SegmentRun { first_seq: seq, owner_revision });
+        }
+    }
+
     fn admit_writer(&mut self, writer: &str) -> Result<(), CoreError> {
         if self.writers.contains_key(writer) {
             return Ok(());
+        }
+        if self.writers.len() >= MAX_WRITERS_PER_DRAFT {
+            return Err(CoreError::WriterLimit { limit: MAX_WRITERS_PER_DRAFT, writer: writer.to_owned() });
         }
         if let Some(expected) = self.expected_writers
             && self.writers.len() as u32 >= expected
@@ -389,8 +429,47 @@ mod tests {
         assert_eq!(d.expires_at_ms, 1_500);
         d.begin_finish(true, None).unwrap();
         assert_eq!(d.state, DraftState::Sealing);
-        assert!(!d.expire_if_due(10_000), "a sealing draft never expires");
         d.reopen(600);
         assert_eq!(d.state, DraftState::Open);
+    }
+
+    #[test]
+    fn a_sealing_draft_whose_finish_was_cut_off_expires() {
+        let (mut d, index) = (draft(), StagedIndex::default());
+        d.upsert(&index, "w", &[], &[], None, true, 500).unwrap();
+        d.begin_finish(false, None).unwrap();
+        assert!(!d.expire_if_due(1_499));
+        assert!(d.expire_if_due(1_500), "a finish that never completes does not block the draft for ever");
+        assert_eq!(d.state, DraftState::Expired);
+        assert_eq!(d.begin_finish(false, None).unwrap_err().reason(), "DRAFT_EXPIRED");
+    }
+
+    #[test]
+    fn writers_beyond_the_limit_are_refused_with_a_non_retryable_reason() {
+        let (mut d, index) = (draft(), StagedIndex::default());
+        for i in 0..MAX_WRITERS_PER_DRAFT {
+            d.upsert(&index, &format!("rank-{i}"), &[], &[], None, false, 1).unwrap();
+        }
+        let before = d.clone();
+        let err = d.upsert(&index, "one-more", &[], &[], None, false, 1).unwrap_err();
+        assert_eq!(err.reason(), "WRITER_LIMIT");
+        assert_eq!(err.class(), crate::ErrorClass::ResourceExhausted);
+        assert_eq!(d, before, "a refused upsert changes nothing");
+        d.upsert(&index, "rank-0", &[], &[], None, true, 1).unwrap();
+    }
+
+    #[test]
+    fn segment_fences_follow_ownership_runs() {
+        let mut d = draft();
+        assert_eq!(d.segment_fence(0), None, "unfenced drafts use plain keys");
+        for (owner, count) in [(7, 3), (9, 2), (7, 1)] {
+            for _ in 0..count {
+                d.segments += 1;
+                d.fence_last_segment(owner);
+            }
+        }
+        let fences: Vec<_> = (0..6).map(|seq| d.segment_fence(seq)).collect();
+        assert_eq!(fences, [Some(7), Some(7), Some(7), Some(9), Some(9), Some(7)]);
+        assert_eq!(d.segment_runs.len(), 3, "one run per change of owner, not per segment");
     }
 }

@@ -15,6 +15,8 @@ pub enum ErrorClass {
     NotFound,
     /// Stored data failed its integrity check (DATA_LOSS).
     DataLoss,
+    /// A limit was reached; the same request will never succeed (RESOURCE_EXHAUSTED).
+    ResourceExhausted,
 }
 
 /// Everything the domain rules can refuse.
@@ -60,6 +62,8 @@ pub enum CoreError {
     ExpectedWritersMismatch { declared: u32, requested: u32 },
     #[error("draft expects {expected} writers; writer {writer:?} would be one too many")]
     TooManyWriters { expected: u32, writer: String },
+    #[error("draft already has {limit} writers, the most one draft may have; writer {writer:?} is refused")]
+    WriterLimit { limit: usize, writer: String },
     #[error("artifact {artifact:?} has type {existing:?}, not {requested:?}")]
     TypeMismatch { artifact: String, existing: String, requested: String },
     #[error("corrupt manifest: {why}")]
@@ -89,6 +93,7 @@ impl CoreError {
             CoreError::WritersStillActive { .. } => "WRITERS_STILL_ACTIVE",
             CoreError::ExpectedWritersMismatch { .. } => "EXPECTED_WRITERS_MISMATCH",
             CoreError::TooManyWriters { .. } => "TOO_MANY_WRITERS",
+            CoreError::WriterLimit { .. } => "WRITER_LIMIT",
             CoreError::TypeMismatch { .. } => "TYPE_MISMATCH",
             CoreError::CorruptManifest { .. } => "CORRUPT_MANIFEST",
             CoreError::CorruptCheckpoint { .. } => "CORRUPT_CHECKPOINT",
@@ -117,6 +122,7 @@ impl CoreError {
             | CoreError::ExpectedWritersMismatch { .. }
             | CoreError::TooManyWriters { .. } => ErrorClass::FailedPrecondition,
             CoreError::CorruptManifest { .. } | CoreError::CorruptCheckpoint { .. } => ErrorClass::DataLoss,
+            CoreError::WriterLimit { .. } => ErrorClass::ResourceExhausted,
         }
     }
 
@@ -167,6 +173,9 @@ impl CoreError {
             }
             CoreError::TooManyWriters { expected, writer } => {
                 vec![("expected_writers", expected.to_string()), ("writer", writer.clone())]
+            }
+            CoreError::WriterLimit { limit, writer } => {
+                vec![("limit", limit.to_string()), ("writer", writer.clone())]
             }
             CoreError::TypeMismatch { artifact, existing, requested } => vec![
                 ("artifact", artifact.clone()),

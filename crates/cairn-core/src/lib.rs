@@ -15,7 +15,8 @@ mod staged;
 
 pub use digest::{Digest, Sha256Hasher};
 pub use draft::{
-    BaseVersion, ConflictPolicy, DEFAULT_DRAFT_TTL_MS, DraftRecord, DraftState, FinishDecision, WriterRecord,
+    BaseVersion, ConflictPolicy, DEFAULT_DRAFT_TTL_MS, DraftRecord, DraftState, FinishDecision, MAX_WRITERS_PER_DRAFT,
+    SegmentRun, WriterRecord,
 };
 pub use error::{CoreError, ErrorClass};
 pub use manifest::{MANIFEST_HEADER, ManifestDecoder, ManifestWriter, version_digest};

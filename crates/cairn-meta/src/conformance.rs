@@ -26,6 +26,7 @@ macro_rules! meta_conformance_tests {
             keep_alive_keeps_a_leased_key,
             put_with_unknown_lease_is_refused,
             concurrent_compare_and_swap_loses_no_update,
+            a_registered_key_is_refused_to_a_second_live_holder,
         );
     };
     (@each $make_store:expr; $($name:ident),+ $(,)?) => {
@@ -200,4 +201,18 @@ pub async fn concurrent_compare_and_swap_loses_no_update(store: Arc<dyn MetaStor
     }
     let value = store.get("counter").await.unwrap().unwrap().value;
     assert_eq!(String::from_utf8(value).unwrap(), (TASKS * INCREMENTS).to_string());
+}
+
+/// Two live processes registering one node id are refused, the second one with a clear
+/// error; once the first stops, the id can be registered again.
+pub async fn a_registered_key_is_refused_to_a_second_live_holder(store: Arc<dyn MetaStore>) {
+    let ttl = Duration::from_secs(3);
+    let first = crate::Registration::start(store.clone(), "members/x/node-1", b"a".to_vec(), ttl).await.unwrap();
+    let second = crate::Registration::start(store.clone(), "members/x/node-1", b"b".to_vec(), ttl).await;
+    assert!(matches!(second, Err(MetaError::AlreadyRegistered { .. })), "{second:?}");
+    assert_eq!(store.get("members/x/node-1").await.unwrap().unwrap().value, b"a", "the first holder keeps its key");
+    first.stop().await;
+    let again = crate::Registration::start(store.clone(), "members/x/node-1", b"c".to_vec(), ttl).await.unwrap();
+    assert_eq!(store.get("members/x/node-1").await.unwrap().unwrap().value, b"c");
+    again.stop().await;
 }

@@ -11,6 +11,8 @@ pub enum MetaError {
     ValueTooLarge { key: String, size: usize, limit: usize },
     #[error("key {key:?} is written more than once in one transaction")]
     DuplicateKey { key: String },
+    #[error("{key:?} is registered by another live process: node ids must be unique")]
+    AlreadyRegistered { key: String },
     #[error("lease {0} not found or expired")]
     LeaseNotFound(LeaseId),
     #[error("metadata store unavailable: {0}")]

@@ -53,16 +53,34 @@ impl std::fmt::Debug for Registration {
     }
 }
 
-async fn register(meta: &dyn MetaStore, key: &str, value: &[u8], ttl: Duration) -> Result<LeaseId, MetaError> {
+/// Creates `key` under a fresh lease, only if nobody holds it: two live processes with
+/// one node id would each believe they own the other's drafts. `previous` is this
+/// holder's own earlier lease, whose key (if the lease still lives) is replaced.
+async fn register(
+    meta: &dyn MetaStore,
+    key: &str,
+    value: &[u8],
+    ttl: Duration,
+    previous: Option<LeaseId>,
+) -> Result<LeaseId, MetaError> {
+    if let Some(previous) = previous
+        && let Some(kv) = meta.get(key).await?
+        && kv.lease == Some(previous)
+    {
+        let _ = meta.revoke_lease(previous).await;
+    }
     let lease = meta.grant_lease(ttl).await?;
-    meta.txn(Txn::new().put_with_lease(key, value.to_vec(), lease)).await?;
-    Ok(lease)
+    if meta.txn(Txn::new().when_revision(key, 0).put_with_lease(key, value.to_vec(), lease)).await? {
+        return Ok(lease);
+    }
+    let _ = meta.revoke_lease(lease).await;
+    Err(MetaError::AlreadyRegistered { key: key.to_owned() })
 }
 
 impl Registration {
     /// Registers `key` = `value` under a lease of `ttl` and keeps it alive every `ttl / 3`.
     pub async fn start(meta: Arc<dyn MetaStore>, key: &str, value: Vec<u8>, ttl: Duration) -> Result<Self, MetaError> {
-        let first = register(&*meta, key, &value, ttl).await?;
+        let first = register(&*meta, key, &value, ttl, None).await?;
         let (sender, receiver) = watch::channel(Some(first));
         let (loop_meta, loop_key) = (meta.clone(), key.to_owned());
         let task = tokio::spawn(async move {
@@ -92,7 +110,7 @@ impl Registration {
                         let _ = sender.send(None);
                     }
                 }
-                match register(&*loop_meta, &loop_key, &value, ttl).await {
+                match register(&*loop_meta, &loop_key, &value, ttl, Some(lease)).await {
                     Ok(fresh) => {
                         tracing::info!(key = %loop_key, lease = fresh, "registered under a new lease");
                         lease = fresh;

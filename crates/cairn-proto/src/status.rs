@@ -24,6 +24,7 @@ pub fn core_error_status(err: &CoreError) -> Status {
         ErrorClass::AlreadyExists => Code::AlreadyExists,
         ErrorClass::NotFound => Code::NotFound,
         ErrorClass::DataLoss => Code::DataLoss,
+        ErrorClass::ResourceExhausted => Code::ResourceExhausted,
     };
     error_status(code, err.reason(), err.to_string(), err.metadata())
 }

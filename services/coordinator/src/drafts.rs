@@ -38,24 +38,74 @@ pub(crate) struct Slot {
     index: StagedIndex,
 }
 
-/// Per-draft locks and in-memory entries.
+/// Per-draft locks and in-memory entries. A slot lives while a request uses it, and after
+/// that only while it holds the entries of a draft this replica loaded (and so owns);
+/// slots of forwarded, unknown and ended drafts go when their last request does, so the
+/// cache holds no more than this replica's open drafts.
 #[derive(Default)]
 pub(crate) struct DraftCache {
     slots: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Slot>>>>,
 }
 
+/// One request's hold on a draft's slot; settles the slot when dropped.
+pub(crate) struct SlotLease<'a> {
+    cache: &'a DraftCache,
+    key: String,
+    slot: Arc<tokio::sync::Mutex<Slot>>,
+}
+
+impl SlotLease<'_> {
+    /// Waits for the draft's lock.
+    pub(crate) async fn lock(&self) -> tokio::sync::MutexGuard<'_, Slot> {
+        self.slot.lock().await
+    }
+}
+
+impl Drop for SlotLease<'_> {
+    fn drop(&mut self) {
+        let mut slots = self.cache.slots.lock().expect("draft cache lock poisoned");
+        // Only our own slot, and only when no other request holds or awaits it (holders:
+        // the map and this lease); the last of them settles it.
+        let ours = slots.get(&self.key).is_some_and(|slot| Arc::ptr_eq(slot, &self.slot));
+        if !ours || Arc::strong_count(&self.slot) > 2 {
+            return;
+        }
+        let loaded = self.slot.try_lock().map(|slot| !slot.uid.is_empty()).unwrap_or(true);
+        if !loaded {
+            slots.remove(&self.key);
+        }
+        crate::metrics::OPEN_DRAFTS.set(slots.len() as i64);
+    }
+}
+
 impl DraftCache {
-    fn slot(&self, key: &str) -> Arc<tokio::sync::Mutex<Slot>> {
+    pub(crate) fn lease(&self, key: &str) -> SlotLease<'_> {
         let mut slots = self.slots.lock().expect("draft cache lock poisoned");
         let slot = slots.entry(key.to_owned()).or_default().clone();
         crate::metrics::OPEN_DRAFTS.set(slots.len() as i64);
-        slot
+        SlotLease { cache: self, key: key.to_owned(), slot }
     }
 
-    fn forget(&self, key: &str) {
+    /// Drops a draft's entries (it ended, or this replica no longer owns it).
+    pub(crate) fn forget(&self, key: &str) {
         let mut slots = self.slots.lock().expect("draft cache lock poisoned");
+        if let Some(slot) = slots.get(key)
+            && let Ok(mut slot) = slot.try_lock()
+        {
+            *slot = Slot::default();
+        }
         slots.remove(key);
         crate::metrics::OPEN_DRAFTS.set(slots.len() as i64);
+    }
+
+    /// Keys of the drafts whose entries are cached.
+    pub(crate) fn cached_keys(&self) -> Vec<String> {
+        self.slots.lock().expect("draft cache lock poisoned").keys().cloned().collect()
+    }
+
+    /// Number of cached slots.
+    pub(crate) fn len(&self) -> usize {
+        self.slots.lock().expect("draft cache lock poisoned").len()
     }
 }
 
@@ -153,7 +203,8 @@ impl Coordinator {
             slot.loaded_segments = 0;
         }
         while slot.loaded_segments < record.segments {
-            let key = staging_key(&record.uid, slot.loaded_segments);
+            let seq = slot.loaded_segments;
+            let key = staging_key(&record.uid, seq, record.segment_fence(seq));
             let op: StagedOp = decode(&key, &self.blobs.get_bytes(&key).await?)?;
             slot.index.apply(&op);
             slot.loaded_segments += 1;
@@ -221,6 +272,26 @@ impl Coordinator {
         Ok((self.read_draft(key).await?, Some(owner)))
     }
 
+    /// Like [`Self::owned_draft`] for operations on an existing draft: an unknown draft is
+    /// refused, and the ownership taken to look for it is given back at once.
+    async fn owned_existing_draft(
+        &self,
+        key: &str,
+        project: &str,
+        artifact: &str,
+        distributed_id: &str,
+    ) -> Result<((DraftRecord, i64), Option<Ownership>), CoordError> {
+        match self.owned_draft(key, project, artifact, distributed_id).await? {
+            (Some(found), owner) => Ok((found, owner)),
+            (None, owner) => {
+                if let Some(owner) = owner {
+                    self.release_ownership(&owner).await;
+                }
+                Err(not_found(artifact, distributed_id))
+            }
+        }
+    }
+
     /// Applies one writer's change, opening the draft on first use.
     pub async fn upsert(&self, cmd: UpsertCommand) -> Result<DraftView, CoordError> {
         validate_draft_names(&cmd.project, &cmd.artifact, &cmd.distributed_id)?;
@@ -233,8 +304,8 @@ impl Coordinator {
         self.verify_blobs_stored(&cmd.puts).await?;
 
         let key = keys::draft(&cmd.project, &cmd.artifact, &cmd.distributed_id);
-        let slot = self.drafts.slot(&key);
-        let mut slot = slot.lock().await;
+        let lease = self.drafts.lease(&key);
+        let mut slot = lease.lock().await;
         let now = now_ms();
         let (found, owner) = self.owned_draft(&key, &cmd.project, &cmd.artifact, &cmd.distributed_id).await?;
         let (record, revision) = match found {
@@ -259,7 +330,9 @@ impl Coordinator {
         let mut next = record.clone();
         let op = next.upsert(&slot.index, &cmd.writer, &cmd.puts, &cmd.removes, cmd.expected_writers, cmd.seal, now)?;
         if let Some(op) = &op {
-            let segment = staging_key(&next.uid, next.segments - 1);
+            next.fence_last_segment(owner.revision);
+            let seq = next.segments - 1;
+            let segment = staging_key(&next.uid, seq, next.segment_fence(seq));
             self.blobs.put_bytes(&segment, Bytes::from(encode(op))).await?;
         }
         self.save_draft(&key, &next, revision, &owner).await?;
@@ -305,10 +378,9 @@ impl Coordinator {
         validate_draft_names(project, artifact, distributed_id)?;
         validate_writer_id(writer)?;
         let key = keys::draft(project, artifact, distributed_id);
-        let slot = self.drafts.slot(&key);
-        let mut slot = slot.lock().await;
-        let (found, owner) = self.owned_draft(&key, project, artifact, distributed_id).await?;
-        let (record, revision) = found.ok_or_else(|| not_found(artifact, distributed_id))?;
+        let lease = self.drafts.lease(&key);
+        let mut slot = lease.lock().await;
+        let ((record, revision), owner) = self.owned_existing_draft(&key, project, artifact, distributed_id).await?;
         let mut next = record.clone();
         let Some(owner) = owner else {
             next.seal_writer(writer, now_ms())?; // refuses with the ended state's reason
@@ -330,10 +402,10 @@ impl Coordinator {
     ) -> Result<DraftView, CoordError> {
         validate_draft_names(project, artifact, distributed_id)?;
         let key = keys::draft(project, artifact, distributed_id);
-        let slot = self.drafts.slot(&key);
-        let mut slot = slot.lock().await;
-        let (found, owner) = self.owned_draft(&key, project, artifact, distributed_id).await?;
-        let (mut record, revision) = found.ok_or_else(|| not_found(artifact, distributed_id))?;
+        let lease = self.drafts.lease(&key);
+        let mut slot = lease.lock().await;
+        let ((mut record, revision), owner) =
+            self.owned_existing_draft(&key, project, artifact, distributed_id).await?;
         let Some(owner) = owner else { return Ok(view(record, &StagedIndex::default())) };
         if self.refuse_if_expired(&key, &record, revision, &owner).await.is_err() {
             record.state = DraftState::Expired;
@@ -351,10 +423,10 @@ impl Coordinator {
         let key = keys::draft(&cmd.project, &cmd.artifact, &cmd.distributed_id);
         let deadline = tokio::time::Instant::now() + cmd.wait.min(self.config.max_finish_wait);
         loop {
-            let slot = self.drafts.slot(&key);
-            let mut slot = slot.lock().await;
-            let (found, owner) = self.owned_draft(&key, &cmd.project, &cmd.artifact, &cmd.distributed_id).await?;
-            let (record, revision) = found.ok_or_else(|| not_found(&cmd.artifact, &cmd.distributed_id))?;
+            let lease = self.drafts.lease(&key);
+            let mut slot = lease.lock().await;
+            let ((record, revision), owner) =
+                self.owned_existing_draft(&key, &cmd.project, &cmd.artifact, &cmd.distributed_id).await?;
             if let Some(owner) = &owner {
                 self.refuse_if_expired(&key, &record, revision, owner).await?;
             }
@@ -438,10 +510,9 @@ impl Coordinator {
     pub async fn abort(&self, project: &str, artifact: &str, distributed_id: &str) -> Result<DraftView, CoordError> {
         validate_draft_names(project, artifact, distributed_id)?;
         let key = keys::draft(project, artifact, distributed_id);
-        let slot = self.drafts.slot(&key);
-        let _slot = slot.lock().await;
-        let (found, owner) = self.owned_draft(&key, project, artifact, distributed_id).await?;
-        let (record, revision) = found.ok_or_else(|| not_found(artifact, distributed_id))?;
+        let lease = self.drafts.lease(&key);
+        let _slot = lease.lock().await;
+        let ((record, revision), owner) = self.owned_existing_draft(&key, project, artifact, distributed_id).await?;
         let mut next = record.clone();
         next.expire_if_due(now_ms());
         next.abort()?;
@@ -455,32 +526,87 @@ impl Coordinator {
         Ok(view(next, &StagedIndex::default()))
     }
 
-    /// Expires every open draft past its `expires_at` that this replica can own, and
-    /// releases its staged data.
-    pub(crate) async fn sweep_expired_drafts(&self) -> Result<(), CoordError> {
+    /// Expires every open or sealing draft past its `expires_at` that this replica can own,
+    /// and releases its staged data. One unreadable record or failed draft does not stop
+    /// the sweep; the next sweep tries it again.
+    pub async fn sweep_expired_drafts(&self) -> Result<SweepReport, CoordError> {
+        let mut report = SweepReport::default();
         let mut after: Option<String> = None;
         loop {
-            let page = self.meta.range(keys::DRAFTS_PREFIX, after.as_deref(), 500).await?;
-            let Some(last) = page.last() else { return Ok(()) };
+            let page = self.meta.range(keys::DRAFTS_PREFIX, after.as_deref(), SWEEP_PAGE).await?;
+            let Some(last) = page.last() else { break };
             after = Some(last.key.clone());
             for kv in page {
-                let record: DraftRecord = decode(&kv.key, &kv.value)?;
-                if record.state != DraftState::Open || now_ms() < record.expires_at_ms {
+                report.scanned += 1;
+                let record: DraftRecord = match decode(&kv.key, &kv.value) {
+                    Ok(record) => record,
+                    Err(err) => {
+                        report.failed += 1;
+                        tracing::warn!(draft = %kv.key, error = %err, "unreadable draft record skipped by the expiry sweep");
+                        continue;
+                    }
+                };
+                if !matches!(record.state, DraftState::Open | DraftState::Sealing) || now_ms() < record.expires_at_ms {
                     continue;
                 }
-                let slot = self.drafts.slot(&kv.key);
-                let _slot = slot.lock().await;
-                let Ok(owner) = self.acquire_ownership(&record.project, &record.artifact, &record.distributed_id).await
-                else {
-                    continue; // another replica owns it and sweeps it
-                };
-                if let Some((record, revision)) = self.read_draft(&kv.key).await? {
-                    // Refusal is the expected outcome here: it means the draft expired.
-                    let _ = self.refuse_if_expired(&kv.key, &record, revision, &owner).await;
+                match self.expire_draft(&kv.key, &record).await {
+                    Ok(true) => report.expired += 1,
+                    Ok(false) => {}
+                    Err(err) => {
+                        report.failed += 1;
+                        tracing::warn!(draft = %kv.key, error = %err, "could not expire draft; the next sweep retries");
+                    }
                 }
             }
         }
+        self.forget_drafts_owned_elsewhere().await;
+        Ok(report)
     }
+
+    /// Expires one due draft if this replica can own it; false when another replica owns
+    /// it (that one sweeps it) or it is no longer due.
+    async fn expire_draft(&self, key: &str, record: &DraftRecord) -> Result<bool, CoordError> {
+        let lease = self.drafts.lease(key);
+        let _slot = lease.lock().await;
+        let Ok(owner) = self.acquire_ownership(&record.project, &record.artifact, &record.distributed_id).await else {
+            return Ok(false);
+        };
+        let Some((record, revision)) = self.read_draft(key).await? else { return Ok(false) };
+        match self.refuse_if_expired(key, &record, revision, &owner).await {
+            Err(CoordError::Core(CoreError::DraftExpired { .. })) => Ok(true),
+            Err(err) => Err(err),
+            Ok(()) => Ok(false),
+        }
+    }
+
+    /// Drops cached entries of drafts this replica no longer owns (its lease lapsed and
+    /// another replica took them over): their owner rebuilds them from storage.
+    async fn forget_drafts_owned_elsewhere(&self) {
+        let mine = self.node.registration.lease();
+        for key in self.drafts.cached_keys() {
+            let Some(owner_key) = keys::owner_of_draft(&key) else { continue };
+            match self.meta.get(&owner_key).await {
+                Ok(Some(kv)) if kv.lease.is_some() && kv.lease == mine => {}
+                Ok(_) => self.drafts.forget(&key),
+                Err(_) => return, // the store is unreachable: decide on the next sweep
+            }
+        }
+    }
+}
+
+/// Drafts read per page by the expiry sweep: small enough that a page of the largest
+/// records (64 KiB each) stays far below a gRPC response limit.
+const SWEEP_PAGE: usize = 50;
+
+/// What one expiry sweep did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Draft records read.
+    pub scanned: u64,
+    /// Drafts moved to EXPIRED.
+    pub expired: u64,
+    /// Records that could not be read or drafts that could not be expired (retried next time).
+    pub failed: u64,
 }
 
 fn not_found(artifact: &str, distributed_id: &str) -> CoordError {

@@ -99,6 +99,19 @@ impl From<CoordError> for Status {
             ),
             CoordError::SteppedDown => error_status(Code::Unavailable, "STEPPED_DOWN", message, vec![]),
             CoordError::Corrupt(_) => error_status(Code::DataLoss, "CORRUPT_METADATA", message, vec![]),
+            // Limits of the store are properties of the request: retrying cannot help.
+            CoordError::Meta(MetaError::ValueTooLarge { key, size, limit }) => error_status(
+                Code::ResourceExhausted,
+                "RECORD_TOO_LARGE",
+                message,
+                vec![("key", key), ("size", size.to_string()), ("limit", limit.to_string())],
+            ),
+            CoordError::Meta(MetaError::TooManyOps { ops, limit }) => error_status(
+                Code::ResourceExhausted,
+                "TRANSACTION_TOO_LARGE",
+                message,
+                vec![("ops", ops.to_string()), ("limit", limit.to_string())],
+            ),
             CoordError::Meta(_) => error_status(Code::Unavailable, "METADATA_UNAVAILABLE", message, vec![]),
             CoordError::Blob(_) => error_status(Code::Unavailable, "STORAGE_UNAVAILABLE", message, vec![]),
         }
@@ -113,4 +126,21 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(key: &str, bytes: &[u8]) ->
 /// Encodes a record for storage.
 pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).expect("records always serialize")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_limits_are_not_retryable_but_outages_are() {
+        let too_large = MetaError::ValueTooLarge { key: "drafts/p/a/j".into(), size: 70_000, limit: 65_536 };
+        let status = Status::from(CoordError::Meta(too_large));
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        assert_eq!(cairn_proto::error_info(&status).unwrap().0, "RECORD_TOO_LARGE");
+        let ops = Status::from(CoordError::Meta(MetaError::TooManyOps { ops: 200, limit: 128 }));
+        assert_eq!(ops.code(), Code::ResourceExhausted);
+        let outage = Status::from(CoordError::Meta(MetaError::Unavailable("no leader".into())));
+        assert_eq!(outage.code(), Code::Unavailable);
+    }
 }

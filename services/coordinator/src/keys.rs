@@ -48,3 +48,8 @@ pub(crate) const DRAFTS_PREFIX: &str = "drafts/";
 pub(crate) fn owner(project: &str, artifact: &str, distributed_id: &str) -> String {
     format!("owners/{project}/{artifact}/{distributed_id}")
 }
+
+/// The owner key of the draft whose record is at `draft_key`.
+pub(crate) fn owner_of_draft(draft_key: &str) -> Option<String> {
+    draft_key.strip_prefix(DRAFTS_PREFIX).map(|rest| format!("owners/{rest}"))
+}

@@ -21,7 +21,7 @@ use std::time::Duration;
 use cairn_blob::BlobStore;
 use cairn_meta::{COORDINATORS_PREFIX, Member, MetaStore, Registration, WORKERS_PREFIX};
 
-pub use drafts::{DraftView, FinishCommand, UpsertCommand};
+pub use drafts::{DraftView, FinishCommand, SweepReport, UpsertCommand};
 pub use error::CoordError;
 pub use grpc::CoordinatorGrpc;
 pub use versions::ResolvedVersion;
@@ -111,6 +111,11 @@ impl Coordinator {
             addresses.push(Member::decode(&kv.value)?.address);
         }
         Ok(addresses)
+    }
+
+    /// Number of drafts whose lock or entries this replica holds in memory.
+    pub fn cached_drafts(&self) -> usize {
+        self.drafts.len()
     }
 
     /// Runs the expiry sweep until the returned handle is aborted or the process ends.

@@ -71,7 +71,7 @@ impl Coordinator {
     }
 
     /// Reads every entry of a manifest (used to start a draft from a base version).
-    pub(crate) async fn read_manifest(&self, digest: Digest) -> Result<Vec<Entry>, CoordError> {
+    pub async fn read_manifest(&self, digest: Digest) -> Result<Vec<Entry>, CoordError> {
         let mut pages = self.stream_manifest(digest, 10_000);
         let mut entries = Vec::new();
         while let Some(page) = pages.recv().await {

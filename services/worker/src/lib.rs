@@ -4,14 +4,20 @@
 
 pub mod metrics;
 mod service;
+mod upload_lock;
 
 pub use service::StorageService;
+pub use upload_lock::{UPLOAD_LOCKS_PREFIX, UploadLocks};
 
 use cairn_proto::v1::storage_service_server::StorageServiceServer;
 
-/// The worker's gRPC service over `blobs`.
-pub fn grpc_service(blobs: std::sync::Arc<dyn cairn_blob::BlobStore>) -> StorageServiceServer<StorageService> {
-    StorageServiceServer::new(StorageService::new(blobs))
+/// The worker's gRPC service over `blobs`; `locks` serialize resumable uploads of one blob
+/// across the workers of a cluster.
+pub fn grpc_service(
+    blobs: std::sync::Arc<dyn cairn_blob::BlobStore>,
+    locks: Option<UploadLocks>,
+) -> StorageServiceServer<StorageService> {
+    StorageServiceServer::new(StorageService::new(blobs, locks))
 }
 
 mod config;
@@ -26,20 +32,24 @@ pub async fn run(config: WorkerConfig) -> Result<(), Box<dyn std::error::Error +
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let bound = listener.local_addr()?;
     let address = cairn_proto::server::advertise_address(config.advertise.as_deref(), bound)?;
-    let node_id = config.node_id.clone().unwrap_or_else(|| format!("worker-{}", std::process::id()));
+    // A random default: process ids repeat across containers (every one is pid 1).
+    let node_id = config.node_id.clone().unwrap_or_else(|| format!("worker-{}", uuid::Uuid::new_v4().simple()));
     // Without etcd the worker stands alone (clients are pointed at it directly).
-    let registration = if config.etcd.is_cluster() {
+    let (registration, locks) = if config.etcd.is_cluster() {
         let meta = config.etcd.open(&config.data_dir).await.map_err(|e| format!("cannot reach etcd: {e}"))?;
         let member = cairn_meta::Member { node_id: node_id.clone(), address: address.clone() };
         let key = format!("{}{node_id}", cairn_meta::WORKERS_PREFIX);
         let ttl = std::time::Duration::from_secs(config.lease_ttl_secs.max(2));
-        Some(cairn_meta::Registration::start(meta, &key, member.encode(), ttl).await?)
+        let registration =
+            std::sync::Arc::new(cairn_meta::Registration::start(meta.clone(), &key, member.encode(), ttl).await?);
+        let locks = UploadLocks::new(meta, registration.clone(), node_id.clone());
+        (Some(registration), Some(locks))
     } else {
-        None
+        (None, None)
     };
     println!("cairn worker listening on {bound} (node {node_id})");
     let admin = cairn_proto::server::spawn_admin(config.admin_listen).await?;
-    let service = grpc_service(blobs);
+    let service = grpc_service(blobs, locks);
     let result = cairn_proto::server::serve(listener, &[cairn_proto::server::STORAGE_SERVICE], |router| {
         router.add_service(service)
     })

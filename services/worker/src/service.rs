@@ -12,17 +12,22 @@ use cairn_proto::v1::{
 use cairn_proto::{core_error_status, error_status};
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
+
+use crate::upload_lock::UploadLocks;
 use tonic::{Code, Request, Response, Status, Streaming};
 
 /// Serves PutBlob and GetBlob over a BlobStore.
 pub struct StorageService {
     blobs: Arc<dyn BlobStore>,
+    /// Serializes resumable uploads of one blob across workers (cluster mode only).
+    locks: Option<UploadLocks>,
 }
 
 impl StorageService {
-    /// A service storing into `blobs`.
-    pub fn new(blobs: Arc<dyn BlobStore>) -> Self {
-        Self { blobs }
+    /// A service storing into `blobs`; with `locks`, uploads larger than one part are
+    /// serialized per blob across every worker sharing the store.
+    pub fn new(blobs: Arc<dyn BlobStore>, locks: Option<UploadLocks>) -> Self {
+        Self { blobs, locks }
     }
 }
 
@@ -92,7 +97,16 @@ impl storage_service_server::StorageService for StorageService {
             Err(status) => Err(BlobError::Interrupted(status.message().to_owned())),
         });
         let started = std::time::Instant::now();
+        // Blobs of one part or less are never resumed: concurrent puts of them are plain
+        // writes of identical content and need no lock.
+        let lock = match &self.locks {
+            Some(locks) if header.size > self.blobs.part_size() => Some(locks.acquire(&digest).await?),
+            _ => None,
+        };
         let result = put_verified_from(&*self.blobs, &digest, header.size, header.offset, chunks).await;
+        if let (Some(locks), Some(lock)) = (&self.locks, lock) {
+            locks.release(lock).await;
+        }
         crate::metrics::UPLOAD_SECONDS.observe(started.elapsed().as_secs_f64());
         let outcome = match result {
             Ok(outcome) => {
