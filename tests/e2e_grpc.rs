@@ -222,3 +222,55 @@ async fn a_corrupted_manifest_object_is_reported_as_data_loss() {
     assert_eq!(status.code(), tonic::Code::DataLoss);
     assert_eq!(support::reason(&status), "CORRUPT_MANIFEST");
 }
+
+/// A Log retried with its request id after its first attempt committed (the answer was
+/// lost) returns that first version, even though another commit landed in between; an
+/// Upsert retried with its request id is answered again, not applied twice.
+#[tokio::test]
+async fn retries_with_the_same_request_id_return_the_first_result() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = DevServer::start(tmp.path());
+    let mut coordinator = server.coordinator().await;
+    let (first, other) = (b"first content".to_vec(), b"other content".to_vec());
+    store_blob(&server, &first).await;
+    store_blob(&server, &other).await;
+    let entry =
+        |content: &[u8]| v1::Entry { path: "f".into(), sha256: sha256_hex(content), size: content.len() as u64 };
+    let with_id = |mut messages: Vec<v1::LogRequest>, id: &str| {
+        if let Some(v1::log_request::Part::Header(header)) = &mut messages[0].part {
+            header.request_id = id.into();
+        }
+        messages
+    };
+    let log = |messages: Vec<v1::LogRequest>| {
+        let mut coordinator = coordinator.clone();
+        async move { coordinator.log(futures::stream::iter(messages)).await.unwrap().into_inner() }
+    };
+    let original = log(with_id(log_messages("retried", vec![entry(&first)]), "log-req-1")).await;
+    let between = log(log_messages("retried", vec![entry(&other)])).await;
+    let retried = log(with_id(log_messages("retried", vec![entry(&first)]), "log-req-1")).await;
+    let (original, between, retried) = (original.version.unwrap(), between.version.unwrap(), retried.version.unwrap());
+    assert_eq!((original.index, between.index), (0, 1));
+    assert_eq!(retried.index, 0, "the retry returns the version its first attempt made");
+    let fresh = log(with_id(log_messages("retried", vec![entry(&first)]), "log-req-2")).await;
+    assert_eq!(fresh.version.unwrap().index, 2, "a new request id is a new commit");
+
+    // An edit draft removes `f` from v0; its retry must not fail with PATH_NOT_FOUND.
+    let removal = v1::UpsertRequest {
+        project: "default".into(),
+        artifact: "retried".into(),
+        r#type: "t".into(),
+        distributed_id: "edit-1".into(),
+        writer_id: "editor".into(),
+        removals: vec!["f".into()],
+        base: "v0".into(),
+        request_id: "upsert-req-1".into(),
+        ..Default::default()
+    };
+    coordinator.upsert(removal.clone()).await.expect("first attempt");
+    let again = coordinator.upsert(removal.clone()).await.expect("the retry is answered, not refused");
+    assert_eq!(again.into_inner().draft.unwrap().staged_entries, 0);
+    let other_request = v1::UpsertRequest { request_id: "upsert-req-2".into(), ..removal };
+    let status = coordinator.upsert(other_request).await.unwrap_err();
+    assert_eq!(support::reason(&status), "PATH_NOT_FOUND", "a different request is applied, and refused");
+}

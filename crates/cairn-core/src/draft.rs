@@ -20,7 +20,7 @@ pub const DEFAULT_DRAFT_TTL_MS: u64 = 24 * 60 * 60 * 1000;
 
 /// Most writers one draft admits: the draft record, which lists them, must stay a small
 /// MetaStore value (64 KiB) whatever the writer ids.
-pub const MAX_WRITERS_PER_DRAFT: usize = 200;
+pub const MAX_WRITERS_PER_DRAFT: usize = 128;
 
 /// Segments from `first_seq` on were written by the draft owner whose ownership has
 /// revision `owner_revision` (until the next run begins).
@@ -62,6 +62,10 @@ pub enum DraftState {
 pub struct WriterRecord {
     /// True once the writer declared itself done.
     pub sealed: bool,
+    /// Request id of the last upsert applied for this writer: a retry of it (its answer
+    /// was lost) is answered again instead of being applied twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_request_id: Option<String>,
 }
 
 /// The version a draft started from.
@@ -174,6 +178,19 @@ impl DraftRecord {
 
     fn sealed_count(&self) -> u32 {
         self.writers.values().filter(|w| w.sealed).count() as u32
+    }
+
+    /// True when `request_id` is the last upsert applied for `writer`.
+    pub fn already_applied(&self, writer: &str, request_id: &str) -> bool {
+        !request_id.is_empty()
+            && self.writers.get(writer).and_then(|w| w.last_request_id.as_deref()) == Some(request_id)
+    }
+
+    /// Remembers `request_id` as the last upsert applied for `writer`.
+    pub fn note_request(&mut self, writer: &str, request_id: &str) {
+        if let Some(record) = self.writers.get_mut(writer) {
+            record.last_request_id = (!request_id.is_empty()).then(|| request_id.to_owned());
+        }
     }
 
     /// Refuses unless the draft is OPEN, with the reason its state gives.

@@ -21,7 +21,8 @@ pub use draft::{
 pub use error::{CoreError, ErrorClass};
 pub use manifest::{MANIFEST_HEADER, ManifestDecoder, ManifestWriter, version_digest};
 pub use names::{
-    validate_alias, validate_artifact, validate_distributed_id, validate_project, validate_type, validate_writer_id,
+    validate_alias, validate_artifact, validate_distributed_id, validate_project, validate_request_id, validate_type,
+    validate_writer_id,
 };
 pub use path::EntryPath;
 pub use records::{ArtifactRecord, MAX_PRODUCERS, VersionRecord};

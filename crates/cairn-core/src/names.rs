@@ -86,6 +86,11 @@ pub fn validate_distributed_id(value: &str) -> Result<(), CoreError> {
     check("distributed_id", value, 256, is_id_byte, "allowed characters are A-Z a-z 0-9 . _ - : @")
 }
 
+/// Request id (client-chosen, for idempotent retries): `[A-Za-z0-9._:@-]{1,64}`.
+pub fn validate_request_id(value: &str) -> Result<(), CoreError> {
+    check("request_id", value, 64, is_id_byte, "allowed characters are A-Z a-z 0-9 . _ - : @")
+}
+
 /// Writer id: `[A-Za-z0-9._:@-]{1,256}`.
 pub fn validate_writer_id(value: &str) -> Result<(), CoreError> {
     check("writer_id", value, 256, is_id_byte, "allowed characters are A-Z a-z 0-9 . _ - : @")

@@ -3,7 +3,7 @@
 //! digest equals the latest version's makes no new version (dedup) but records the producer.
 
 use cairn_core::{ArtifactRecord, CoreError, Digest, DraftRecord, MAX_PRODUCERS, VersionRecord, validate_alias};
-use cairn_meta::Txn;
+use cairn_meta::{MetaError, Txn};
 
 use crate::clock::now_ms;
 use crate::error::encode;
@@ -28,6 +28,9 @@ pub(crate) struct NewVersion {
     pub metadata_json: String,
     pub producers: Vec<String>,
     pub aliases: Vec<String>,
+    /// Client-chosen id of a Log: a retry after the first attempt committed returns that
+    /// commit's result, even when other commits landed in between.
+    pub request_id: Option<String>,
 }
 
 /// The draft a commit finishes: written in the same transaction, and only if nobody else
@@ -66,6 +69,24 @@ pub(crate) fn validate_aliases(aliases: &[String]) -> Result<(), CoordError> {
 }
 
 impl Coordinator {
+    /// The version and dedup flag an earlier attempt of the same request committed.
+    async fn committed_request(
+        &self,
+        project: &str,
+        artifact: &str,
+        request_key: &str,
+    ) -> Result<Option<(VersionRecord, bool)>, CoordError> {
+        let Some(kv) = self.meta.get(request_key).await? else { return Ok(None) };
+        let outcome: serde_json::Value = crate::error::decode(request_key, &kv.value)?;
+        let (Some(index), Some(dedup)) = (outcome["index"].as_u64(), outcome["dedup"].as_bool()) else {
+            return Err(CoordError::Corrupt(format!("record {request_key:?}: no index and dedup")));
+        };
+        match self.load_version(project, artifact, index).await? {
+            Some((version, _)) => Ok(Some((version, dedup))),
+            None => Ok(None), // the version was deleted since: commit anew
+        }
+    }
+
     /// Commits `new` (and the fenced draft, if any) atomically; returns the version and
     /// whether it was a dedup hit.
     pub(crate) async fn commit_version(
@@ -90,7 +111,13 @@ impl Coordinator {
         fence: Option<&DraftFence>,
     ) -> Result<(VersionRecord, bool), CoordError> {
         let artifact_key = keys::artifact(&new.project, &new.artifact);
+        let request_key = new.request_id.as_deref().map(|id| keys::request(&new.project, &new.artifact, id));
         for _ in 0..MAX_COMMIT_ATTEMPTS {
+            if let Some(request_key) = &request_key
+                && let Some(done) = self.committed_request(&new.project, &new.artifact, request_key).await?
+            {
+                return Ok(done);
+            }
             let now = now_ms();
             let (mut artifact, artifact_revision) = match self.load_artifact(&new.project, &new.artifact).await? {
                 Some(found) => found,
@@ -134,6 +161,11 @@ impl Coordinator {
             for alias in aliases {
                 txn = txn.put(keys::alias(&new.project, &new.artifact, alias), version.index.to_string());
             }
+            if let Some(request_key) = &request_key {
+                let lease = self.request_leases.current(&*self.meta).await?;
+                let outcome = serde_json::json!({ "index": version.index, "dedup": dedup }).to_string();
+                txn = txn.when_revision(request_key, 0).put_with_lease(request_key, outcome, lease);
+            }
             if let Some(fence) = fence {
                 let mut record = fence.record.clone();
                 record.commit(version.index, dedup);
@@ -142,7 +174,14 @@ impl Coordinator {
                     .when_revision(&fence.owner.key, fence.owner.revision)
                     .put(&fence.key, encode(&record));
             }
-            if self.meta.txn(txn).await? {
+            let applied = match self.meta.txn(txn).await {
+                Err(MetaError::LeaseNotFound(_)) if request_key.is_some() => {
+                    self.request_leases.reset().await; // revoked or lapsed: take a fresh one
+                    continue;
+                }
+                other => other?,
+            };
+            if applied {
                 tracing::info!(
                     project = %new.project, artifact = %new.artifact, index = version.index,
                     dedup, files = new.files, "version committed"

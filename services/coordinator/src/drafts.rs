@@ -17,8 +17,8 @@ use bytes::Bytes;
 use cairn_blob::{BlobStoreExt, staging_key, staging_prefix};
 use cairn_core::{
     BaseVersion, ConflictPolicy, CoreError, DraftRecord, DraftState, Entry, EntryPath, FinishDecision, Selector,
-    StagedIndex, StagedOp, validate_artifact, validate_distributed_id, validate_project, validate_type,
-    validate_writer_id,
+    StagedIndex, StagedOp, validate_artifact, validate_distributed_id, validate_project, validate_request_id,
+    validate_type, validate_writer_id,
 };
 use cairn_meta::Txn;
 
@@ -124,6 +124,8 @@ pub struct UpsertCommand {
     pub policy: ConflictPolicy,
     pub base: Option<Selector>,
     pub ttl_ms: u64,
+    /// Client-chosen id; a retry of the writer's last applied upsert is not applied again.
+    pub request_id: String,
 }
 
 /// A finish request.
@@ -297,6 +299,9 @@ impl Coordinator {
         validate_draft_names(&cmd.project, &cmd.artifact, &cmd.distributed_id)?;
         validate_type(&cmd.artifact_type)?;
         validate_writer_id(&cmd.writer)?;
+        if !cmd.request_id.is_empty() {
+            validate_request_id(&cmd.request_id)?;
+        }
         let count = cmd.puts.len() + cmd.removes.len();
         if count > MAX_ENTRIES_PER_REQUEST {
             return Err(CoreError::TooManyEntries { count, limit: MAX_ENTRIES_PER_REQUEST }.into());
@@ -306,8 +311,28 @@ impl Coordinator {
         let key = keys::draft(&cmd.project, &cmd.artifact, &cmd.distributed_id);
         let lease = self.drafts.lease(&key);
         let mut slot = lease.lock().await;
-        let now = now_ms();
         let (found, owner) = self.owned_draft(&key, &cmd.project, &cmd.artifact, &cmd.distributed_id).await?;
+        let created = found.is_none();
+        let applied = self.apply_upsert(&key, &cmd, found, owner.clone(), &mut slot).await;
+        if applied.is_err() && created {
+            // Nothing was opened: give back what looking for the draft took.
+            *slot = Slot::default();
+            if let Some(owner) = &owner {
+                self.release_ownership(owner).await;
+            }
+        }
+        applied
+    }
+
+    async fn apply_upsert(
+        &self,
+        key: &str,
+        cmd: &UpsertCommand,
+        found: Option<(DraftRecord, i64)>,
+        owner: Option<Ownership>,
+        slot: &mut Slot,
+    ) -> Result<DraftView, CoordError> {
+        let now = now_ms();
         let (record, revision) = match found {
             Some((record, revision)) => {
                 if record.artifact_type != cmd.artifact_type {
@@ -321,21 +346,27 @@ impl Coordinator {
                 record.require_open()?;
                 (record, revision)
             }
-            None => (self.new_draft_record(&cmd, now).await?, 0),
+            None => (self.new_draft_record(cmd, now).await?, 0),
         };
         let owner = owner.ok_or(CoordError::SteppedDown)?;
-        self.refuse_if_expired(&key, &record, revision, &owner).await?;
-        self.sync_slot(&mut slot, &record).await?;
+        self.refuse_if_expired(key, &record, revision, &owner).await?;
+        self.sync_slot(slot, &record).await?;
+        if record.already_applied(&cmd.writer, &cmd.request_id) {
+            // A retry whose first attempt was applied and acknowledged, though the answer
+            // was lost: answer again (a removal must not now fail as PATH_NOT_FOUND).
+            return Ok(view(record, &slot.index));
+        }
 
         let mut next = record.clone();
         let op = next.upsert(&slot.index, &cmd.writer, &cmd.puts, &cmd.removes, cmd.expected_writers, cmd.seal, now)?;
+        next.note_request(&cmd.writer, &cmd.request_id);
         if let Some(op) = &op {
             next.fence_last_segment(owner.revision);
             let seq = next.segments - 1;
             let segment = staging_key(&next.uid, seq, next.segment_fence(seq));
             self.blobs.put_bytes(&segment, Bytes::from(encode(op))).await?;
         }
-        self.save_draft(&key, &next, revision, &owner).await?;
+        self.save_draft(key, &next, revision, &owner).await?;
         if let Some(op) = &op {
             slot.index.apply(op);
             slot.loaded_segments = next.segments;
@@ -479,6 +510,7 @@ impl Coordinator {
                 metadata_json,
                 producers: sealing.writers.keys().cloned().collect(),
                 aliases: cmd.aliases.clone(),
+                request_id: None, // a finish is idempotent through its draft's state
             };
             self.store_manifest(manifest).await?;
             let fence = DraftFence { key: key.to_owned(), revision, record: sealing.clone(), owner: owner.clone() };

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use cairn_core::{
     ConflictPolicy, CoreError, Digest, DraftState, Entry, EntryPath, Selector, validate_artifact, validate_project,
-    validate_type, validate_writer_id,
+    validate_request_id, validate_type, validate_writer_id,
 };
 use cairn_proto::v1::coordinator_service_client::CoordinatorServiceClient;
 use cairn_proto::v1::{self, coordinator_service_server::CoordinatorService, log_request};
@@ -188,6 +188,7 @@ impl CoordinatorService for CoordinatorGrpc {
             policy: policy_from_proto(r.conflict_policy),
             base,
             ttl_ms: r.ttl_seconds.saturating_mul(1000),
+            request_id: r.request_id,
         };
         let result = self.engine.upsert(cmd).await;
         if let Some(owner) = Self::forward_target(&result, forwarded) {
@@ -265,6 +266,9 @@ impl CoordinatorService for CoordinatorGrpc {
             validate_writer_id(&header.writer_id).map_err(CoordError::from)?;
         }
         validate_aliases(&header.aliases)?;
+        if !header.request_id.is_empty() {
+            validate_request_id(&header.request_id).map_err(CoordError::from)?;
+        }
         let metadata_json = normalize_metadata(&header.metadata_json)?;
         if let Some((artifact, _)) = self.engine.load_artifact(&header.project, &header.artifact).await? {
             artifact.check_type(&header.artifact, &header.r#type).map_err(CoordError::from)?;
@@ -296,6 +300,7 @@ impl CoordinatorService for CoordinatorGrpc {
             metadata_json,
             producers: (!header.writer_id.is_empty()).then_some(header.writer_id).into_iter().collect(),
             aliases: header.aliases,
+            request_id: (!header.request_id.is_empty()).then_some(header.request_id),
         };
         self.engine.store_manifest(manifest).await?;
         let (version, dedup) = self.engine.commit_version(&new, None).await?;

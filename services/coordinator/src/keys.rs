@@ -53,3 +53,8 @@ pub(crate) fn owner(project: &str, artifact: &str, distributed_id: &str) -> Stri
 pub(crate) fn owner_of_draft(draft_key: &str) -> Option<String> {
     draft_key.strip_prefix(DRAFTS_PREFIX).map(|rest| format!("owners/{rest}"))
 }
+
+/// What an earlier attempt of a Log request with this id committed (leased: kept about a day).
+pub(crate) fn request(project: &str, artifact: &str, request_id: &str) -> String {
+    format!("requests/{project}/{artifact}/{request_id}")
+}

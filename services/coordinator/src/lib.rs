@@ -13,6 +13,7 @@ mod keys;
 mod manifests;
 pub mod metrics;
 mod ownership;
+mod request_leases;
 mod versions;
 
 use std::sync::Arc;
@@ -73,6 +74,7 @@ pub struct Coordinator {
     meta: Arc<dyn MetaStore>,
     blobs: Arc<dyn BlobStore>,
     drafts: drafts::DraftCache,
+    request_leases: request_leases::RequestLeases,
     config: CoordinatorConfig,
     node: Node,
 }
@@ -90,7 +92,14 @@ impl Coordinator {
         let registration = Registration::start(meta.clone(), &key, member.encode(), config.lease_ttl).await?;
         let node = Node { id: config.node_id.clone(), address: config.advertise_address.clone(), registration };
         tracing::info!(node_id = %node.id, address = %node.address, "coordinator registered");
-        Ok(Arc::new(Self { meta, blobs, drafts: drafts::DraftCache::default(), config, node }))
+        Ok(Arc::new(Self {
+            meta,
+            blobs,
+            drafts: drafts::DraftCache::default(),
+            request_leases: Default::default(),
+            config,
+            node,
+        }))
     }
 
     /// Deregisters this replica: its drafts can be taken over at once.

@@ -39,6 +39,7 @@ fn upsert(writer: &str, puts: Vec<Entry>) -> UpsertCommand {
         policy: ConflictPolicy::Reject,
         base: None,
         ttl_ms: 0,
+        request_id: String::new(),
     }
 }
 
