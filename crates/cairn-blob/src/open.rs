@@ -38,6 +38,12 @@ pub struct S3Args {
     /// Parts of one blob uploaded at once.
     #[arg(long = "s3-part-concurrency", env = "CAIRN_S3_PART_CONCURRENCY", default_value_t = 4)]
     pub part_concurrency: usize,
+    /// Seconds one attempt of one S3 request may take before it is retried.
+    #[arg(long = "s3-timeout-secs", env = "CAIRN_S3_TIMEOUT_SECS", default_value_t = 60)]
+    pub s3_timeout_secs: u64,
+    /// Attempts per S3 request (retries of throttling, 5xx answers and timeouts).
+    #[arg(long = "s3-max-attempts", env = "CAIRN_S3_MAX_ATTEMPTS", default_value_t = 3)]
+    pub s3_max_attempts: u32,
 }
 
 impl S3Args {
@@ -66,6 +72,8 @@ impl S3Args {
         config.force_path_style = !self.virtual_hosted;
         config.part_size = self.part_size_mib * 1024 * 1024;
         config.part_concurrency = self.part_concurrency;
+        config.attempt_timeout = std::time::Duration::from_secs(self.s3_timeout_secs.max(1));
+        config.max_attempts = self.s3_max_attempts.max(1);
         Ok(Arc::new(S3Store::connect(config).await?))
     }
 }

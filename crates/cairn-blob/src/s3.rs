@@ -11,6 +11,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
+use aws_sdk_s3::config::retry::RetryConfig;
+use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{
     BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
 };
@@ -45,6 +47,13 @@ pub struct S3Config {
     pub part_size: usize,
     /// Parts uploaded at once per object.
     pub part_concurrency: usize,
+    /// Longest one attempt of one S3 request may take (a part upload included).
+    pub attempt_timeout: std::time::Duration,
+    /// Attempts per S3 request (the SDK retries throttling, 5xx and timeouts with
+    /// jittered backoff).
+    pub max_attempts: u32,
+    /// Longest wait for the next bytes of an object being read.
+    pub read_idle_timeout: std::time::Duration,
 }
 
 impl S3Config {
@@ -60,6 +69,9 @@ impl S3Config {
             force_path_style: true,
             part_size: 8 * 1024 * 1024,
             part_concurrency: 4,
+            attempt_timeout: std::time::Duration::from_secs(60),
+            max_attempts: 3,
+            read_idle_timeout: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -72,6 +84,7 @@ pub struct S3Store {
     prefix: String,
     part_size: usize,
     part_concurrency: usize,
+    read_idle_timeout: std::time::Duration,
 }
 
 impl std::fmt::Debug for S3Store {
@@ -99,7 +112,16 @@ impl S3Store {
         let mut builder = aws_sdk_s3::config::Builder::from(&shared)
             .force_path_style(config.force_path_style)
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
-            .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+            // No request may hang for ever: an S3 answer that never comes is an error
+            // after the attempt timeout, retried by the SDK a bounded number of times.
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(std::time::Duration::from_secs(5))
+                    .operation_attempt_timeout(config.attempt_timeout)
+                    .build(),
+            )
+            .retry_config(RetryConfig::standard().with_max_attempts(config.max_attempts.max(1)));
         if let Some(endpoint) = &config.endpoint {
             builder = builder.endpoint_url(endpoint);
         }
@@ -112,6 +134,7 @@ impl S3Store {
             prefix: config.prefix,
             part_size: config.part_size,
             part_concurrency: config.part_concurrency.max(1),
+            read_idle_timeout: config.read_idle_timeout,
         })
     }
 
@@ -445,12 +468,15 @@ impl BlobStore for S3Store {
         .map_err(|err| {
             if status_of(&err) == Some(404) { BlobError::NotFound(key.to_owned()) } else { s3_error(err) }
         })?;
-        let body = response.body;
-        let chunks = stream::unfold(body, |mut body| async move {
-            match body.next().await {
-                Some(Ok(bytes)) => Some((Ok(bytes), body)),
-                Some(Err(err)) => Some((Err(BlobError::Io(format!("s3 read: {err}"))), body)),
-                None => None,
+        let (body, idle) = (response.body, self.read_idle_timeout);
+        // A body that stops arriving ends the stream with an error instead of hanging it.
+        let chunks = stream::unfold(Some(body), move |body| async move {
+            let mut body = body?;
+            match tokio::time::timeout(idle, body.next()).await {
+                Ok(Some(Ok(bytes))) => Some((Ok(bytes), Some(body))),
+                Ok(Some(Err(err))) => Some((Err(BlobError::Io(format!("s3 read: {err}"))), None)),
+                Ok(None) => None,
+                Err(_) => Some((Err(BlobError::Io(format!("s3 read: no data for {idle:?}"))), None)),
             }
         });
         Ok(chunks.boxed())

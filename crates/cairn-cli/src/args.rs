@@ -253,3 +253,14 @@ pub enum AliasCommand {
         client: ClientOptions,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every command's flags are consistent (unique names, valid defaults): clap checks
+    /// this only when a command is parsed, so a clash would otherwise surface at run time.
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

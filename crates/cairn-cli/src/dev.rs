@@ -30,6 +30,12 @@ pub async fn run(args: DevArgs) -> Result<(), Box<dyn std::error::Error>> {
     // dev server is the same node and takes its drafts back at once instead of waiting for
     // the crashed process's lease to lapse.
     config.node_id = "dev".to_owned();
+    // A registration under that id is a crashed predecessor's (the store is ours alone):
+    // end its lease, and with it the ownership of its drafts, before registering anew.
+    let member_key = format!("{}{}", cairn_meta::COORDINATORS_PREFIX, config.node_id);
+    if let Some(stale) = meta.get(&member_key).await?.and_then(|kv| kv.lease) {
+        meta.revoke_lease(stale).await?;
+    }
     let coordinator = Coordinator::start(meta, blobs.clone(), config).await?;
     let sweeper = coordinator.spawn_expiry_sweeper();
     // The first line of stdout is the bound address, so scripts can use port 0.

@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use backon::{ExponentialBuilder, Retryable};
 use cairn_proto::v1::ListStorageWorkersRequest;
 use cairn_proto::v1::coordinator_service_client::CoordinatorServiceClient;
 use cairn_proto::v1::storage_service_client::StorageServiceClient;
-use tokio::sync::RwLock;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
@@ -22,8 +22,20 @@ use crate::ClientError;
 
 /// Largest gRPC message the client accepts (manifest pages stay far below this).
 const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
-/// How long a call keeps retrying before it reports the last error.
+/// How long a call keeps retrying (in total backoff) before it reports the last error.
 const RETRY_BUDGET: Duration = Duration::from_secs(60);
+
+/// Jittered exponential backoff from 100 ms to 2 s between attempts, for up to
+/// [`RETRY_BUDGET`]: jitter keeps the many ranks of a job that failed together from
+/// retrying in lockstep.
+fn backoff() -> ExponentialBuilder {
+    ExponentialBuilder::new()
+        .with_min_delay(Duration::from_millis(100))
+        .with_max_delay(Duration::from_secs(2))
+        .with_jitter()
+        .without_max_times()
+        .with_total_delay(Some(RETRY_BUDGET))
+}
 
 fn endpoint(address: &str) -> Result<Endpoint, ClientError> {
     let connect_error = |message: String| ClientError::Connect { server: address.to_owned(), message };
@@ -45,18 +57,18 @@ pub(crate) fn retryable(status: &Status) -> bool {
 
 /// Rotating channels to a set of equivalent servers.
 pub(crate) struct Pool {
-    channels: RwLock<Vec<(String, Channel)>>,
+    channels: std::sync::RwLock<Vec<(String, Channel)>>,
     next: AtomicUsize,
 }
 
 impl Pool {
     fn new(channels: Vec<(String, Channel)>) -> Self {
-        Self { channels: RwLock::new(channels), next: AtomicUsize::new(0) }
+        Self { channels: std::sync::RwLock::new(channels), next: AtomicUsize::new(0) }
     }
 
     /// The current channel and its index.
-    async fn current(&self) -> (usize, Channel) {
-        let channels = self.channels.read().await;
+    fn current(&self) -> (usize, Channel) {
+        let channels = self.channels.read().expect("channel pool lock poisoned");
         let i = self.next.load(Ordering::Relaxed) % channels.len();
         (i, channels[i].1.clone())
     }
@@ -66,14 +78,14 @@ impl Pool {
         let _ = self.next.compare_exchange(failed, failed + 1, Ordering::Relaxed, Ordering::Relaxed);
     }
 
-    async fn replace(&self, channels: Vec<(String, Channel)>) {
+    fn replace(&self, channels: Vec<(String, Channel)>) {
         if !channels.is_empty() {
-            *self.channels.write().await = channels;
+            *self.channels.write().expect("channel pool lock poisoned") = channels;
         }
     }
 
-    async fn len(&self) -> usize {
-        self.channels.read().await.len()
+    fn len(&self) -> usize {
+        self.channels.read().expect("channel pool lock poisoned").len()
     }
 }
 
@@ -134,62 +146,69 @@ impl Connection {
         for address in addresses {
             channels.push((address.clone(), endpoint(&address)?.connect_lazy()));
         }
-        self.storage.replace(channels).await;
+        self.storage.replace(channels);
         Ok(())
     }
 
-    /// Runs a coordinator call, retrying retryable failures on the next replica.
+    /// Runs a coordinator call, retrying retryable failures (on the next replica, unless
+    /// the failure was a lost compare-and-swap race) with jittered exponential backoff
+    /// for up to [`RETRY_BUDGET`].
     pub(crate) async fn coordinator_call<T, F, Fut>(&self, mut call: F) -> Result<T, ClientError>
     where
         F: FnMut(CoordinatorServiceClient<Channel>) -> Fut,
         Fut: Future<Output = Result<T, Status>>,
     {
-        let deadline = tokio::time::Instant::now() + RETRY_BUDGET;
-        let mut delay = Duration::from_millis(100);
-        loop {
-            let (index, channel) = self.coordinators.current().await;
-            let client = CoordinatorServiceClient::new(channel).max_decoding_message_size(MAX_MESSAGE_BYTES);
-            match call(client).await {
-                Ok(value) => return Ok(value),
-                Err(status) if retryable(&status) && tokio::time::Instant::now() + delay < deadline => {
-                    tracing::debug!(code = ?status.code(), message = status.message(), "retrying coordinator call");
-                    if status.code() != Code::Aborted {
-                        self.coordinators.rotate(index);
-                    }
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(2));
+        let attempt = || {
+            let (index, channel) = self.coordinators.current();
+            let answer = call(CoordinatorServiceClient::new(channel).max_decoding_message_size(MAX_MESSAGE_BYTES));
+            async move { answer.await.map_err(|status| (index, status)) }
+        };
+        attempt
+            .retry(backoff())
+            .when(|(_, status)| retryable(status))
+            .notify(|(index, status), _| {
+                tracing::debug!(code = ?status.code(), message = status.message(), "retrying coordinator call");
+                if status.code() != Code::Aborted {
+                    self.coordinators.rotate(*index);
                 }
-                Err(status) => return Err(status.into()),
-            }
-        }
+            })
+            .await
+            .map_err(|(_, status)| status.into())
     }
 
-    /// Runs a storage call, moving to another worker (and refreshing the worker list)
-    /// when one fails in a retryable way. `call` must be safe to repeat from scratch.
+    /// Runs a storage call, moving to another worker when one fails in a retryable way,
+    /// and refreshing the worker list once every worker failed (it may name dead ones).
+    /// `call` must be safe to repeat from scratch.
     pub(crate) async fn storage_call<T, F, Fut>(&self, mut call: F) -> Result<T, ClientError>
     where
         F: FnMut(StorageServiceClient<Channel>) -> Fut,
         Fut: Future<Output = Result<T, Status>>,
     {
-        let deadline = tokio::time::Instant::now() + RETRY_BUDGET;
-        let mut failures = 0usize;
-        loop {
-            let (index, channel) = self.storage.current().await;
-            let client = StorageServiceClient::new(channel).max_decoding_message_size(MAX_MESSAGE_BYTES);
-            match call(client).await {
-                Ok(value) => return Ok(value),
-                Err(status) if retryable(&status) && tokio::time::Instant::now() < deadline => {
-                    tracing::debug!(code = ?status.code(), message = status.message(), "retrying on another worker");
-                    self.storage.rotate(index);
-                    failures += 1;
-                    if failures.is_multiple_of(self.storage.len().await.max(1)) {
-                        // Every worker failed once: the list may name dead ones.
-                        tokio::time::sleep(Duration::from_millis(500)).await;
-                        let _ = self.refresh_workers().await;
+        let failures = &AtomicUsize::new(0);
+        let attempt = || {
+            let (index, channel) = self.storage.current();
+            let answer = call(StorageServiceClient::new(channel).max_decoding_message_size(MAX_MESSAGE_BYTES));
+            async move {
+                match answer.await {
+                    Ok(value) => Ok(value),
+                    Err(status) => {
+                        self.storage.rotate(index);
+                        let failed = failures.fetch_add(1, Ordering::Relaxed) + 1;
+                        if retryable(&status) && failed.is_multiple_of(self.storage.len().max(1)) {
+                            let _ = self.refresh_workers().await;
+                        }
+                        Err(status)
                     }
                 }
-                Err(status) => return Err(status.into()),
             }
-        }
+        };
+        attempt
+            .retry(backoff())
+            .when(retryable)
+            .notify(|status, _| {
+                tracing::debug!(code = ?status.code(), message = status.message(), "retrying on another worker");
+            })
+            .await
+            .map_err(ClientError::from)
     }
 }

@@ -29,6 +29,10 @@ pub struct CoordinatorArgs {
     /// Seconds of this replica's lease: how soon after its death others take over its drafts.
     #[arg(long, env = "CAIRN_LEASE_TTL_SECS", default_value_t = 10)]
     pub lease_ttl_secs: u64,
+    /// Seconds a request forwarded to a draft's owning replica may take (a finish adds its
+    /// --wait); past it the client is told to retry.
+    #[arg(long, env = "CAIRN_FORWARD_TIMEOUT_SECS", default_value_t = 30)]
+    pub forward_timeout_secs: u64,
     /// Seconds between scans that expire idle drafts.
     #[arg(long, env = "CAIRN_EXPIRY_SWEEP_SECS", default_value_t = 30)]
     pub expiry_sweep_secs: u64,

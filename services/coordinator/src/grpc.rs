@@ -79,10 +79,27 @@ fn is_forwarded<T>(request: &Request<T>) -> bool {
     request.metadata().contains_key(FORWARDED_HEADER)
 }
 
-fn forward<T>(message: T) -> Request<T> {
+/// The request to send to a draft's owner: marked forwarded, with a deadline so that a
+/// hung owner (stalled, partitioned) does not hold this request for ever.
+fn forward<T>(message: T, timeout: Duration) -> Request<T> {
     let mut request = Request::new(message);
     request.metadata_mut().insert(FORWARDED_HEADER, tonic::metadata::MetadataValue::from_static("1"));
+    request.set_timeout(timeout);
     request
+}
+
+/// A forwarded call that got no answer becomes a retryable UNAVAILABLE: by the retry, the
+/// owner has answered again, or its lease has lapsed and another replica can take over.
+fn owner_unreachable(owner: &str) -> impl FnOnce(Status) -> Status + '_ {
+    move |status| match status.code() {
+        tonic::Code::DeadlineExceeded | tonic::Code::Cancelled | tonic::Code::Unknown => cairn_proto::error_status(
+            tonic::Code::Unavailable,
+            "OWNER_UNREACHABLE",
+            format!("the draft's owner at {owner} did not answer: {}", status.message()),
+            vec![("owner_address", owner.to_owned())],
+        ),
+        _ => status,
+    }
 }
 
 fn version_to_proto(version: &ResolvedVersion, mut aliases: Vec<String>) -> v1::Version {
@@ -192,7 +209,8 @@ impl CoordinatorService for CoordinatorGrpc {
         };
         let result = self.engine.upsert(cmd).await;
         if let Some(owner) = Self::forward_target(&result, forwarded) {
-            return self.peer(&owner)?.upsert(forward(original)).await;
+            let timeout = self.engine.config.forward_timeout;
+            return self.peer(&owner)?.upsert(forward(original, timeout)).await.map_err(owner_unreachable(&owner));
         }
         Ok(Response::new(v1::UpsertResponse { draft: Some(draft_to_proto(&result?)) }))
     }
@@ -205,7 +223,8 @@ impl CoordinatorService for CoordinatorGrpc {
         let r = request.into_inner();
         let result = self.engine.seal_writer(&r.project, &r.artifact, &r.distributed_id, &r.writer_id).await;
         if let Some(owner) = Self::forward_target(&result, forwarded) {
-            return self.peer(&owner)?.seal_writer(forward(r)).await;
+            let timeout = self.engine.config.forward_timeout;
+            return self.peer(&owner)?.seal_writer(forward(r, timeout)).await.map_err(owner_unreachable(&owner));
         }
         Ok(Response::new(v1::SealWriterResponse { draft: Some(draft_to_proto(&result?)) }))
     }
@@ -226,7 +245,9 @@ impl CoordinatorService for CoordinatorGrpc {
         };
         let result = self.engine.finish(cmd).await;
         if let Some(owner) = Self::forward_target(&result, forwarded) {
-            return self.peer(&owner)?.finish(forward(original)).await;
+            // A finish may wait for its writers: its deadline covers that wait too.
+            let timeout = self.engine.config.forward_timeout + Duration::from_secs(original.wait_seconds.into());
+            return self.peer(&owner)?.finish(forward(original, timeout)).await.map_err(owner_unreachable(&owner));
         }
         let (version, dedup) = result?;
         let version = self.version_proto(&version).await?;
@@ -238,7 +259,8 @@ impl CoordinatorService for CoordinatorGrpc {
         let r = request.into_inner();
         let result = self.engine.abort(&r.project, &r.artifact, &r.distributed_id).await;
         if let Some(owner) = Self::forward_target(&result, forwarded) {
-            return self.peer(&owner)?.abort(forward(r)).await;
+            let timeout = self.engine.config.forward_timeout;
+            return self.peer(&owner)?.abort(forward(r, timeout)).await.map_err(owner_unreachable(&owner));
         }
         Ok(Response::new(v1::AbortResponse { draft: Some(draft_to_proto(&result?)) }))
     }
@@ -248,7 +270,8 @@ impl CoordinatorService for CoordinatorGrpc {
         let r = request.into_inner();
         let result = self.engine.get_draft(&r.project, &r.artifact, &r.distributed_id).await;
         if let Some(owner) = Self::forward_target(&result, forwarded) {
-            return self.peer(&owner)?.get_draft(forward(r)).await;
+            let timeout = self.engine.config.forward_timeout;
+            return self.peer(&owner)?.get_draft(forward(r, timeout)).await.map_err(owner_unreachable(&owner));
         }
         Ok(Response::new(v1::GetDraftResponse { draft: Some(draft_to_proto(&result?)) }))
     }

@@ -41,6 +41,8 @@ pub struct CoordinatorConfig {
     pub node_id: String,
     /// The address other replicas forward draft requests to (`http://host:port`).
     pub advertise_address: String,
+    /// Deadline of a request forwarded to a draft's owner (a finish adds its wait).
+    pub forward_timeout: Duration,
 }
 
 impl CoordinatorConfig {
@@ -52,6 +54,7 @@ impl CoordinatorConfig {
             lease_ttl: Duration::from_secs(10),
             node_id: format!("coordinator-{}", uuid::Uuid::new_v4().simple()),
             advertise_address: advertise_address.to_owned(),
+            forward_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -168,6 +171,7 @@ pub async fn run(args: CoordinatorArgs) -> Result<(), Box<dyn std::error::Error 
     let mut config = CoordinatorConfig::new(&cairn_proto::server::advertise_address(args.advertise.as_deref(), bound)?);
     config.expiry_sweep_interval = Duration::from_secs(args.expiry_sweep_secs.max(1));
     config.lease_ttl = Duration::from_secs(args.lease_ttl_secs);
+    config.forward_timeout = Duration::from_secs(args.forward_timeout_secs.max(1));
     if let Some(node_id) = args.node_id {
         config.node_id = node_id;
     }
