@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "test servers: etcd and s3s-fs"
+step "test servers: etcd, s3s-fs and moto"
 # Tests start their own etcd and S3-compatible servers on loopback ports chosen at run time
 # and stop them by pid; here we only make sure the binaries exist.
 if ! command -v etcd >/dev/null 2>&1; then
@@ -22,6 +22,15 @@ if ! command -v s3s-fs >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/s3s-fs" ]; th
     echo "installing s3s-fs 0.14.1 (crates.io, about 2 minutes)"
     cargo install s3s-fs@0.14.1 --locked --features binary
 fi
+# moto, the second S3-compatible server, in a cached virtualenv (it answers many situations
+# differently from s3s-fs: docs/reliability.md).
+moto_venv="${CAIRN_VENV_DIR:-/var/tmp/cairn-venvs}/moto"
+if [ ! -x "$moto_venv/bin/moto_server" ]; then
+    echo "installing moto[server] 5.2.5 (PyPI) into $moto_venv"
+    python3 -m venv "$moto_venv"
+    "$moto_venv/bin/pip" install -q --disable-pip-version-check 'moto[server]==5.2.5'
+fi
+export CAIRN_MOTO_SERVER_BIN="$moto_venv/bin/moto_server"
 etcd --version | sed -n 1p  # sed reads everything: no SIGPIPE under pipefail
 "$(command -v s3s-fs || echo "$HOME/.cargo/bin/s3s-fs")" --version
 

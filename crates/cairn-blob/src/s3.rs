@@ -138,34 +138,22 @@ impl S3Store {
         })
     }
 
-    /// (number, size, etag) of the parts stored for an upload, by number.
-    async fn stored_parts(
-        &self,
-        object_key: &str,
-        upload_id: &str,
-    ) -> Result<Vec<(i32, i64, Option<String>)>, BlobError> {
-        let mut parts = Vec::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let mut request = self.client.list_parts().bucket(&self.bucket).key(object_key).upload_id(upload_id);
-            if let Some(marker) = &marker {
-                request = request.part_number_marker(marker);
-            }
-            let page = crate::metrics::timed("s3", "list_parts", request.send()).await.map_err(s3_error)?;
-            for part in page.parts() {
-                parts.push((
-                    part.part_number().unwrap_or(0),
-                    part.size().unwrap_or(0),
-                    part.e_tag().map(str::to_owned),
-                ));
-            }
-            marker = page.next_part_number_marker().map(str::to_owned);
-            if !page.is_truncated().unwrap_or(false) || marker.is_none() {
-                break;
-            }
+    /// True when the server says for certain that a multipart upload with stored parts
+    /// no longer exists: NoSuchUpload (AWS, moto), or no parts at all (s3s-fs answers so
+    /// for an unknown upload). Any other answer — including one this SDK cannot parse —
+    /// is no proof: the upload is continued, and if it is gone after all, its next part
+    /// or its completion fails and the caller's retry starts afresh.
+    async fn upload_is_gone(&self, object_key: &str, upload_id: &str) -> bool {
+        let listed = crate::metrics::timed(
+            "s3",
+            "list_parts",
+            self.client.list_parts().bucket(&self.bucket).key(object_key).upload_id(upload_id).max_parts(1).send(),
+        )
+        .await;
+        match listed {
+            Ok(page) => page.parts().is_empty(),
+            Err(err) => status_of(&err) == Some(404),
         }
-        parts.sort_by_key(|p| p.0);
-        Ok(parts)
     }
 
     /// A writer for `object_key` that has sent nothing yet.
@@ -189,6 +177,36 @@ impl S3Store {
     fn object_key(&self, key: &str) -> Result<String, BlobError> {
         validate_key(key)?;
         Ok(format!("{}{key}", self.prefix))
+    }
+}
+
+/// What a resumable upload needs to continue: the multipart upload and the parts it has
+/// stored, by number, with their ETags. Encoded as lines: `v2 <upload id>`, then one
+/// `<part number> <etag>` per part.
+struct ResumeToken {
+    upload_id: String,
+    parts: Vec<(i32, Option<String>)>,
+}
+
+impl ResumeToken {
+    fn encode(&self) -> String {
+        let mut out = format!("v2 {}", self.upload_id);
+        for (number, etag) in &self.parts {
+            out.push_str(&format!("\n{number} {}", etag.as_deref().unwrap_or("")));
+        }
+        out
+    }
+
+    /// `None` for a token this version cannot use (which then starts afresh).
+    fn decode(token: &str) -> Option<Self> {
+        let mut lines = token.lines();
+        let upload_id = lines.next()?.strip_prefix("v2 ")?.to_owned();
+        let mut parts = Vec::new();
+        for line in lines {
+            let (number, etag) = line.split_once(' ')?;
+            parts.push((number.parse().ok()?, (!etag.is_empty()).then(|| etag.to_owned())));
+        }
+        Some(Self { upload_id, parts })
     }
 }
 
@@ -352,7 +370,11 @@ impl BlobWriter for S3Writer {
         while let Some(done) = self.in_flight.join_next().await {
             self.completed.push(done.map_err(|e| BlobError::Io(e.to_string()))??);
         }
-        Ok(self.upload_id.clone())
+        let Some(upload_id) = self.upload_id.clone() else { return Ok(None) };
+        let mut parts: Vec<(i32, Option<String>)> =
+            self.completed.iter().map(|p| (p.part_number().unwrap_or(0), p.e_tag().map(str::to_owned))).collect();
+        parts.sort_by_key(|p| p.0);
+        Ok(Some(ResumeToken { upload_id, parts }.encode()))
     }
 
     async fn suspend(mut self: Box<Self>) -> Result<(), BlobError> {
@@ -399,30 +421,37 @@ impl BlobStore for S3Store {
             return Ok(Box::new(writer));
         }
         let mismatch = |available| BlobError::ResumeMismatch { requested: offset, available };
-        let upload_id = token.ok_or_else(|| mismatch(0))?.to_owned();
+        let resume = ResumeToken::decode(token.ok_or_else(|| mismatch(0))?).ok_or_else(|| mismatch(0))?;
         if !offset.is_multiple_of(self.part_size as u64) {
             return Err(mismatch(0));
         }
         let wanted = (offset / self.part_size as u64) as usize;
-        let parts = self.stored_parts(&object_key, &upload_id).await.map_err(|_| mismatch(0))?;
-        let contiguous: Vec<CompletedPart> = parts
+        // The parts this upload stored, as recorded when its progress was saved (servers
+        // differ in how, and whether, ListParts answers; the record is ours). If the
+        // upload has vanished since, the next part or the completion fails, and the
+        // caller starts afresh.
+        let contiguous: Vec<CompletedPart> = resume
+            .parts
             .iter()
             .enumerate()
-            .take_while(|(i, (number, size, _))| *number == *i as i32 + 1 && *size == self.part_size as i64)
+            .take_while(|(i, (number, _))| *number == *i as i32 + 1)
             .take(wanted)
-            .map(|(_, (number, _, etag))| CompletedPart::builder().part_number(*number).set_e_tag(etag.clone()).build())
+            .map(|(_, (number, etag))| CompletedPart::builder().part_number(*number).set_e_tag(etag.clone()).build())
             .collect();
         if contiguous.len() < wanted {
             return Err(mismatch(contiguous.len() as u64 * self.part_size as u64));
         }
-        writer.upload_id = Some(upload_id);
+        if self.upload_is_gone(&object_key, &resume.upload_id).await {
+            return Err(mismatch(0));
+        }
+        writer.upload_id = Some(resume.upload_id);
         writer.next_part = wanted as i32 + 1;
         writer.completed = contiguous;
         Ok(Box::new(writer))
     }
 
     async fn discard_upload(&self, key: &str, token: Option<&str>) -> Result<(), BlobError> {
-        let Some(upload_id) = token else { return Ok(()) };
+        let Some(upload_id) = token.and_then(ResumeToken::decode).map(|t| t.upload_id) else { return Ok(()) };
         let aborted = crate::metrics::timed(
             "s3",
             "abort_multipart_upload",
@@ -539,5 +568,19 @@ impl BlobStore for S3Store {
                 return Ok(keys);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ResumeToken;
+
+    #[test]
+    fn resume_tokens_round_trip_and_foreign_tokens_are_refused() {
+        let token = ResumeToken { upload_id: "abc/Z+=".into(), parts: vec![(1, Some("\"e1\"".into())), (2, None)] };
+        let back = ResumeToken::decode(&token.encode()).unwrap();
+        assert_eq!((back.upload_id.as_str(), back.parts), ("abc/Z+=", vec![(1, Some("\"e1\"".into())), (2, None)]));
+        assert!(ResumeToken::decode("a bare upload id").is_none(), "an old token starts afresh");
+        assert!(ResumeToken::decode("v2 id\nnot-a-number etag").is_none());
     }
 }

@@ -1,19 +1,24 @@
-//! The S3 store against the BlobStore conformance suite, on a real S3-compatible server
-//! (s3s-fs, which checks request signatures), plus multipart uploads.
+//! The S3 store against the BlobStore conformance suite, on two real S3-compatible servers
+//! that answer the same situations differently (s3s-fs, which checks request signatures,
+//! and moto), plus multipart uploads.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 use cairn_blob::{BlobStore, BlobStoreExt, S3Config, S3Store, blob_conformance_tests, blob_key, put_verified};
 use cairn_core::Digest;
-use cairn_testkit::{S3Server, TEST_ACCESS_KEY, TEST_REGION, TEST_SECRET_KEY};
+use cairn_testkit::{MotoServer, S3Server, TEST_ACCESS_KEY, TEST_REGION, TEST_SECRET_KEY};
 use futures::{StreamExt, stream};
 
 const BUCKET: &str = "cairn-test";
 
 async fn store_on(server: &S3Server) -> S3Store {
+    store_at(server.endpoint()).await
+}
+
+async fn store_at(endpoint: String) -> S3Store {
     let mut config = S3Config::new(BUCKET);
-    config.endpoint = Some(server.endpoint());
+    config.endpoint = Some(endpoint);
     config.region = TEST_REGION.to_owned();
     config.prefix = "cluster-a/".to_owned();
     config.access_key = Some(TEST_ACCESS_KEY.to_owned());
@@ -28,6 +33,18 @@ async fn fresh_store() -> (Arc<dyn BlobStore>, S3Server) {
 }
 
 blob_conformance_tests!(fresh_store().await);
+
+/// The same conformance checks on moto.
+mod moto {
+    use super::*;
+
+    async fn fresh_store() -> (Arc<dyn BlobStore>, MotoServer) {
+        let server = MotoServer::start(&[BUCKET]);
+        (Arc::new(store_at(server.endpoint()).await), server)
+    }
+
+    blob_conformance_tests!(fresh_store().await);
+}
 
 /// Files under the server's bucket directory, excluding s3s-fs's own bookkeeping.
 fn stored_files(server: &S3Server) -> Vec<String> {
