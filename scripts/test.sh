@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: lints the API with buf, checks formatting and
 # clippy, then runs every unit, property, conformance and end-to-end test, and the Python
-# SDK's tests at both ends of its supported grpcio/protobuf range, and validates the Helm
+# SDK's tests at both ends of its supported grpcio/protobuf range, runs the chaos harness
+# (a seeded fault run over a real cluster on s3s-fs and on moto), and validates the Helm
 # chart and the example Job without a cluster.
 # Usage: bash scripts/test.sh   (from anywhere; needs cargo and npm, both on the machine image)
 set -euo pipefail
@@ -51,9 +52,17 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test"
 cargo test --workspace --locked --no-fail-fast
 
+step "chaos: seeded faults over a real cluster (docs/reliability.md)"
+# One 2-minute run on s3s-fs and a 1-minute run on moto, with fixed seeds so that CI
+# replays the same plans; CAIRN_CHAOS_SEED picks another.
+cargo build --locked -p cairn-cli -p cairn-chaos
+target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+"$target_dir/debug/cairn-chaos" --seed "${CAIRN_CHAOS_SEED:-1}" --duration 120 --s3 s3s-fs
+"$target_dir/debug/cairn-chaos" --seed "$(( ${CAIRN_CHAOS_SEED:-1} + 1 ))" --duration 60 --s3 moto
+
 step "Helm chart: lint, render, Kubernetes schemas, checkov, yamllint"
 bash scripts/check-chart.sh
 
 step "Python SDK tests (clients/python), against the cairn binary built above"
-CAIRN_BIN="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/cairn" \
+CAIRN_BIN="$target_dir/debug/cairn" \
     bash clients/python/scripts/test.sh

@@ -18,6 +18,7 @@ pub struct S3Server {
     child: Option<Child>,
     root: tempfile::TempDir,
     port: u16,
+    binary: std::path::PathBuf,
 }
 
 impl S3Server {
@@ -32,19 +33,30 @@ impl S3Server {
         for bucket in buckets {
             std::fs::create_dir_all(root.path().join(bucket)).expect("create bucket dir");
         }
-        let port = free_port();
-        let child = Command::new(binary)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        let mut server = Self { child: None, root, port: free_port(), binary };
+        server.spawn();
+        server
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new(&self.binary)
+            .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
             .args(["--access-key", TEST_ACCESS_KEY, "--secret-key", TEST_SECRET_KEY])
-            .arg(root.path())
+            .arg(self.root.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start s3s-fs");
-        let server = Self { child: Some(child), root, port };
+        self.child = Some(child);
         // An unsigned request is refused with an S3 XML error: enough to know it serves.
+        let port = self.port;
         assert!(wait_http(port, "/", "<", Duration::from_secs(30)), "s3s-fs did not answer on port {port}");
-        server
+    }
+
+    /// Starts s3s-fs again on the same directory and port (after a stop or a crash).
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
     }
 
     /// The endpoint URL, e.g. `http://127.0.0.1:9000`.
