@@ -322,3 +322,28 @@ async fn oversize_messages_and_too_many_entries_are_refused() {
     assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
     assert_no_draft(&server, "a", "d").await;
 }
+
+/// A blob larger than the store can hold is refused at its header, with a code clients do
+/// not retry: the Rust client gives up at once instead of re-sending for a minute.
+#[tokio::test]
+async fn a_blob_larger_than_the_free_space_is_refused_at_once_and_not_retried() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = DevServer::start(tmp.path());
+    // A sparse file: 15 TiB declared, nothing written.
+    let huge = tmp.path().join("huge.bin");
+    let size = 15u64 << 40;
+    std::fs::File::create(&huge).unwrap().set_len(size).unwrap();
+    let client = cairn_client::Client::connect(&server.url, "default").await.unwrap();
+    let started = std::time::Instant::now();
+    let digest = cairn_core::Digest::of(b"a digest nobody will check");
+    let err = client.put_blob_from_file(digest, size, huge).await.unwrap_err();
+    assert_eq!(err.code(), Some(Code::ResourceExhausted), "{err}");
+    assert_eq!(err.reason(), Some("INSUFFICIENT_STORAGE"));
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "refused without retries: {:?}", started.elapsed());
+    assert!(read_blob_dir_is_clean(&server), "nothing was stored");
+}
+
+fn read_blob_dir_is_clean(server: &DevServer) -> bool {
+    let uploads = server.data_dir.join("blobs").join("uploads");
+    std::fs::read_dir(uploads).map(|d| d.count() == 0).unwrap_or(true)
+}

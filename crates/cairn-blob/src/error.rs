@@ -17,6 +17,10 @@ pub enum BlobError {
     ResumeMismatch { requested: u64, available: u64 },
     #[error("the interrupted upload this one resumed held other bytes; it was discarded, retry from the start")]
     ResumeDiscarded,
+    #[error("a blob of {size} bytes is larger than this store holds (at most {limit} bytes)")]
+    TooLarge { size: u64, limit: u64 },
+    #[error("a blob of {size} bytes does not fit in the {available} bytes free in the store")]
+    InsufficientStorage { size: u64, available: u64 },
     #[error("upload interrupted: {0}")]
     Interrupted(String),
     #[error("storage I/O error: {0}")]

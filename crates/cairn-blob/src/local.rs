@@ -27,6 +27,9 @@ pub struct LocalFileStore {
 /// Part size of resumable uploads.
 const PART_SIZE: u64 = 8 * 1024 * 1024;
 
+/// Free space kept out of reach of a single blob.
+const FREE_SPACE_MARGIN: u64 = 64 * 1024 * 1024;
+
 impl LocalFileStore {
     /// Opens (or creates) the store under `root`, discarding unfinished writes of crashed
     /// processes. Only the process that owns the directory's uploads may do this.
@@ -148,7 +151,13 @@ impl BlobStore for LocalFileStore {
         Ok(Box::new(LocalWriter { file: Some(file), tmp_path, final_path, resumable: false }))
     }
 
-    async fn resume_put(&self, key: &str, offset: u64, _token: Option<&str>) -> Result<Box<dyn BlobWriter>, BlobError> {
+    async fn resume_put(
+        &self,
+        key: &str,
+        offset: u64,
+        _token: Option<&str>,
+        _part_size: u64,
+    ) -> Result<Box<dyn BlobWriter>, BlobError> {
         let final_path = self.path_of(key)?;
         let partial = self.partial_path(key);
         let file = tokio::task::spawn_blocking(move || -> Result<(std::fs::File, PathBuf), BlobError> {
@@ -186,6 +195,17 @@ impl BlobStore for LocalFileStore {
 
     fn part_size(&self) -> u64 {
         PART_SIZE
+    }
+
+    fn part_size_for(&self, blob_size: u64) -> Result<u64, BlobError> {
+        // Refused at once rather than after filling the disk: the free space now, less a
+        // margin for the store's own files.
+        let stats = rustix::fs::statvfs(&self.uploads).map_err(|e| BlobError::Io(format!("statvfs: {e}")))?;
+        let available = stats.f_bavail.saturating_mul(stats.f_frsize).saturating_sub(FREE_SPACE_MARGIN);
+        if blob_size > available {
+            return Err(BlobError::InsufficientStorage { size: blob_size, available });
+        }
+        Ok(PART_SIZE)
     }
 
     async fn get(&self, key: &str, offset: u64, length: Option<u64>) -> Result<ByteStream, BlobError> {

@@ -27,8 +27,14 @@ impl BlobStore for Metered {
         timed(self.backend, "begin_put", self.inner.begin_put(key)).await
     }
 
-    async fn resume_put(&self, key: &str, offset: u64, token: Option<&str>) -> Result<Box<dyn BlobWriter>, BlobError> {
-        timed(self.backend, "resume_put", self.inner.resume_put(key, offset, token)).await
+    async fn resume_put(
+        &self,
+        key: &str,
+        offset: u64,
+        token: Option<&str>,
+        part_size: u64,
+    ) -> Result<Box<dyn BlobWriter>, BlobError> {
+        timed(self.backend, "resume_put", self.inner.resume_put(key, offset, token, part_size)).await
     }
 
     async fn discard_upload(&self, key: &str, token: Option<&str>) -> Result<(), BlobError> {
@@ -37,6 +43,10 @@ impl BlobStore for Metered {
 
     fn part_size(&self) -> u64 {
         self.inner.part_size()
+    }
+
+    fn part_size_for(&self, blob_size: u64) -> Result<u64, BlobError> {
+        self.inner.part_size_for(blob_size)
     }
 
     async fn get(&self, key: &str, offset: u64, length: Option<u64>) -> Result<ByteStream, BlobError> {

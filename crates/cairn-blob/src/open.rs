@@ -38,6 +38,10 @@ pub struct S3Args {
     /// Parts of one blob uploaded at once.
     #[arg(long = "s3-part-concurrency", env = "CAIRN_S3_PART_CONCURRENCY", default_value_t = 4)]
     pub part_concurrency: usize,
+    /// Most parts of one multipart upload; a blob's parts grow so that it fits. S3 allows
+    /// 10,000; lower it only to test large parts.
+    #[arg(long = "s3-max-parts", env = "CAIRN_S3_MAX_PARTS", default_value_t = crate::s3::S3_MAX_PARTS)]
+    pub max_parts: u64,
     /// Seconds one attempt of one S3 request may take before it is retried.
     #[arg(long = "s3-timeout-secs", env = "CAIRN_S3_TIMEOUT_SECS", default_value_t = 60)]
     pub s3_timeout_secs: u64,
@@ -72,6 +76,7 @@ impl S3Args {
         config.force_path_style = !self.virtual_hosted;
         config.part_size = self.part_size_mib * 1024 * 1024;
         config.part_concurrency = self.part_concurrency;
+        config.max_parts = self.max_parts;
         config.attempt_timeout = std::time::Duration::from_secs(self.s3_timeout_secs.max(1));
         config.max_attempts = self.s3_max_attempts.max(1);
         Ok(Arc::new(S3Store::connect(config).await?))

@@ -43,8 +43,11 @@ pub struct S3Config {
     pub secret_key: Option<String>,
     /// Path-style addressing (`endpoint/bucket/key`), needed by most S3-compatible stores.
     pub force_path_style: bool,
-    /// Size of multipart parts.
+    /// Smallest size of multipart parts; a blob's parts grow (in whole MiB) so that it
+    /// fits in `max_parts`.
     pub part_size: usize,
+    /// Most parts of one multipart upload (S3: 10,000; lower only to test large parts).
+    pub max_parts: u64,
     /// Parts uploaded at once per object.
     pub part_concurrency: usize,
     /// Longest one attempt of one S3 request may take (a part upload included).
@@ -68,6 +71,7 @@ impl S3Config {
             secret_key: None,
             force_path_style: true,
             part_size: 8 * 1024 * 1024,
+            max_parts: S3_MAX_PARTS,
             part_concurrency: 4,
             attempt_timeout: std::time::Duration::from_secs(60),
             max_attempts: 3,
@@ -83,9 +87,19 @@ pub struct S3Store {
     bucket: String,
     prefix: String,
     part_size: usize,
+    max_parts: u64,
     part_concurrency: usize,
     read_idle_timeout: std::time::Duration,
 }
+
+/// S3's limits: parts per multipart upload, bytes per part, bytes per object.
+pub const S3_MAX_PARTS: u64 = 10_000;
+const S3_MAX_PART: u64 = 5 * 1024 * 1024 * 1024;
+const S3_MAX_OBJECT: u64 = 5 * 1024 * 1024 * 1024 * 1024;
+/// Part bytes one upload keeps in flight at most (at least one part): parts are buffered
+/// whole, so concurrency falls as parts grow.
+const IN_FLIGHT_PART_BYTES: u64 = 64 * 1024 * 1024;
+const MIB: u64 = 1024 * 1024;
 
 impl std::fmt::Debug for S3Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -133,6 +147,7 @@ impl S3Store {
             bucket: config.bucket,
             prefix: config.prefix,
             part_size: config.part_size,
+            max_parts: config.max_parts.clamp(1, S3_MAX_PARTS),
             part_concurrency: config.part_concurrency.max(1),
             read_idle_timeout: config.read_idle_timeout,
         })
@@ -156,19 +171,20 @@ impl S3Store {
         }
     }
 
-    /// A writer for `object_key` that has sent nothing yet.
-    fn writer(&self, object_key: String, resumable: bool) -> S3Writer {
+    /// A writer for `object_key` with parts of `part_size` that has sent nothing yet.
+    fn writer(&self, object_key: String, resumable: bool, part_size: u64) -> S3Writer {
+        let concurrency = (IN_FLIGHT_PART_BYTES / part_size.max(1)).clamp(1, self.part_concurrency as u64);
         S3Writer {
             client: self.client.clone(),
             bucket: self.bucket.clone(),
             key: object_key,
-            part_size: self.part_size,
+            part_size: part_size as usize,
             buffer: BytesMut::new(),
             upload_id: None,
             next_part: 1,
             in_flight: JoinSet::new(),
             completed: Vec::new(),
-            slots: Arc::new(Semaphore::new(self.part_concurrency)),
+            slots: Arc::new(Semaphore::new(concurrency as usize)),
             finished: false,
             resumable,
         }
@@ -411,21 +427,30 @@ impl Drop for S3Writer {
 #[async_trait]
 impl BlobStore for S3Store {
     async fn begin_put(&self, key: &str) -> Result<Box<dyn BlobWriter>, BlobError> {
-        Ok(Box::new(self.writer(self.object_key(key)?, false)))
+        Ok(Box::new(self.writer(self.object_key(key)?, false, self.part_size as u64)))
     }
 
-    async fn resume_put(&self, key: &str, offset: u64, token: Option<&str>) -> Result<Box<dyn BlobWriter>, BlobError> {
+    async fn resume_put(
+        &self,
+        key: &str,
+        offset: u64,
+        token: Option<&str>,
+        part_size: u64,
+    ) -> Result<Box<dyn BlobWriter>, BlobError> {
         let object_key = self.object_key(key)?;
-        let mut writer = self.writer(object_key.clone(), true);
+        if part_size < self.part_size as u64 || part_size > S3_MAX_PART {
+            return Err(BlobError::Io(format!("part size {part_size} is outside {}..={S3_MAX_PART}", self.part_size)));
+        }
+        let mut writer = self.writer(object_key.clone(), true, part_size);
         if offset == 0 {
             return Ok(Box::new(writer));
         }
         let mismatch = |available| BlobError::ResumeMismatch { requested: offset, available };
         let resume = ResumeToken::decode(token.ok_or_else(|| mismatch(0))?).ok_or_else(|| mismatch(0))?;
-        if !offset.is_multiple_of(self.part_size as u64) {
+        if !offset.is_multiple_of(part_size) {
             return Err(mismatch(0));
         }
-        let wanted = (offset / self.part_size as u64) as usize;
+        let wanted = (offset / part_size) as usize;
         // The parts this upload stored, as recorded when its progress was saved (servers
         // differ in how, and whether, ListParts answers; the record is ours). If the
         // upload has vanished since, the next part or the completion fails, and the
@@ -439,7 +464,7 @@ impl BlobStore for S3Store {
             .map(|(_, (number, etag))| CompletedPart::builder().part_number(*number).set_e_tag(etag.clone()).build())
             .collect();
         if contiguous.len() < wanted {
-            return Err(mismatch(contiguous.len() as u64 * self.part_size as u64));
+            return Err(mismatch(contiguous.len() as u64 * part_size));
         }
         if self.upload_is_gone(&object_key, &resume.upload_id).await {
             return Err(mismatch(0));
@@ -472,6 +497,16 @@ impl BlobStore for S3Store {
 
     fn part_size(&self) -> u64 {
         self.part_size as u64
+    }
+
+    fn part_size_for(&self, blob_size: u64) -> Result<u64, BlobError> {
+        let limit = S3_MAX_OBJECT.min(self.max_parts.saturating_mul(S3_MAX_PART));
+        if blob_size > limit {
+            return Err(BlobError::TooLarge { size: blob_size, limit });
+        }
+        // The smallest whole number of MiB that fits the blob in `max_parts` parts.
+        let needed = blob_size.div_ceil(self.max_parts).div_ceil(MIB) * MIB;
+        Ok(needed.max(self.part_size as u64).min(S3_MAX_PART))
     }
 
     async fn get(&self, key: &str, offset: u64, length: Option<u64>) -> Result<ByteStream, BlobError> {

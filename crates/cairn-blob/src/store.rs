@@ -41,14 +41,28 @@ pub trait BlobStore: Send + Sync + 'static {
 
     /// Starts a resumable upload of `key` (`offset` 0), or continues one at `offset`, a
     /// part boundary an earlier writer persisted, with the token its `persist` returned.
-    /// Nothing is visible under `key` until `commit`.
-    async fn resume_put(&self, key: &str, offset: u64, token: Option<&str>) -> Result<Box<dyn BlobWriter>, BlobError>;
+    /// `part_size` is the upload's part size ([`BlobStore::part_size_for`] when it began);
+    /// nothing is visible under `key` until `commit`.
+    async fn resume_put(
+        &self,
+        key: &str,
+        offset: u64,
+        token: Option<&str>,
+        part_size: u64,
+    ) -> Result<Box<dyn BlobWriter>, BlobError>;
 
     /// Throws away an unfinished resumable upload of `key`.
     async fn discard_upload(&self, key: &str, token: Option<&str>) -> Result<(), BlobError>;
 
-    /// The part size at which resumable uploads persist (a multiple of 64).
+    /// The smallest part size at which resumable uploads persist (a multiple of 64).
     fn part_size(&self) -> u64;
+
+    /// The part size for a blob of `blob_size` bytes, or a refusal when the store cannot
+    /// hold a blob that large ([`BlobError::TooLarge`], [`BlobError::InsufficientStorage`]):
+    /// asked before any byte is received, so the refusal comes at once.
+    fn part_size_for(&self, _blob_size: u64) -> Result<u64, BlobError> {
+        Ok(self.part_size())
+    }
 
     /// Streams `length` bytes (all remaining when `None`) from `offset`.
     async fn get(&self, key: &str, offset: u64, length: Option<u64>) -> Result<ByteStream, BlobError>;

@@ -62,24 +62,38 @@ pub fn upload_checkpoint_key(sha256: &Digest) -> String {
     format!("uploads/sha256/{sha256}.checkpoint")
 }
 
-/// Saved progress of an unfinished upload: the hashing state and the store's resume token.
+/// Saved progress of an unfinished upload: the hashing state, the upload's part size (kept
+/// by a resume on any worker, whatever that worker's configuration) and the store's
+/// resume token.
 struct SavedProgress {
     hash: HashCheckpoint,
+    part_size: u64,
     token: Option<String>,
 }
 
+/// First bytes of a checkpoint in the current format.
+const CHECKPOINT_MAGIC: &[u8; 4] = b"CKP2";
+
 impl SavedProgress {
-    /// 40 bytes of hash state, then the token as UTF-8.
+    /// The magic, the part size (8 bytes LE), 40 bytes of hash state, the token as UTF-8.
     fn encode(&self) -> Bytes {
-        let mut out = self.hash.to_bytes();
+        let mut out = CHECKPOINT_MAGIC.to_vec();
+        out.extend_from_slice(&self.part_size.to_le_bytes());
+        out.extend_from_slice(&self.hash.to_bytes());
         out.extend_from_slice(self.token.as_deref().unwrap_or("").as_bytes());
         Bytes::from(out)
     }
 
+    /// `None` for anything else (an older format included): such a checkpoint is discarded.
     fn decode(bytes: &[u8]) -> Option<Self> {
-        let hash = HashCheckpoint::from_bytes(bytes.get(..40)?).ok()?;
-        let token = std::str::from_utf8(&bytes[40..]).ok()?;
-        Some(Self { hash, token: (!token.is_empty()).then(|| token.to_owned()) })
+        let rest = bytes.strip_prefix(CHECKPOINT_MAGIC)?;
+        let part_size = u64::from_le_bytes(rest.get(..8)?.try_into().ok()?);
+        let hash = HashCheckpoint::from_bytes(rest.get(8..48)?).ok()?;
+        let token = std::str::from_utf8(&rest[48..]).ok()?;
+        if part_size == 0 || !hash.len.is_multiple_of(part_size) {
+            return None;
+        }
+        Some(Self { hash, part_size, token: (!token.is_empty()).then(|| token.to_owned()) })
     }
 }
 
@@ -137,6 +151,7 @@ struct Continuation {
     writer: Box<dyn BlobWriter>,
     hasher: ResumableSha256,
     at: u64,
+    part_size: u64,
 }
 
 /// Opens the stored unfinished upload of `expected` if it can continue. Any stored state
@@ -164,8 +179,13 @@ async fn continue_stored_upload(
         // The caller must send from an earlier offset; the stored upload stays for it.
         return Err(BlobError::ResumeMismatch { requested, available: at });
     }
-    match store.resume_put(&blob_key(expected), at, saved.token.as_deref()).await {
-        Ok(writer) => Ok(Some(Continuation { writer, hasher: ResumableSha256::resume(&saved.hash), at })),
+    match store.resume_put(&blob_key(expected), at, saved.token.as_deref(), saved.part_size).await {
+        Ok(writer) => Ok(Some(Continuation {
+            writer,
+            hasher: ResumableSha256::resume(&saved.hash),
+            at,
+            part_size: saved.part_size,
+        })),
         Err(err) => {
             tracing::info!(sha256 = %expected, offset = at, error = %err, "stored upload cannot continue; starting afresh");
             discard_stale_upload(store, expected, saved.token.as_deref()).await;
@@ -192,23 +212,28 @@ pub async fn put_verified_from<S>(
 where
     S: Stream<Item = Result<Bytes, BlobError>> + Send + Unpin,
 {
+    // A blob the store cannot hold is refused before anything else happens.
+    let part_size = store.part_size_for(expected_size)?;
     let _guard = UploadGuard::acquire(*expected).await;
     let key = blob_key(expected);
     if store.head(&key).await? == Some(expected_size) {
         return Ok(PutOutcome { bytes: 0, already_present: true });
     }
     let checkpoint_key = upload_checkpoint_key(expected);
-    let Continuation { mut writer, hasher, at: resume_at } =
+    let Continuation { mut writer, hasher, at: resume_at, part_size } =
         match continue_stored_upload(store, expected, expected_size, offset).await? {
             Some(continuation) => continuation,
             None if offset > 0 => return Err(BlobError::ResumeMismatch { requested: offset, available: 0 }),
-            None => {
-                Continuation { writer: store.resume_put(&key, 0, None).await?, hasher: ResumableSha256::new(), at: 0 }
-            }
+            None => Continuation {
+                writer: store.resume_put(&key, 0, None, part_size).await?,
+                hasher: ResumableSha256::new(),
+                at: 0,
+                part_size,
+            },
         };
     // Skip incoming bytes that are stored already.
     let chunks = skip_bytes(chunks, resume_at - offset);
-    let progress = Progress { store, checkpoint_key: &checkpoint_key, part_size: store.part_size() };
+    let progress = Progress { store, checkpoint_key: &checkpoint_key, part_size };
     let streamed = stream_into(&mut *writer, hasher, expected_size, &progress, chunks).await;
     let hasher = match streamed {
         Ok(hasher) => hasher,
@@ -283,7 +308,8 @@ impl Progress<'_> {
     async fn save(&self, writer: &mut dyn BlobWriter, hasher: &ResumableSha256) -> Result<(), BlobError> {
         let Some(hash) = hasher.checkpoint() else { return Ok(()) };
         let token = writer.persist().await?;
-        self.store.put_bytes(self.checkpoint_key, SavedProgress { hash, token }.encode()).await
+        let saved = SavedProgress { hash, part_size: self.part_size, token };
+        self.store.put_bytes(self.checkpoint_key, saved.encode()).await
     }
 }
 

@@ -97,3 +97,78 @@ async fn a_multipart_upload_with_a_wrong_digest_is_aborted_and_leaves_nothing() 
     let leftovers: Vec<String> = stored_files(&server).into_iter().filter(|f| f.contains("blobs/")).collect();
     assert!(leftovers.is_empty(), "objects left behind: {leftovers:?}");
 }
+
+/// A store whose uploads may have at most 16 parts, so that a 200 MiB blob needs 13 MiB
+/// parts instead of the configured 8 MiB.
+async fn store_with_max_parts(server: &S3Server, max_parts: u64) -> S3Store {
+    let mut config = S3Config::new(BUCKET);
+    config.endpoint = Some(server.endpoint());
+    config.region = TEST_REGION.to_owned();
+    config.prefix = "cluster-a/".to_owned();
+    config.access_key = Some(TEST_ACCESS_KEY.to_owned());
+    config.secret_key = Some(TEST_SECRET_KEY.to_owned());
+    config.max_parts = max_parts;
+    S3Store::connect(config).await.expect("s3 client")
+}
+
+fn patterned(len: usize, seed: u32) -> Vec<u8> {
+    (0..len as u32).map(|i| (i.wrapping_add(seed).wrapping_mul(2_654_435_761) >> 24) as u8).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blob_that_needs_larger_parts_round_trips_and_resumes_with_them_on_any_worker() {
+    const MIB: usize = 1024 * 1024;
+    let server = S3Server::start(&[BUCKET]);
+    let store = store_with_max_parts(&server, 16).await;
+    let data = patterned(200 * MIB + 12_345, 3);
+    let (digest, size) = (Digest::of(&data), data.len() as u64);
+    let part = store.part_size_for(size).unwrap();
+    assert_eq!(part, 13 * MIB as u64, "the smallest whole MiB that fits 200 MiB in 16 parts");
+
+    // Interrupted after two parts and a bit.
+    let cut = 2 * part as usize + 5 * MIB;
+    let mut pieces: Vec<Result<Bytes, cairn_blob::BlobError>> =
+        data[..cut].chunks(MIB).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+    pieces.push(Err(cairn_blob::BlobError::Interrupted("connection lost".into())));
+    put_verified(&store, &digest, size, stream::iter(pieces).boxed()).await.unwrap_err();
+    assert_eq!(cairn_blob::upload_progress(&store, &digest).await.unwrap(), 2 * part);
+
+    // Another worker, configured for S3's 10,000 parts (it would pick 8 MiB), resumes with
+    // the upload's 13 MiB parts.
+    let other = store_with_max_parts(&server, 10_000).await;
+    assert_eq!(other.part_size_for(size).unwrap(), 8 * MIB as u64);
+    let rest: Vec<Result<Bytes, cairn_blob::BlobError>> =
+        data[2 * part as usize..].chunks(MIB).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+    let resumed =
+        cairn_blob::put_verified_from(&other, &digest, size, 2 * part, stream::iter(rest).boxed()).await.unwrap();
+    assert_eq!(resumed.bytes, size - 2 * part, "only the rest was sent");
+
+    let whole = store.get_bytes(&blob_key(&digest)).await.unwrap();
+    assert_eq!(Digest::of(&whole), digest);
+    let mut ranged = Vec::new();
+    let mut chunks = store.get(&blob_key(&digest), 27 * MIB as u64 - 10, Some(1_000)).await.unwrap();
+    while let Some(chunk) = chunks.next().await {
+        ranged.extend_from_slice(&chunk.unwrap());
+    }
+    assert_eq!(ranged, &data[27 * MIB - 10..27 * MIB + 990], "a range across a part boundary");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blob_larger_than_the_store_holds_is_refused_before_any_byte_is_read() {
+    let server = S3Server::start(&[BUCKET]);
+    let store = store_with_max_parts(&server, 16).await;
+    let limit = 16 * 5 * 1024 * 1024 * 1024u64; // 16 parts of at most 5 GiB
+    assert!(store.part_size_for(limit).is_ok());
+    let err = store.part_size_for(limit + 1).unwrap_err();
+    assert!(matches!(err, cairn_blob::BlobError::TooLarge { limit: l, .. } if l == limit), "{err}");
+    let aws = store_at(server.endpoint()).await;
+    let five_tib = 5 * 1024 * 1024 * 1024 * 1024u64;
+    assert_eq!(aws.part_size_for(five_tib).unwrap(), 525 * 1024 * 1024, "5 TiB fits in 10,000 parts of 525 MiB");
+    assert!(matches!(aws.part_size_for(five_tib + 1), Err(cairn_blob::BlobError::TooLarge { .. })));
+
+    let never_read = stream::poll_fn(|_| -> std::task::Poll<Option<Result<Bytes, cairn_blob::BlobError>>> {
+        panic!("the stream of a refused blob must not be read")
+    });
+    let err = put_verified(&aws, &Digest::of(b"x"), five_tib + 1, never_read.boxed()).await.unwrap_err();
+    assert!(matches!(err, cairn_blob::BlobError::TooLarge { .. }), "{err}");
+}

@@ -83,8 +83,14 @@ impl BlobStore for PausingStore {
         }
         self.inner.begin_put(key).await
     }
-    async fn resume_put(&self, key: &str, offset: u64, token: Option<&str>) -> Result<Box<dyn BlobWriter>, BlobError> {
-        self.inner.resume_put(key, offset, token).await
+    async fn resume_put(
+        &self,
+        key: &str,
+        offset: u64,
+        token: Option<&str>,
+        part_size: u64,
+    ) -> Result<Box<dyn BlobWriter>, BlobError> {
+        self.inner.resume_put(key, offset, token, part_size).await
     }
     async fn discard_upload(&self, key: &str, token: Option<&str>) -> Result<(), BlobError> {
         self.inner.discard_upload(key, token).await

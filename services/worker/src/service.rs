@@ -72,6 +72,18 @@ fn blob_status(err: BlobError, sha256: &str) -> Status {
         BlobError::Interrupted(_) => {
             error_status(Code::Cancelled, "UPLOAD_INTERRUPTED", message, vec![("sha256", sha256.to_owned())])
         }
+        BlobError::TooLarge { size, limit } => error_status(
+            Code::InvalidArgument,
+            "BLOB_TOO_LARGE",
+            message,
+            vec![("sha256", sha256.to_owned()), ("size", size.to_string()), ("limit", limit.to_string())],
+        ),
+        BlobError::InsufficientStorage { size, available } => error_status(
+            Code::ResourceExhausted,
+            "INSUFFICIENT_STORAGE",
+            message,
+            vec![("sha256", sha256.to_owned()), ("size", size.to_string()), ("available", available.to_string())],
+        ),
         BlobError::InvalidKey { .. } | BlobError::Io(_) => {
             error_status(Code::Unavailable, "STORAGE_UNAVAILABLE", message, vec![("sha256", sha256.to_owned())])
         }
@@ -91,6 +103,9 @@ impl storage_service_server::StorageService for StorageService {
             _ => return Err(malformed("the first message of PutBlob must be the header")),
         };
         let digest = Digest::parse_hex(&header.sha256).map_err(|e| core_error_status(&e))?;
+        // A size the store cannot hold is refused now, before any byte moves: never as a
+        // retryable error, so the client does not send it again and again.
+        self.blobs.part_size_for(header.size).map_err(|e| blob_status(e, &header.sha256))?;
         let chunks = stream.map(|message| match message {
             Ok(PutBlobRequest { part: Some(Part::Chunk(chunk)) }) => Ok(chunk),
             Ok(_) => Err(BlobError::Interrupted("PutBlob sent a second header or an empty message".into())),
