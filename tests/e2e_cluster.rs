@@ -289,3 +289,40 @@ async fn a_million_entry_draft_commits_on_etcd_with_nothing_per_entry_in_etcd() 
     assert_eq!(entries[0]["path"], "w0/b00/f00000");
     assert_eq!(entries[999_999]["path"], "w3/b24/f09999");
 }
+
+/// Peak resident memory of a process (VmHWM), in bytes.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+}
+
+/// A worker limited to 16 parts per upload stores a 1 GiB file in 64 MiB parts; its memory
+/// stays bounded (one part in flight and one filling), measured and printed.
+#[test]
+fn a_file_needing_64_mib_parts_uploads_with_bounded_worker_memory() {
+    let cluster = Cluster::start_with(1, 1, &["--s3-max-parts", "16"]);
+    let work = tempfile::tempdir().unwrap();
+    let block: Vec<u8> = (0..256 * 1024u32).flat_map(|i| i.wrapping_mul(2_654_435_761).to_le_bytes()).collect();
+    let mut data = Vec::with_capacity(1 << 30);
+    for n in 0..1024u64 {
+        data.extend_from_slice(&n.to_le_bytes()); // every MiB differs
+        data.extend_from_slice(&block[8..]);
+    }
+    std::fs::create_dir_all(work.path().join("big")).unwrap();
+    std::fs::write(work.path().join("big/model.bin"), &data).unwrap();
+    let before = peak_rss(cluster.workers[0].pid().unwrap());
+    let started = Instant::now();
+    let logged = cluster.cli_on(0, work.path(), &["log", "big", "--name", "huge", "--type", "model", "--json"]).json();
+    let elapsed = started.elapsed();
+    let peak = peak_rss(cluster.workers[0].pid().unwrap());
+    eprintln!(
+        "1 GiB in 64 MiB parts: worker peak RSS {} MiB (before the upload {} MiB), log took {elapsed:?}",
+        peak >> 20,
+        before >> 20
+    );
+    assert_eq!(logged["bytes"], 1u64 << 30);
+    assert!(peak < 400 << 20, "worker peak RSS {} MiB is over the 400 MiB cap", peak >> 20);
+    cluster.cli_on(0, work.path(), &["get", "huge", "-o", "back"]).ok();
+    assert!(std::fs::read(work.path().join("back/model.bin")).unwrap() == data, "read back whole");
+}

@@ -63,6 +63,8 @@ pub struct Cluster {
     pub s3: S3Server,
     pub coordinators: Vec<Proc>,
     pub workers: Vec<Proc>,
+    /// Extra flags of every worker.
+    worker_args: Vec<String>,
 }
 
 /// Lease TTL of every process in test clusters: takeover within a few seconds.
@@ -71,7 +73,13 @@ pub const LEASE_TTL_SECS: &str = "3";
 impl Cluster {
     /// Starts a cluster with `coordinators` replicas and `workers` workers.
     pub fn start(coordinators: usize, workers: usize) -> Self {
+        Self::start_with(coordinators, workers, &[])
+    }
+
+    /// Starts a cluster whose workers get `worker_args` too.
+    pub fn start_with(coordinators: usize, workers: usize, worker_args: &[&str]) -> Self {
         let mut cluster = Self {
+            worker_args: worker_args.iter().map(|a| (*a).to_owned()).collect(),
             root: tempfile::tempdir().unwrap(),
             etcd: EtcdServer::start(),
             s3: S3Server::start(&[BUCKET]),
@@ -97,6 +105,7 @@ impl Cluster {
             .args(["--s3-bucket", BUCKET, "--s3-endpoint", &self.s3.endpoint(), "--s3-region", TEST_REGION])
             .args(["--s3-access-key", TEST_ACCESS_KEY, "--s3-secret-key", TEST_SECRET_KEY, "--s3-prefix", "cairn/"])
             .args(["--expiry-sweep-secs", "1"].iter().filter(|_| role == "coordinator"))
+            .args(self.worker_args.iter().filter(|_| role == "worker"))
             .arg("--data-dir")
             .arg(self.root.path().join(node_id))
             .env("CAIRN_LOG", "info")
