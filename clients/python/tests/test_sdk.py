@@ -166,3 +166,22 @@ def test_unknown_references_and_bad_names_map_to_typed_errors(server):
     with pytest.raises(errors.InvalidArgument) as caught:
         client.use_artifact("bad name")
     assert caught.value.reason in ("INVALID_NAME", "INVALID_REFERENCE")
+
+
+def test_deleting_a_version_moves_latest_and_refuses_aliased_versions(server, tmp_path):
+    client = cairn.Client()
+    for i in range(3):
+        (tmp_path / f"d{i}").mkdir()
+        (tmp_path / f"d{i}" / "x.txt").write_text(f"content {i}")
+        client.log_artifact(cairn.Artifact("deleted", type="dataset").add_dir(tmp_path / f"d{i}"), aliases=[] if i else ["best"])
+    latest = client.use_artifact("deleted").delete()
+    assert latest is not None and latest.version == "v1"
+    assert [v.version for v in client.versions("deleted")] == ["v0", "v1"]
+    with pytest.raises(cairn.errors.VersionHasAliases) as refused:
+        client.use_artifact("deleted:best").delete()
+    assert refused.value.aliases == ["best"]
+    assert [v.version for v in client.versions("deleted")] == ["v0", "v1"], "the refusal changed nothing"
+    assert client.use_artifact("deleted:v0").delete(delete_aliases=True).version == "v1"
+    with pytest.raises(cairn.errors.NotFound):
+        client.use_artifact("deleted:best")
+    assert client.use_artifact("deleted:v1").delete() is None

@@ -60,6 +60,8 @@ pub enum Command {
     Alias(AliasCommand),
     /// List the artifacts of the project.
     Ls(LsArgs),
+    /// Delete a version (REF), or every version of an artifact (NAME --all).
+    Delete(DeleteArgs),
 }
 
 #[derive(Debug, Args)]
@@ -222,6 +224,22 @@ pub struct VersionsArgs {
 pub struct RefArgs {
     /// The version.
     pub reference: String,
+    #[command(flatten)]
+    pub client: ClientOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// The version to delete (a bare name means its latest version), or with --all the
+    /// artifact name.
+    pub reference: String,
+    /// Delete every version of the artifact NAME.
+    #[arg(long)]
+    pub all: bool,
+    /// Also delete the user aliases that name the deleted versions (without it, such a
+    /// version is refused).
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub client: ClientOptions,
 }

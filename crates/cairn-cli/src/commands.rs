@@ -41,6 +41,7 @@ fn options(command: &Command) -> Option<&ClientOptions> {
         Command::Manifest(a) => &a.client,
         Command::Alias(AliasCommand::Set { client, .. } | AliasCommand::Delete { client, .. }) => client,
         Command::Ls(a) => &a.client,
+        Command::Delete(a) => &a.client,
     })
 }
 
@@ -133,5 +134,20 @@ async fn dispatch(command: Command) -> Result<Printer, ClientError> {
             Printer::alias_deleted(name, alias, previous)
         }
         Command::Ls(a) => Printer::artifacts(connect(&a.client).await?.list_artifacts().await?),
+        Command::Delete(a) => {
+            let client = connect(&a.client).await?;
+            let summary = if a.all {
+                if a.reference.contains([':', '@', '/']) {
+                    return Err(ClientError::Usage(format!(
+                        "--all takes an artifact name, not the reference {:?}",
+                        a.reference
+                    )));
+                }
+                client.delete_artifact(&a.reference, a.force).await?
+            } else {
+                client.delete_version(&a.reference, a.force).await?
+            };
+            Printer::deleted(summary)
+        }
     })
 }

@@ -1,6 +1,6 @@
 //! What each command prints: a human line (or table) by default, one JSON value with --json.
 
-use cairn_client::{ArtifactInfo, CommitSummary, DraftSummary, GetSummary, ManifestEntry, VersionInfo};
+use cairn_client::{ArtifactInfo, CommitSummary, DeleteSummary, DraftSummary, GetSummary, ManifestEntry, VersionInfo};
 use serde_json::{Value, json};
 
 /// A command's result with both of its renderings.
@@ -70,6 +70,20 @@ impl Printer {
             summary.skipped_files
         );
         Self { human, json: to_json(&summary) }
+    }
+
+    /// What a delete removed.
+    pub fn deleted(summary: DeleteSummary) -> Self {
+        let versions: Vec<String> = summary.deleted.iter().map(|v| format!("{}:{v}", summary.name)).collect();
+        let latest = match &summary.latest {
+            Some(latest) => format!("latest is now {}:{latest}", summary.name),
+            None => format!("{} has no versions left", summary.name),
+        };
+        let aliases = match summary.deleted_aliases.is_empty() {
+            true => String::new(),
+            false => format!(" and aliases {}", summary.deleted_aliases.join(", ")),
+        };
+        Self { human: format!("deleted {}{aliases}; {latest}", versions.join(", ")), json: to_json(&summary) }
     }
 
     /// A table of versions.

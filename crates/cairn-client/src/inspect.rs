@@ -8,7 +8,7 @@ use futures::StreamExt;
 
 use crate::download::Fetched;
 use crate::error::{missing, required};
-use crate::{ArtifactInfo, Client, ClientError, GetSummary, ManifestEntry, VersionInfo};
+use crate::{ArtifactInfo, Client, ClientError, DeleteSummary, GetSummary, ManifestEntry, VersionInfo};
 
 impl Client {
     /// Resolves a reference (`name`, `name:alias`, `name:vN`, `project/name@sha256:…`).
@@ -131,6 +131,37 @@ impl Client {
             async move { c.delete_alias(request).await.map(|r| r.into_inner().previous_index) }
         })
         .await
+    }
+
+    /// Deletes the version `reference` names; with `force`, also the user aliases naming it.
+    pub async fn delete_version(&self, reference: &str, force: bool) -> Result<DeleteSummary, ClientError> {
+        Reference::parse(reference)?;
+        let request =
+            v1::DeleteVersionRequest { project: self.project.clone(), reference: reference.to_owned(), force };
+        let response = self
+            .coordinator_call(|mut c| {
+                let request = request.clone();
+                async move { c.delete_version(request).await.map(|r| r.into_inner()) }
+            })
+            .await?;
+        Ok(DeleteSummary::new(
+            response.artifact,
+            response.deleted_indices,
+            response.deleted_aliases,
+            response.latest_index,
+        ))
+    }
+
+    /// Deletes every version of artifact `name`; with `force`, also its user aliases.
+    pub async fn delete_artifact(&self, name: &str, force: bool) -> Result<DeleteSummary, ClientError> {
+        let request = v1::DeleteArtifactRequest { project: self.project.clone(), artifact: name.to_owned(), force };
+        let response = self
+            .coordinator_call(|mut c| {
+                let request = request.clone();
+                async move { c.delete_artifact(request).await.map(|r| r.into_inner()) }
+            })
+            .await?;
+        Ok(DeleteSummary::new(response.artifact, response.deleted_indices, response.deleted_aliases, None))
     }
 
     /// Downloads every file of a version into `dir` (default `./<artifact name>`),

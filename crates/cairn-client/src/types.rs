@@ -228,3 +228,28 @@ pub struct ManifestEntry {
     /// Content size.
     pub size: u64,
 }
+
+/// What a delete removed.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeleteSummary {
+    /// Artifact name.
+    pub name: String,
+    /// The deleted versions (`vK`).
+    pub deleted: Vec<String>,
+    /// User aliases deleted with them.
+    pub deleted_aliases: Vec<String>,
+    /// The newest remaining version (`vK`), where `latest` points now; null when none is left.
+    pub latest: Option<String>,
+}
+
+impl DeleteSummary {
+    /// A summary from the server's answer.
+    pub fn new(name: String, deleted: Vec<u64>, deleted_aliases: Vec<String>, latest: Option<u64>) -> Self {
+        Self {
+            name,
+            deleted: deleted.into_iter().map(|i| format!("v{i}")).collect(),
+            deleted_aliases,
+            latest: latest.map(|i| format!("v{i}")),
+        }
+    }
+}

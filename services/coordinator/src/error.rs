@@ -23,6 +23,8 @@ pub enum CoordError {
     BlobNotStored { path: String, sha256: String },
     #[error("entry {path:?} declares {declared} bytes but blob {sha256} has {stored}")]
     BlobSizeMismatch { path: String, sha256: String, declared: u64, stored: u64 },
+    #[error("{version} is named by user aliases {aliases:?}; delete them first or force")]
+    VersionHasAliases { version: String, aliases: Vec<String> },
     #[error("too many aliases: {count} (at most {limit})")]
     TooManyAliases { count: usize, limit: usize },
     #[error("{0}")]
@@ -80,6 +82,12 @@ impl From<CoordError> for Status {
                     ("size", declared.to_string()),
                     ("stored_size", stored.to_string()),
                 ],
+            ),
+            CoordError::VersionHasAliases { version, aliases } => error_status(
+                Code::FailedPrecondition,
+                "VERSION_HAS_ALIASES",
+                message,
+                vec![("version", version), ("aliases", aliases.join(","))],
             ),
             CoordError::TooManyAliases { count, limit } => error_status(
                 Code::InvalidArgument,

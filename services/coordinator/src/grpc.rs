@@ -355,6 +355,35 @@ impl CoordinatorService for CoordinatorGrpc {
         Ok(Response::new(v1::ListVersionsResponse { versions, next_page_token }))
     }
 
+    async fn delete_version(
+        &self,
+        request: Request<v1::DeleteVersionRequest>,
+    ) -> Result<Response<v1::DeleteVersionResponse>, Status> {
+        let r = request.into_inner();
+        let deletion = self.engine.delete_version(&r.project, &r.reference, r.force).await?;
+        Ok(Response::new(v1::DeleteVersionResponse {
+            project: deletion.project,
+            artifact: deletion.artifact,
+            deleted_indices: deletion.deleted,
+            deleted_aliases: deletion.deleted_aliases,
+            latest_index: deletion.latest,
+        }))
+    }
+
+    async fn delete_artifact(
+        &self,
+        request: Request<v1::DeleteArtifactRequest>,
+    ) -> Result<Response<v1::DeleteArtifactResponse>, Status> {
+        let r = request.into_inner();
+        let deletion = self.engine.delete_artifact(&r.project, &r.artifact, r.force).await?;
+        Ok(Response::new(v1::DeleteArtifactResponse {
+            project: deletion.project,
+            artifact: deletion.artifact,
+            deleted_indices: deletion.deleted,
+            deleted_aliases: deletion.deleted_aliases,
+        }))
+    }
+
     async fn list_artifacts(
         &self,
         request: Request<v1::ListArtifactsRequest>,
@@ -367,7 +396,7 @@ impl CoordinatorService for CoordinatorGrpc {
                 name: format!("projects/{}/artifacts/{name}", r.project),
                 artifact: name,
                 r#type: record.artifact_type.clone(),
-                version_count: record.next_index,
+                version_count: record.live_versions(),
                 latest_index: record.latest().unwrap_or(0),
             })
             .collect();

@@ -6,6 +6,7 @@
 mod blobs;
 mod clock;
 mod commit;
+mod deletion;
 mod drafts;
 mod error;
 mod grpc;
@@ -22,6 +23,7 @@ use std::time::Duration;
 use cairn_blob::BlobStore;
 use cairn_meta::{COORDINATORS_PREFIX, Member, MetaStore, Registration, WORKERS_PREFIX};
 
+pub use deletion::Deletion;
 pub use drafts::{DraftView, FinishCommand, SweepReport, UpsertCommand};
 pub use error::CoordError;
 pub use grpc::CoordinatorGrpc;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use cairn_core::{
     ArtifactRecord, Reference, Selector, VersionRecord, validate_alias, validate_artifact, validate_project,
 };
-use cairn_meta::{MetaStoreExt, Txn};
+use cairn_meta::Txn;
 
 use crate::error::{decode, encode};
 use crate::{CoordError, Coordinator, keys};
@@ -201,7 +201,7 @@ impl Coordinator {
         let mut artifacts = Vec::with_capacity(size);
         for kv in kvs.into_iter().take(size) {
             let record: ArtifactRecord = decode(&kv.key, &kv.value)?;
-            if record.next_index > 0 {
+            if record.live_versions() > 0 {
                 artifacts.push((kv.key[prefix.len()..].to_owned(), record));
             }
         }
@@ -222,7 +222,15 @@ impl Coordinator {
         validate_alias(alias)?;
         let version = self.resolve_reference(default_project, reference).await?;
         let key = keys::alias(&version.project, &version.artifact, alias);
-        self.meta.put(&key, version.record.index.to_string().into_bytes()).await?;
+        // Only while the version exists: a concurrent deletion must not leave the alias
+        // pointing at nothing.
+        let version_key = keys::version(&version.project, &version.artifact, version.record.index);
+        let exists = self.meta.get(&version_key).await?.map(|kv| kv.mod_revision).unwrap_or(0);
+        let txn =
+            Txn::new().when_revision(&version_key, exists).put(&key, version.record.index.to_string().into_bytes());
+        if exists == 0 || !self.meta.txn(txn).await? {
+            return Err(CoordError::VersionNotFound { reference: reference.to_owned() });
+        }
         Ok(version)
     }
 

@@ -335,6 +335,18 @@ class CommittedArtifact:
                 bar.close()
         return target
 
+    def delete(self, delete_aliases: bool = False) -> Optional[Version]:
+        """Deletes this version, as wandb's `Artifact.delete(delete_aliases=...)`: a version
+        that user aliases name is refused (`VersionHasAliases`) unless `delete_aliases`.
+        Returns the artifact's newest remaining version (where `latest` points now), or
+        None when none is left. Its index is never reused."""
+        ref = f"{self.version.project}/{self.version.name}:{self.version.version}"
+        request = coordinator_pb2.DeleteVersionRequest(project=self._client.project, reference=ref, force=delete_aliases)
+        response = self._client._call(self._client._coordinator.DeleteVersion, request)
+        if not response.HasField("latest_index"):
+            return None
+        return self._client.use_artifact(f"{self.version.project}/{self.version.name}:v{response.latest_index}").version
+
     def new_draft(self) -> Artifact:
         """An artifact starting from this version: add and remove files, then
         `client.log_artifact(draft)` uploads and sends only the change."""

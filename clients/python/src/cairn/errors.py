@@ -98,6 +98,14 @@ class BlobNotStored(FailedPrecondition):
     """An entry names a blob that was never uploaded."""
 
 
+class VersionHasAliases(FailedPrecondition):
+    """A delete was refused: user aliases name the version (delete them, or force)."""
+
+    @property
+    def aliases(self) -> List[str]:
+        return [a for a in self.metadata.get("aliases", "").split(",") if a]
+
+
 class IdentityError(InvalidArgument):
     """distributed_id or writer could not be derived from the environment."""
 
@@ -114,6 +122,7 @@ _BY_REASON = {
     "WRITER_SEALED": WriterSealed,
     "WRITERS_STILL_ACTIVE": WritersStillActive,
     "BLOB_NOT_STORED": BlobNotStored,
+    "VERSION_HAS_ALIASES": VersionHasAliases,
 }
 
 _BY_CODE = {

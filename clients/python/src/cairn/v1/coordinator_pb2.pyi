@@ -262,6 +262,52 @@ class DeleteAliasResponse(_message.Message):
     previous_index: int
     def __init__(self, previous_index: _Optional[int] = ...) -> None: ...
 
+class DeleteVersionRequest(_message.Message):
+    __slots__ = ("project", "reference", "force")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    reference: str
+    force: bool
+    def __init__(self, project: _Optional[str] = ..., reference: _Optional[str] = ..., force: bool = ...) -> None: ...
+
+class DeleteVersionResponse(_message.Message):
+    __slots__ = ("project", "artifact", "deleted_indices", "deleted_aliases", "latest_index")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_FIELD_NUMBER: _ClassVar[int]
+    DELETED_INDICES_FIELD_NUMBER: _ClassVar[int]
+    DELETED_ALIASES_FIELD_NUMBER: _ClassVar[int]
+    LATEST_INDEX_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    artifact: str
+    deleted_indices: _containers.RepeatedScalarFieldContainer[int]
+    deleted_aliases: _containers.RepeatedScalarFieldContainer[str]
+    latest_index: int
+    def __init__(self, project: _Optional[str] = ..., artifact: _Optional[str] = ..., deleted_indices: _Optional[_Iterable[int]] = ..., deleted_aliases: _Optional[_Iterable[str]] = ..., latest_index: _Optional[int] = ...) -> None: ...
+
+class DeleteArtifactRequest(_message.Message):
+    __slots__ = ("project", "artifact", "force")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_FIELD_NUMBER: _ClassVar[int]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    artifact: str
+    force: bool
+    def __init__(self, project: _Optional[str] = ..., artifact: _Optional[str] = ..., force: bool = ...) -> None: ...
+
+class DeleteArtifactResponse(_message.Message):
+    __slots__ = ("project", "artifact", "deleted_indices", "deleted_aliases")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_FIELD_NUMBER: _ClassVar[int]
+    DELETED_INDICES_FIELD_NUMBER: _ClassVar[int]
+    DELETED_ALIASES_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    artifact: str
+    deleted_indices: _containers.RepeatedScalarFieldContainer[int]
+    deleted_aliases: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, project: _Optional[str] = ..., artifact: _Optional[str] = ..., deleted_indices: _Optional[_Iterable[int]] = ..., deleted_aliases: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class FindMissingBlobsRequest(_message.Message):
     __slots__ = ("sha256",)
     SHA256_FIELD_NUMBER: _ClassVar[int]

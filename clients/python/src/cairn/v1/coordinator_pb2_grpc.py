@@ -86,6 +86,16 @@ class CoordinatorServiceStub(object):
                 request_serializer=cairn_dot_v1_dot_coordinator__pb2.ListStorageWorkersRequest.SerializeToString,
                 response_deserializer=cairn_dot_v1_dot_coordinator__pb2.ListStorageWorkersResponse.FromString,
                 )
+        self.DeleteVersion = channel.unary_unary(
+                '/cairn.v1.CoordinatorService/DeleteVersion',
+                request_serializer=cairn_dot_v1_dot_coordinator__pb2.DeleteVersionRequest.SerializeToString,
+                response_deserializer=cairn_dot_v1_dot_coordinator__pb2.DeleteVersionResponse.FromString,
+                )
+        self.DeleteArtifact = channel.unary_unary(
+                '/cairn.v1.CoordinatorService/DeleteArtifact',
+                request_serializer=cairn_dot_v1_dot_coordinator__pb2.DeleteArtifactRequest.SerializeToString,
+                response_deserializer=cairn_dot_v1_dot_coordinator__pb2.DeleteArtifactResponse.FromString,
+                )
 
 
 class CoordinatorServiceServicer(object):
@@ -192,6 +202,20 @@ class CoordinatorServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeleteVersion(self, request, context):
+        """Deletes one version; refused while a user alias names it, unless forced.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteArtifact(self, request, context):
+        """Deletes every version of an artifact; refused while user aliases exist, unless forced.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CoordinatorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -264,6 +288,16 @@ def add_CoordinatorServiceServicer_to_server(servicer, server):
                     servicer.ListStorageWorkers,
                     request_deserializer=cairn_dot_v1_dot_coordinator__pb2.ListStorageWorkersRequest.FromString,
                     response_serializer=cairn_dot_v1_dot_coordinator__pb2.ListStorageWorkersResponse.SerializeToString,
+            ),
+            'DeleteVersion': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteVersion,
+                    request_deserializer=cairn_dot_v1_dot_coordinator__pb2.DeleteVersionRequest.FromString,
+                    response_serializer=cairn_dot_v1_dot_coordinator__pb2.DeleteVersionResponse.SerializeToString,
+            ),
+            'DeleteArtifact': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteArtifact,
+                    request_deserializer=cairn_dot_v1_dot_coordinator__pb2.DeleteArtifactRequest.FromString,
+                    response_serializer=cairn_dot_v1_dot_coordinator__pb2.DeleteArtifactResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -512,5 +546,39 @@ class CoordinatorService(object):
         return grpc.experimental.unary_unary(request, target, '/cairn.v1.CoordinatorService/ListStorageWorkers',
             cairn_dot_v1_dot_coordinator__pb2.ListStorageWorkersRequest.SerializeToString,
             cairn_dot_v1_dot_coordinator__pb2.ListStorageWorkersResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def DeleteVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/cairn.v1.CoordinatorService/DeleteVersion',
+            cairn_dot_v1_dot_coordinator__pb2.DeleteVersionRequest.SerializeToString,
+            cairn_dot_v1_dot_coordinator__pb2.DeleteVersionResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def DeleteArtifact(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/cairn.v1.CoordinatorService/DeleteArtifact',
+            cairn_dot_v1_dot_coordinator__pb2.DeleteArtifactRequest.SerializeToString,
+            cairn_dot_v1_dot_coordinator__pb2.DeleteArtifactResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
