@@ -38,6 +38,7 @@ macro_rules! blob_conformance_tests {
             a_resume_whose_stored_upload_vanished_starts_afresh,
             an_upload_vanishing_during_a_resume_fails_and_the_retry_starts_afresh,
             an_unreadable_checkpoint_is_discarded,
+            listed_objects_carry_their_size_and_modification_time,
         );
     };
     (@each $make_store:expr; $($name:ident),+ $(,)?) => {
@@ -367,4 +368,19 @@ pub async fn an_unreadable_checkpoint_is_discarded(store: Arc<dyn BlobStore>) {
     put_verified(&*store, &digest, data.len() as u64, chunks_of(&data, 1 << 20)).await.unwrap();
     assert_eq!(Digest::of(&store.get_bytes(&blob_key(&digest)).await.unwrap()), digest);
     assert_eq!(store.head(&upload_checkpoint_key(&digest)).await.unwrap(), None);
+}
+
+/// `list_info` reports each object's size and a modification time close to now.
+pub async fn listed_objects_carry_their_size_and_modification_time(store: Arc<dyn BlobStore>) {
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    store.put_bytes("info/a", Bytes::from_static(b"12345")).await.unwrap();
+    store.put_bytes("info/b", Bytes::new()).await.unwrap();
+    let listed = store.list_info("info/", None, 10).await.unwrap();
+    let summary: Vec<(&str, u64)> = listed.iter().map(|o| (o.key.as_str(), o.size)).collect();
+    assert_eq!(summary, [("info/a", 5), ("info/b", 0)]);
+    for object in &listed {
+        assert!(object.modified_ms.abs_diff(now_ms) < 120_000, "{object:?} was written just now");
+    }
+    let after = store.list_info("info/", Some("info/a"), 10).await.unwrap();
+    assert_eq!(after.len(), 1);
 }

@@ -256,6 +256,28 @@ impl BlobStore for LocalFileStore {
         }
     }
 
+    async fn list_info(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<crate::ObjectInfo>, BlobError> {
+        let keys = self.list(prefix, start_after, limit).await?;
+        let objects = self.objects.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut out = Vec::with_capacity(keys.len());
+            for key in keys {
+                // A key deleted since it was listed is simply not reported.
+                if let Ok(meta) = std::fs::metadata(objects.join(&key)) {
+                    out.push(crate::ObjectInfo { key, size: meta.len(), modified_ms: modified_ms(&meta) });
+                }
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(|e| BlobError::Io(e.to_string()))?
+    }
+
     async fn list(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<Vec<String>, BlobError> {
         let objects = self.objects.clone();
         let prefix = prefix.to_owned();
@@ -274,6 +296,10 @@ impl BlobStore for LocalFileStore {
         .await
         .map_err(|e| BlobError::Io(e.to_string()))?
     }
+}
+
+fn modified_ms(meta: &std::fs::Metadata) -> u64 {
+    meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_millis() as u64)
 }
 
 fn walk(root: &Path, dir: &Path, keys: &mut Vec<String>) -> Result<(), BlobError> {

@@ -45,6 +45,15 @@ impl BlobStore for Metered {
         self.inner.part_size()
     }
 
+    async fn list_info(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<crate::ObjectInfo>, BlobError> {
+        timed(self.backend, "list_info", self.inner.list_info(prefix, start_after, limit)).await
+    }
+
     fn part_size_for(&self, blob_size: u64) -> Result<u64, BlobError> {
         self.inner.part_size_for(blob_size)
     }

@@ -575,7 +575,16 @@ impl BlobStore for S3Store {
     }
 
     async fn list(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<Vec<String>, BlobError> {
-        let mut keys = Vec::new();
+        Ok(self.list_info(prefix, start_after, limit).await?.into_iter().map(|o| o.key).collect())
+    }
+
+    async fn list_info(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<crate::ObjectInfo>, BlobError> {
+        let mut objects = Vec::new();
         let mut token: Option<String> = None;
         let full_prefix = format!("{}{prefix}", self.prefix);
         loop {
@@ -584,7 +593,7 @@ impl BlobStore for S3Store {
                 .list_objects_v2()
                 .bucket(&self.bucket)
                 .prefix(&full_prefix)
-                .max_keys((limit - keys.len()).min(1000) as i32);
+                .max_keys((limit - objects.len()).min(1000) as i32);
             if let Some(after) = start_after {
                 request = request.start_after(format!("{}{after}", self.prefix));
             }
@@ -594,13 +603,16 @@ impl BlobStore for S3Store {
             let page = crate::metrics::timed("s3", "list_objects_v2", request.send()).await.map_err(s3_error)?;
             for object in page.contents() {
                 if let Some(key) = object.key().and_then(|k| k.strip_prefix(&self.prefix)) {
-                    keys.push(key.to_owned());
+                    let modified_ms =
+                        object.last_modified().and_then(|t| t.to_millis().ok()).unwrap_or(0).max(0) as u64;
+                    let size = object.size().unwrap_or(0).max(0) as u64;
+                    objects.push(crate::ObjectInfo { key: key.to_owned(), size, modified_ms });
                 }
             }
             token = page.next_continuation_token().map(str::to_owned);
-            if token.is_none() || keys.len() >= limit {
-                keys.truncate(limit);
-                return Ok(keys);
+            if token.is_none() || objects.len() >= limit {
+                objects.truncate(limit);
+                return Ok(objects);
             }
         }
     }

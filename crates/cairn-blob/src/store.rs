@@ -10,6 +10,15 @@ use crate::BlobError;
 /// A stream of chunks.
 pub type ByteStream = BoxStream<'static, Result<Bytes, BlobError>>;
 
+/// A listed object: its key, size and when it was last written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub key: String,
+    pub size: u64,
+    /// Milliseconds since the Unix epoch.
+    pub modified_ms: u64,
+}
+
 /// An object being written; nothing is visible under its key until `commit`.
 #[async_trait]
 pub trait BlobWriter: Send {
@@ -75,6 +84,15 @@ pub trait BlobStore: Send + Sync + 'static {
 
     /// Up to `limit` keys starting with `prefix`, in order, after `start_after`.
     async fn list(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<Vec<String>, BlobError>;
+
+    /// Like [`BlobStore::list`], with each object's size and modification time (what the
+    /// garbage collector needs to honour its grace period).
+    async fn list_info(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ObjectInfo>, BlobError>;
 }
 
 /// Conveniences for small objects.

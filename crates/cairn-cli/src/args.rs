@@ -62,6 +62,9 @@ pub enum Command {
     Ls(LsArgs),
     /// Delete a version (REF), or every version of an artifact (NAME --all).
     Delete(DeleteArgs),
+    /// Run the garbage collector now: free what no version, open draft or upload in
+    /// flight refers to.
+    Gc(GcArgs),
 }
 
 #[derive(Debug, Args)]
@@ -78,6 +81,12 @@ pub struct DevArgs {
     /// Address of the admin HTTP server (Prometheus `/metrics`); unset: no admin server.
     #[arg(long, env = "CAIRN_ADMIN_LISTEN")]
     pub admin_listen: Option<SocketAddr>,
+    /// Seconds between garbage collections; 0: only when asked (`cairn gc`).
+    #[arg(long, env = "CAIRN_GC_INTERVAL_SECS", default_value_t = 3600)]
+    pub gc_interval_secs: u64,
+    /// Objects younger than this many seconds are never collected.
+    #[arg(long, env = "CAIRN_GC_GRACE_SECS", default_value_t = 6 * 3600)]
+    pub gc_grace_secs: u64,
 }
 
 #[derive(Debug, Args)]
@@ -240,6 +249,18 @@ pub struct DeleteArgs {
     /// version is refused).
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub client: ClientOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Report what would be freed; delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Only objects older than SECS may be deleted (default: the server's grace period).
+    #[arg(long, value_name = "SECS")]
+    pub grace: Option<u64>,
     #[command(flatten)]
     pub client: ClientOptions,
 }

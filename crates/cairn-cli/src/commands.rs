@@ -42,6 +42,7 @@ fn options(command: &Command) -> Option<&ClientOptions> {
         Command::Alias(AliasCommand::Set { client, .. } | AliasCommand::Delete { client, .. }) => client,
         Command::Ls(a) => &a.client,
         Command::Delete(a) => &a.client,
+        Command::Gc(a) => &a.client,
     })
 }
 
@@ -149,5 +150,6 @@ async fn dispatch(command: Command) -> Result<Printer, ClientError> {
             };
             Printer::deleted(summary)
         }
+        Command::Gc(a) => Printer::gc(connect(&a.client).await?.collect_garbage(a.dry_run, a.grace).await?),
     })
 }

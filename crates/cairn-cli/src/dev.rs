@@ -26,6 +26,8 @@ pub async fn run(args: DevArgs) -> Result<(), Box<dyn std::error::Error>> {
     let bound = listener.local_addr()?;
     let mut config = CoordinatorConfig::new(&format!("http://{bound}"));
     config.expiry_sweep_interval = Duration::from_secs(args.expiry_sweep_secs.max(1));
+    config.gc_interval = (args.gc_interval_secs > 0).then(|| Duration::from_secs(args.gc_interval_secs));
+    config.gc_grace = Duration::from_secs(args.gc_grace_secs);
     // One fixed node id: the embedded store admits one process at a time, so a restarted
     // dev server is the same node and takes its drafts back at once instead of waiting for
     // the crashed process's lease to lapse.
@@ -38,6 +40,7 @@ pub async fn run(args: DevArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     let coordinator = Coordinator::start(meta, blobs.clone(), config).await?;
     let sweeper = coordinator.spawn_expiry_sweeper();
+    let collector = coordinator.spawn_collector();
     // The first line of stdout is the bound address, so scripts can use port 0.
     println!("cairn dev listening on {bound} (data in {})", args.data_dir.display());
     let admin = cairn_proto::server::spawn_admin(args.admin_listen).await?;
@@ -48,6 +51,9 @@ pub async fn run(args: DevArgs) -> Result<(), Box<dyn std::error::Error>> {
     })
     .await;
     sweeper.abort();
+    if let Some(collector) = collector {
+        collector.abort();
+    }
     if let Some(admin) = admin {
         admin.abort();
     }

@@ -1,6 +1,8 @@
 //! What each command prints: a human line (or table) by default, one JSON value with --json.
 
-use cairn_client::{ArtifactInfo, CommitSummary, DeleteSummary, DraftSummary, GetSummary, ManifestEntry, VersionInfo};
+use cairn_client::{
+    ArtifactInfo, CommitSummary, DeleteSummary, DraftSummary, GcSummary, GetSummary, ManifestEntry, VersionInfo,
+};
 use serde_json::{Value, json};
 
 /// A command's result with both of its renderings.
@@ -84,6 +86,21 @@ impl Printer {
             false => format!(" and aliases {}", summary.deleted_aliases.join(", ")),
         };
         Self { human: format!("deleted {}{aliases}; {latest}", versions.join(", ")), json: to_json(&summary) }
+    }
+
+    /// What a garbage collection freed.
+    pub fn gc(summary: GcSummary) -> Self {
+        let verb = if summary.dry_run { "would free" } else { "freed" };
+        let human = format!(
+            "{verb} {} blobs and {} manifests ({}); kept {}; {} staging segments, {} abandoned uploads",
+            summary.deleted_blobs,
+            summary.deleted_manifests,
+            human_bytes(summary.freed_bytes),
+            summary.kept_blobs,
+            summary.deleted_staging,
+            summary.deleted_checkpoints
+        );
+        Self { human, json: to_json(&summary) }
     }
 
     /// A table of versions.

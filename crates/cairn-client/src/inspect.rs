@@ -8,7 +8,7 @@ use futures::StreamExt;
 
 use crate::download::Fetched;
 use crate::error::{missing, required};
-use crate::{ArtifactInfo, Client, ClientError, DeleteSummary, GetSummary, ManifestEntry, VersionInfo};
+use crate::{ArtifactInfo, Client, ClientError, DeleteSummary, GcSummary, GetSummary, ManifestEntry, VersionInfo};
 
 impl Client {
     /// Resolves a reference (`name`, `name:alias`, `name:vN`, `project/name@sha256:…`).
@@ -162,6 +162,25 @@ impl Client {
             })
             .await?;
         Ok(DeleteSummary::new(response.artifact, response.deleted_indices, response.deleted_aliases, None))
+    }
+
+    /// Runs the garbage collector now; `grace` overrides the server's grace period.
+    pub async fn collect_garbage(&self, dry_run: bool, grace: Option<u64>) -> Result<GcSummary, ClientError> {
+        let request = v1::CollectGarbageRequest { dry_run, grace_seconds: grace };
+        let r = self
+            .coordinator_call(|mut c| async move { c.collect_garbage(request).await.map(|r| r.into_inner()) })
+            .await?;
+        Ok(GcSummary {
+            dry_run: r.dry_run,
+            deleted_blobs: r.deleted_blobs,
+            freed_bytes: r.freed_bytes,
+            kept_blobs: r.kept_blobs,
+            deleted_manifests: r.deleted_manifests,
+            deleted_staging: r.deleted_staging,
+            deleted_checkpoints: r.deleted_checkpoints,
+            generation: r.generation,
+            duration_ms: r.duration_ms,
+        })
     }
 
     /// Downloads every file of a version into `dir` (default `./<artifact name>`),

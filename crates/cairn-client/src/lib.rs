@@ -30,7 +30,9 @@ pub use hash::{HashStats, HashedFile, hash_file, hash_files};
 pub use lifecycle::{EditRequest, FinishRequest, LogRequest, UpsertRequest};
 pub use progress::{Phase, Progress};
 pub use stat_cache::{Fingerprint, StatCache};
-pub use types::{ArtifactInfo, CommitSummary, DeleteSummary, DraftSummary, GetSummary, ManifestEntry, VersionInfo};
+pub use types::{
+    ArtifactInfo, CommitSummary, DeleteSummary, DraftSummary, GcSummary, GetSummary, ManifestEntry, VersionInfo,
+};
 
 /// Default server address.
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:7420";

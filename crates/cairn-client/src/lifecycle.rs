@@ -132,7 +132,7 @@ impl Client {
             Ok(latest) => latest.digest == digest.to_string(),
             Err(_) => false,
         };
-        let uploaded = if unchanged { 0 } else { self.upload_missing(&hashed).await? };
+        let mut uploaded = if unchanged { 0 } else { self.upload_missing(&hashed).await? };
         let header = v1::LogRequest {
             part: Some(log_request::Part::Header(v1::LogHeader {
                 project: self.project.clone(),
@@ -150,12 +150,21 @@ impl Client {
                 part: Some(log_request::Part::Batch(v1::EntryBatch { entries })),
             }))
             .collect();
-        let response = self
-            .coordinator_call(|mut c| {
+        let send = || {
+            self.coordinator_call(|mut c| {
                 let messages = messages.clone();
                 async move { c.log(stream::iter(messages)).await.map(|r| r.into_inner()) }
             })
-            .await?;
+        };
+        let response = match send().await {
+            // The latest version, whose blobs this log skipped uploading, was deleted and
+            // its blobs collected meanwhile: upload what is missing now, and send again.
+            Err(err) if unchanged && err.reason() == Some("BLOB_NOT_STORED") => {
+                uploaded = self.upload_missing(&hashed).await?;
+                send().await?
+            }
+            other => other?,
+        };
         let version = required(response.version, "version")?;
         Ok(CommitSummary::new(version, response.dedup, uploaded).with_hashing(stats))
     }

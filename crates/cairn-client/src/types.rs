@@ -253,3 +253,26 @@ impl DeleteSummary {
         }
     }
 }
+
+/// What a garbage collection freed (or, dry, would free).
+#[derive(Debug, Clone, Serialize)]
+pub struct GcSummary {
+    /// True when nothing was deleted.
+    pub dry_run: bool,
+    /// Unreferenced blobs deleted.
+    pub deleted_blobs: u64,
+    /// Bytes of the deleted blobs and manifests.
+    pub freed_bytes: u64,
+    /// Blobs and manifests kept.
+    pub kept_blobs: u64,
+    /// Unreferenced manifests deleted.
+    pub deleted_manifests: u64,
+    /// Staging segments of ended drafts deleted.
+    pub deleted_staging: u64,
+    /// Abandoned resumable uploads discarded.
+    pub deleted_checkpoints: u64,
+    /// The collection's generation.
+    pub generation: u64,
+    /// How long it took.
+    pub duration_ms: u64,
+}

@@ -19,6 +19,8 @@ impl Coordinator {
         for entry in entries {
             first_use.entry(entry.sha256).or_insert_with(|| entry.clone());
         }
+        // Journaled before the checks: no collection deletes what they found (gc/journal.rs).
+        self.journal_references(first_use.keys()).await?;
         // Futures own what they use (not borrows of `self`), which keeps them `Send` for
         // any lifetime as tonic's handlers require.
         let blobs = self.blobs.clone();
@@ -47,8 +49,17 @@ impl Coordinator {
         Ok(())
     }
 
+    /// Journals the blobs of `entries` without checking them (gc/journal.rs).
+    pub(crate) async fn journal_entries(&self, entries: &[Entry]) -> Result<(), CoordError> {
+        let digests: std::collections::BTreeSet<&Digest> = entries.iter().map(|e| &e.sha256).collect();
+        self.journal_references(digests).await
+    }
+
     /// Digests among `digests` that are not stored, in the given order.
     pub async fn find_missing_blobs(&self, digests: &[Digest]) -> Result<Vec<Digest>, CoordError> {
+        // The client skips uploading what is present and uploads what is missing, then
+        // refers to both: all are journaled, so no collection deletes them meanwhile.
+        self.journal_references(digests).await?;
         let blobs = self.blobs.clone();
         let present: Vec<bool> = stream::iter(digests.to_vec())
             .map(move |digest| {

@@ -33,6 +33,13 @@ pub struct CoordinatorArgs {
     /// --wait); past it the client is told to retry.
     #[arg(long, env = "CAIRN_FORWARD_TIMEOUT_SECS", default_value_t = 30)]
     pub forward_timeout_secs: u64,
+    /// Seconds between garbage collections (one replica collects at a time); 0: only when
+    /// asked (`cairn gc`).
+    #[arg(long, env = "CAIRN_GC_INTERVAL_SECS", default_value_t = 3600)]
+    pub gc_interval_secs: u64,
+    /// Objects younger than this many seconds are never collected.
+    #[arg(long, env = "CAIRN_GC_GRACE_SECS", default_value_t = 6 * 3600)]
+    pub gc_grace_secs: u64,
     /// Seconds between scans that expire idle drafts.
     #[arg(long, env = "CAIRN_EXPIRY_SWEEP_SECS", default_value_t = 30)]
     pub expiry_sweep_secs: u64,

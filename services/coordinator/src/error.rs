@@ -25,6 +25,8 @@ pub enum CoordError {
     BlobSizeMismatch { path: String, sha256: String, declared: u64, stored: u64 },
     #[error("{version} is named by user aliases {aliases:?}; delete them first or force")]
     VersionHasAliases { version: String, aliases: Vec<String> },
+    #[error("a garbage collection is running already (collector {holder})")]
+    GcRunning { holder: String },
     #[error("too many aliases: {count} (at most {limit})")]
     TooManyAliases { count: usize, limit: usize },
     #[error("{0}")]
@@ -89,6 +91,9 @@ impl From<CoordError> for Status {
                 message,
                 vec![("version", version), ("aliases", aliases.join(","))],
             ),
+            CoordError::GcRunning { holder } => {
+                error_status(Code::FailedPrecondition, "GC_RUNNING", message, vec![("collector", holder)])
+            }
             CoordError::TooManyAliases { count, limit } => error_status(
                 Code::InvalidArgument,
                 "TOO_MANY_ALIASES",

@@ -308,9 +308,12 @@ impl CoordinatorService for CoordinatorGrpc {
             return Err(CoordError::from(CoreError::DuplicatePath { path: pair[0].path.to_string() }).into());
         }
         let manifest = encode_sorted(entries.iter().cloned())?;
-        // The latest version's blobs were verified when it was committed (and blobs are
-        // never deleted): an identical re-log needs no existence checks.
-        if !self.engine.is_latest_digest(&header.project, &header.artifact, &manifest.digest).await? {
+        // The latest version's blobs were verified when it was committed, and the collector
+        // keeps what a version refers to: an identical re-log needs no existence checks,
+        // only a journal in case that version is deleted before this commit lands.
+        if self.engine.is_latest_digest(&header.project, &header.artifact, &manifest.digest).await? {
+            self.engine.journal_entries(&entries).await?;
+        } else {
             self.engine.verify_blobs_stored(&entries).await?;
         }
         let new = NewVersion {
@@ -367,6 +370,27 @@ impl CoordinatorService for CoordinatorGrpc {
             deleted_indices: deletion.deleted,
             deleted_aliases: deletion.deleted_aliases,
             latest_index: deletion.latest,
+        }))
+    }
+
+    async fn collect_garbage(
+        &self,
+        request: Request<v1::CollectGarbageRequest>,
+    ) -> Result<Response<v1::CollectGarbageResponse>, Status> {
+        let r = request.into_inner();
+        let grace = r.grace_seconds.map_or(self.engine.config.gc_grace, Duration::from_secs);
+        let report = self.engine.collect_garbage(crate::GcOptions { dry_run: r.dry_run, grace }).await?;
+        Ok(Response::new(v1::CollectGarbageResponse {
+            dry_run: report.dry_run,
+            deleted_blobs: report.deleted_blobs,
+            freed_bytes: report.freed_bytes,
+            kept_blobs: report.kept_blobs,
+            deleted_manifests: report.deleted_manifests,
+            deleted_staging: report.deleted_staging,
+            deleted_checkpoints: report.deleted_checkpoints,
+            deleted_journals: report.deleted_journals,
+            generation: report.generation,
+            duration_ms: report.duration_ms,
         }))
     }
 

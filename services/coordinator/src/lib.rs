@@ -9,6 +9,7 @@ mod commit;
 mod deletion;
 mod drafts;
 mod error;
+mod gc;
 mod grpc;
 mod keys;
 mod manifests;
@@ -26,6 +27,7 @@ use cairn_meta::{COORDINATORS_PREFIX, Member, MetaStore, Registration, WORKERS_P
 pub use deletion::Deletion;
 pub use drafts::{DraftView, FinishCommand, SweepReport, UpsertCommand};
 pub use error::CoordError;
+pub use gc::{GcOptions, GcReport};
 pub use grpc::CoordinatorGrpc;
 pub use versions::ResolvedVersion;
 
@@ -45,6 +47,10 @@ pub struct CoordinatorConfig {
     pub advertise_address: String,
     /// Deadline of a request forwarded to a draft's owner (a finish adds its wait).
     pub forward_timeout: Duration,
+    /// How often the garbage collector runs (one replica at a time); `None`: only on request.
+    pub gc_interval: Option<Duration>,
+    /// Objects younger than this are never collected.
+    pub gc_grace: Duration,
 }
 
 impl CoordinatorConfig {
@@ -57,6 +63,8 @@ impl CoordinatorConfig {
             node_id: format!("coordinator-{}", uuid::Uuid::new_v4().simple()),
             advertise_address: advertise_address.to_owned(),
             forward_timeout: Duration::from_secs(30),
+            gc_interval: Some(Duration::from_secs(3600)),
+            gc_grace: Duration::from_secs(6 * 3600),
         }
     }
 }
@@ -146,6 +154,25 @@ impl Coordinator {
         })
     }
 
+    /// Runs the garbage collector every `gc_interval` (when set) until the handle is aborted;
+    /// a replica that finds another collecting skips its turn.
+    pub fn spawn_collector(self: &Arc<Self>) -> Option<tokio::task::JoinHandle<()>> {
+        let interval = self.config.gc_interval?;
+        let coordinator = self.clone();
+        Some(tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(interval);
+            ticker.tick().await; // not at start-up
+            loop {
+                ticker.tick().await;
+                let options = GcOptions { dry_run: false, grace: coordinator.config.gc_grace };
+                match coordinator.collect_garbage(options).await {
+                    Ok(_) | Err(CoordError::GcRunning { .. }) => {}
+                    Err(err) => tracing::warn!(error = %err, "garbage collection failed; the next one retries"),
+                }
+            }
+        }))
+    }
+
     /// The gRPC service of this coordinator.
     pub fn grpc_service(
         self: &Arc<Self>,
@@ -174,11 +201,14 @@ pub async fn run(args: CoordinatorArgs) -> Result<(), Box<dyn std::error::Error 
     config.expiry_sweep_interval = Duration::from_secs(args.expiry_sweep_secs.max(1));
     config.lease_ttl = Duration::from_secs(args.lease_ttl_secs);
     config.forward_timeout = Duration::from_secs(args.forward_timeout_secs.max(1));
+    config.gc_interval = (args.gc_interval_secs > 0).then(|| Duration::from_secs(args.gc_interval_secs));
+    config.gc_grace = Duration::from_secs(args.gc_grace_secs);
     if let Some(node_id) = args.node_id {
         config.node_id = node_id;
     }
     let coordinator = Coordinator::start(meta, blobs, config).await?;
     let sweeper = coordinator.spawn_expiry_sweeper();
+    let collector = coordinator.spawn_collector();
     println!("cairn coordinator listening on {bound} (node {})", coordinator.node.id);
     let admin = cairn_proto::server::spawn_admin(args.admin_listen).await?;
     let service = coordinator.grpc_service();
@@ -187,6 +217,9 @@ pub async fn run(args: CoordinatorArgs) -> Result<(), Box<dyn std::error::Error 
     })
     .await;
     sweeper.abort();
+    if let Some(collector) = collector {
+        collector.abort();
+    }
     if let Some(admin) = admin {
         admin.abort();
     }

@@ -31,6 +31,8 @@ impl Coordinator {
     /// Stores a manifest unless an identical one (same digest) is stored already.
     pub(crate) async fn store_manifest(&self, manifest: EncodedManifest) -> Result<(), CoordError> {
         let key = manifest_key(&manifest.digest);
+        // A commit refers to it next: journaled, so that no collection deletes it meanwhile.
+        self.journal_references([manifest.digest]).await?;
         if self.blobs.head(&key).await? == Some(manifest.bytes.len() as u64) {
             return Ok(());
         }

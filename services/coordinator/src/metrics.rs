@@ -15,3 +15,37 @@ pub static OPEN_DRAFTS: LazyLock<IntGauge> = LazyLock::new(|| {
     register_int_gauge!("cairn_open_drafts", "Drafts held in memory by this coordinator replica")
         .expect("registers once")
 });
+
+/// Objects and bytes the garbage collector reclaimed, by kind (`blob`, `manifest`,
+/// `staging`, `checkpoint`, `journal`, and `bytes`).
+pub static GC_RECLAIMED: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "cairn_gc_reclaimed_total",
+        "Objects and bytes reclaimed by the garbage collector",
+        &["kind"]
+    )
+    .expect("registers once")
+});
+
+/// Duration of the last garbage collection, in milliseconds.
+pub static GC_LAST_DURATION_MS: LazyLock<IntGauge> = LazyLock::new(|| {
+    register_int_gauge!("cairn_gc_last_duration_ms", "Duration of the last garbage collection").expect("registers once")
+});
+
+/// Counts a finished collection (a dry run reclaims nothing).
+pub(crate) fn record_gc(report: &crate::GcReport, took: std::time::Duration) {
+    GC_LAST_DURATION_MS.set(took.as_millis() as i64);
+    if report.dry_run {
+        return;
+    }
+    for (kind, count) in [
+        ("blob", report.deleted_blobs),
+        ("manifest", report.deleted_manifests),
+        ("staging", report.deleted_staging),
+        ("checkpoint", report.deleted_checkpoints),
+        ("journal", report.deleted_journals),
+        ("bytes", report.freed_bytes),
+    ] {
+        GC_RECLAIMED.with_label_values(&[kind]).inc_by(count);
+    }
+}

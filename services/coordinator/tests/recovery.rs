@@ -110,6 +110,14 @@ impl BlobStore for PausingStore {
     async fn list(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<Vec<String>, BlobError> {
         self.inner.list(prefix, start_after, limit).await
     }
+    async fn list_info(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<cairn_blob::ObjectInfo>, BlobError> {
+        self.inner.list_info(prefix, start_after, limit).await
+    }
 }
 
 async fn take_over(replica: &Coordinator, writer: &str, entries: Vec<Entry>) {

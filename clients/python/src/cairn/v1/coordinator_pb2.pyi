@@ -308,6 +308,38 @@ class DeleteArtifactResponse(_message.Message):
     deleted_aliases: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, project: _Optional[str] = ..., artifact: _Optional[str] = ..., deleted_indices: _Optional[_Iterable[int]] = ..., deleted_aliases: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class CollectGarbageRequest(_message.Message):
+    __slots__ = ("dry_run", "grace_seconds")
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    GRACE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    dry_run: bool
+    grace_seconds: int
+    def __init__(self, dry_run: bool = ..., grace_seconds: _Optional[int] = ...) -> None: ...
+
+class CollectGarbageResponse(_message.Message):
+    __slots__ = ("dry_run", "deleted_blobs", "freed_bytes", "kept_blobs", "deleted_manifests", "deleted_staging", "deleted_checkpoints", "deleted_journals", "generation", "duration_ms")
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    DELETED_BLOBS_FIELD_NUMBER: _ClassVar[int]
+    FREED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    KEPT_BLOBS_FIELD_NUMBER: _ClassVar[int]
+    DELETED_MANIFESTS_FIELD_NUMBER: _ClassVar[int]
+    DELETED_STAGING_FIELD_NUMBER: _ClassVar[int]
+    DELETED_CHECKPOINTS_FIELD_NUMBER: _ClassVar[int]
+    DELETED_JOURNALS_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_FIELD_NUMBER: _ClassVar[int]
+    DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    dry_run: bool
+    deleted_blobs: int
+    freed_bytes: int
+    kept_blobs: int
+    deleted_manifests: int
+    deleted_staging: int
+    deleted_checkpoints: int
+    deleted_journals: int
+    generation: int
+    duration_ms: int
+    def __init__(self, dry_run: bool = ..., deleted_blobs: _Optional[int] = ..., freed_bytes: _Optional[int] = ..., kept_blobs: _Optional[int] = ..., deleted_manifests: _Optional[int] = ..., deleted_staging: _Optional[int] = ..., deleted_checkpoints: _Optional[int] = ..., deleted_journals: _Optional[int] = ..., generation: _Optional[int] = ..., duration_ms: _Optional[int] = ...) -> None: ...
+
 class FindMissingBlobsRequest(_message.Message):
     __slots__ = ("sha256",)
     SHA256_FIELD_NUMBER: _ClassVar[int]

@@ -96,6 +96,11 @@ class CoordinatorServiceStub(object):
                 request_serializer=cairn_dot_v1_dot_coordinator__pb2.DeleteArtifactRequest.SerializeToString,
                 response_deserializer=cairn_dot_v1_dot_coordinator__pb2.DeleteArtifactResponse.FromString,
                 )
+        self.CollectGarbage = channel.unary_unary(
+                '/cairn.v1.CoordinatorService/CollectGarbage',
+                request_serializer=cairn_dot_v1_dot_coordinator__pb2.CollectGarbageRequest.SerializeToString,
+                response_deserializer=cairn_dot_v1_dot_coordinator__pb2.CollectGarbageResponse.FromString,
+                )
 
 
 class CoordinatorServiceServicer(object):
@@ -216,6 +221,14 @@ class CoordinatorServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CollectGarbage(self, request, context):
+        """Runs the garbage collector now: frees blobs, manifests and leftovers that no version,
+        open draft or request in flight refers to (refused while another collection runs).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CoordinatorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -298,6 +311,11 @@ def add_CoordinatorServiceServicer_to_server(servicer, server):
                     servicer.DeleteArtifact,
                     request_deserializer=cairn_dot_v1_dot_coordinator__pb2.DeleteArtifactRequest.FromString,
                     response_serializer=cairn_dot_v1_dot_coordinator__pb2.DeleteArtifactResponse.SerializeToString,
+            ),
+            'CollectGarbage': grpc.unary_unary_rpc_method_handler(
+                    servicer.CollectGarbage,
+                    request_deserializer=cairn_dot_v1_dot_coordinator__pb2.CollectGarbageRequest.FromString,
+                    response_serializer=cairn_dot_v1_dot_coordinator__pb2.CollectGarbageResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -580,5 +598,22 @@ class CoordinatorService(object):
         return grpc.experimental.unary_unary(request, target, '/cairn.v1.CoordinatorService/DeleteArtifact',
             cairn_dot_v1_dot_coordinator__pb2.DeleteArtifactRequest.SerializeToString,
             cairn_dot_v1_dot_coordinator__pb2.DeleteArtifactResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def CollectGarbage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/cairn.v1.CoordinatorService/CollectGarbage',
+            cairn_dot_v1_dot_coordinator__pb2.CollectGarbageRequest.SerializeToString,
+            cairn_dot_v1_dot_coordinator__pb2.CollectGarbageResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
