@@ -87,6 +87,9 @@ pub struct DevArgs {
     /// Objects younger than this many seconds are never collected.
     #[arg(long, env = "CAIRN_GC_GRACE_SECS", default_value_t = 6 * 3600)]
     pub gc_grace_secs: u64,
+    /// Seconds the records of ended drafts are kept before they are deleted.
+    #[arg(long, env = "CAIRN_DRAFT_RETENTION_SECS", default_value_t = 24 * 3600)]
+    pub draft_retention_secs: u64,
 }
 
 #[derive(Debug, Args)]

@@ -123,6 +123,14 @@ pub struct DraftRecord {
     pub expires_at_ms: u64,
     /// Creation time (ms since the epoch).
     pub created_at_ms: u64,
+    /// When the draft was committed, aborted or expired (ms since the epoch); 0 while open,
+    /// and in records written before this was kept.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub ended_at_ms: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl DraftRecord {
@@ -156,7 +164,23 @@ impl DraftRecord {
             ttl_ms,
             expires_at_ms: now_ms.saturating_add(ttl_ms),
             created_at_ms: now_ms,
+            ended_at_ms: 0,
         }
+    }
+
+    /// True once the draft was committed, aborted or expired.
+    pub fn has_ended(&self) -> bool {
+        !matches!(self.state, DraftState::Open | DraftState::Sealing)
+    }
+
+    /// When an ended draft ended: its recorded end, else (older records) its last activity.
+    pub fn ended_at(&self) -> u64 {
+        if self.ended_at_ms > 0 { self.ended_at_ms } else { self.expires_at_ms.saturating_sub(self.ttl_ms) }
+    }
+
+    /// True when an ended draft's record may be forgotten: it ended `retention_ms` ago.
+    pub fn prunable(&self, now_ms: u64, retention_ms: u64) -> bool {
+        self.has_ended() && self.ended_at().saturating_add(retention_ms) <= now_ms
     }
 
     /// Moves an open or sealing draft whose `expires_at` passed to EXPIRED; true if it did.
@@ -166,6 +190,7 @@ impl DraftRecord {
     pub fn expire_if_due(&mut self, now_ms: u64) -> bool {
         if matches!(self.state, DraftState::Open | DraftState::Sealing) && now_ms >= self.expires_at_ms {
             self.state = DraftState::Expired;
+            self.ended_at_ms = now_ms;
             return true;
         }
         false

@@ -169,6 +169,7 @@ impl Coordinator {
             if let Some(fence) = fence {
                 let mut record = fence.record.clone();
                 record.commit(version.index, dedup);
+                record.ended_at_ms = now;
                 txn = txn
                     .when_revision(&fence.key, fence.revision)
                     .when_revision(&fence.owner.key, fence.owner.revision)

@@ -40,6 +40,10 @@ pub struct CoordinatorArgs {
     /// Objects younger than this many seconds are never collected.
     #[arg(long, env = "CAIRN_GC_GRACE_SECS", default_value_t = 6 * 3600)]
     pub gc_grace_secs: u64,
+    /// Seconds the records of committed, aborted and expired drafts are kept before the
+    /// expiry sweep deletes them.
+    #[arg(long, env = "CAIRN_DRAFT_RETENTION_SECS", default_value_t = 24 * 3600)]
+    pub draft_retention_secs: u64,
     /// Seconds between scans that expire idle drafts.
     #[arg(long, env = "CAIRN_EXPIRY_SWEEP_SECS", default_value_t = 30)]
     pub expiry_sweep_secs: u64,

@@ -548,6 +548,9 @@ impl Coordinator {
         let mut next = record.clone();
         next.expire_if_due(now_ms());
         next.abort()?;
+        if next.state != record.state {
+            next.ended_at_ms = now_ms();
+        }
         if let Some(owner) = owner
             && next != record
         {
@@ -578,7 +581,18 @@ impl Coordinator {
                         continue;
                     }
                 };
-                if !matches!(record.state, DraftState::Open | DraftState::Sealing) || now_ms() < record.expires_at_ms {
+                if record.prunable(now_ms(), self.config.draft_retention.as_millis() as u64) {
+                    match self.prune_draft(&kv.key, kv.mod_revision).await {
+                        Ok(true) => report.pruned += 1,
+                        Ok(false) => {}
+                        Err(err) => {
+                            report.failed += 1;
+                            tracing::warn!(draft = %kv.key, error = %err, "could not prune an ended draft record");
+                        }
+                    }
+                    continue;
+                }
+                if record.has_ended() || now_ms() < record.expires_at_ms {
                     continue;
                 }
                 match self.expire_draft(&kv.key, &record).await {
@@ -593,6 +607,21 @@ impl Coordinator {
         }
         self.forget_drafts_owned_elsewhere().await;
         Ok(report)
+    }
+
+    /// Forgets an ended draft's record (and any owner key left with it), unless it changed
+    /// since it was read. Afterwards its `distributed_id` is unknown: a late finish gets
+    /// DRAFT_NOT_FOUND, a late upsert opens a new draft.
+    async fn prune_draft(&self, key: &str, revision: i64) -> Result<bool, CoordError> {
+        let mut txn = Txn::new().when_revision(key, revision).delete(key);
+        if let Some(owner_key) = keys::owner_of_draft(key) {
+            txn = txn.delete(owner_key);
+        }
+        let pruned = self.meta.txn(txn).await?;
+        if pruned {
+            self.drafts.forget(key);
+        }
+        Ok(pruned)
     }
 
     /// Expires one due draft if this replica can own it; false when another replica owns
@@ -637,6 +666,8 @@ pub struct SweepReport {
     pub scanned: u64,
     /// Drafts moved to EXPIRED.
     pub expired: u64,
+    /// Records of drafts that ended longer than the retention window ago, deleted.
+    pub pruned: u64,
     /// Records that could not be read or drafts that could not be expired (retried next time).
     pub failed: u64,
 }

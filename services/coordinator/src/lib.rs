@@ -51,6 +51,9 @@ pub struct CoordinatorConfig {
     pub gc_interval: Option<Duration>,
     /// Objects younger than this are never collected.
     pub gc_grace: Duration,
+    /// How long the records of ended drafts are kept (so late requests get the right
+    /// answer) before the expiry sweep deletes them.
+    pub draft_retention: Duration,
 }
 
 impl CoordinatorConfig {
@@ -65,6 +68,7 @@ impl CoordinatorConfig {
             forward_timeout: Duration::from_secs(30),
             gc_interval: Some(Duration::from_secs(3600)),
             gc_grace: Duration::from_secs(6 * 3600),
+            draft_retention: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -203,6 +207,7 @@ pub async fn run(args: CoordinatorArgs) -> Result<(), Box<dyn std::error::Error 
     config.forward_timeout = Duration::from_secs(args.forward_timeout_secs.max(1));
     config.gc_interval = (args.gc_interval_secs > 0).then(|| Duration::from_secs(args.gc_interval_secs));
     config.gc_grace = Duration::from_secs(args.gc_grace_secs);
+    config.draft_retention = Duration::from_secs(args.draft_retention_secs);
     if let Some(node_id) = args.node_id {
         config.node_id = node_id;
     }

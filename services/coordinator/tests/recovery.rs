@@ -244,3 +244,39 @@ async fn a_second_replica_with_a_live_node_id_refuses_to_start() {
     first.stop().await;
     replica(&etcd, blobs, "same").await.expect("the id is free again once its holder stopped");
 }
+
+/// Records of ended drafts are deleted once the retention window has passed, so etcd holds
+/// what is open: its key count returns to the baseline after 1,000 drafts end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_etcd_key_count_returns_to_its_baseline_after_a_thousand_drafts_end() {
+    let etcd = EtcdServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let blobs: Arc<dyn BlobStore> = Arc::new(LocalFileStore::open(dir.path()).unwrap());
+    let store = meta(&etcd).await;
+    let count = || async { store.range("", None, 100_000).await.unwrap().len() };
+    // Replica a keeps ended drafts for the default 24 hours; replica b, started later with
+    // a 1-second window, stands for the same cluster once the window has passed.
+    let a = replica(&etcd, blobs.clone(), "a").await.unwrap();
+    let mut config = CoordinatorConfig::new("http://b.invalid:1");
+    config.node_id = "b".to_owned();
+    config.draft_retention = Duration::from_secs(1);
+    let b = Coordinator::start(meta(&etcd).await, blobs, config).await.unwrap();
+    let baseline = count().await;
+    for i in 0..1000 {
+        let mut cmd = upsert("w", vec![]);
+        cmd.distributed_id = format!("job-{i}");
+        a.upsert(cmd).await.unwrap();
+        a.abort("p", "a", &format!("job-{i}")).await.unwrap();
+    }
+    let ended = count().await;
+    assert_eq!(ended, baseline + 1000, "one record per ended draft until the window passes");
+    let kept = a.sweep_expired_drafts().await.unwrap();
+    assert_eq!((kept.scanned, kept.pruned), (1000, 0), "within the retention window nothing is pruned");
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let report = b.sweep_expired_drafts().await.unwrap();
+    assert_eq!(report.pruned, 1000, "{report:?}");
+    let after = count().await;
+    eprintln!("etcd keys: baseline {baseline}, after 1,000 ended drafts {ended}, after the retention window {after}");
+    assert_eq!(after, baseline);
+    a.upsert(upsert("w", vec![])).await.expect("a pruned distributed_id can be opened again");
+}
