@@ -190,3 +190,38 @@ async fn a_blob_find_missing_blobs_reported_present_survives_a_collection() {
     server.cli(work, &["get", "new", "-o", "new"]).ok();
     assert_eq!(std::fs::read(work.join("new/x.bin")).unwrap(), content);
 }
+
+/// `--ttl` on log, edit and finish: once it passes, the collector deletes the version,
+/// except while a user alias names it; versions without a time to live stay.
+#[test]
+fn versions_past_their_time_to_live_are_deleted_by_the_collector_unless_aliased() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (server, work) = (DevServer::start(tmp.path()), tmp.path());
+    for (dir, content) in [("a", "short-lived"), ("b", "aliased"), ("c", "kept")] {
+        write_tree(&work.join(dir), &[("f.txt", content.as_bytes())]);
+    }
+    server.cli(work, &["log", "a", "--name", "m", "--type", "t", "--ttl", "1s"]).ok();
+    server.cli(work, &["log", "b", "--name", "m", "--type", "t", "--ttl", "1", "--alias", "prod"]).ok();
+    server.cli(work, &["edit", "m:v1", "--add", "c/f.txt=g.txt", "--ttl", "1"]).ok(); // v2
+    server.cli(work, &["log", "c", "--name", "m", "--type", "t"]).ok(); // v3, no ttl
+    let bogus = server.cli(work, &["log", "a", "--name", "m", "--type", "t", "--ttl", "bogus"]);
+    assert!(bogus.code == 2 && bogus.stderr.contains("--ttl"), "{bogus:?}");
+    let versions = server.cli(work, &["versions", "m", "--json"]).json();
+    assert!(versions[0]["expires_unix_ms"].as_i64().is_some() && versions[3]["expires_unix_ms"].is_null());
+    std::thread::sleep(std::time::Duration::from_millis(1_200));
+
+    let dry = gc(&server, work, &["--dry-run", "--grace", "0"]);
+    assert_eq!(dry["expired_versions"], 2, "v0 and v2; v1 is aliased: {dry}");
+    let collected = gc(&server, work, &["--grace", "0"]);
+    assert_eq!(collected["expired_versions"], 2, "{collected}");
+    let left: Vec<u64> = server
+        .cli(work, &["versions", "m", "--json"])
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(left, [1, 3]);
+    server.cli(work, &["get", "m:prod", "-o", "prod"]).ok();
+}

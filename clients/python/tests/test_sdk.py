@@ -185,3 +185,23 @@ def test_deleting_a_version_moves_latest_and_refuses_aliased_versions(server, tm
     with pytest.raises(cairn.errors.NotFound):
         client.use_artifact("deleted:best")
     assert client.use_artifact("deleted:v1").delete() is None
+
+
+def test_an_artifact_ttl_gives_its_version_an_expiry(server, tmp_path):
+    import datetime
+    import time
+
+    client = cairn.Client()
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "x.txt").write_text("short-lived")
+    artifact = cairn.Artifact("ttl", type="dataset").add_dir(tmp_path / "t")
+    artifact.ttl = datetime.timedelta(days=30)
+    version = client.log_artifact(artifact)
+    expires = client.use_artifact("ttl").version.expires_unix_ms
+    assert expires is not None and expires > time.time() * 1000 + 29 * 86_400_000
+    kept = cairn.Artifact("ttl", type="dataset").add_dir(tmp_path / "t")
+    kept.ttl = 0
+    with pytest.raises(ValueError):
+        client.log_artifact(kept)
+    assert version.version == "v0"
+

@@ -112,6 +112,10 @@ pub struct LogArgs {
     /// Producer id recorded with the version (default: CAIRN_WRITER, else the host name).
     #[arg(long)]
     pub writer: Option<String>,
+    /// Time to live of the new version (`90s`, `15m`, `12h`, `30d`, `2w`, or seconds): then
+    /// the garbage collector deletes it, unless a user alias names it.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub ttl: Option<u64>,
     #[command(flatten)]
     pub client: ClientOptions,
 }
@@ -171,6 +175,10 @@ pub struct FinishArgs {
     /// Version metadata as a JSON object.
     #[arg(long)]
     pub metadata: Option<String>,
+    /// Time to live of the new version (`90s`, `15m`, `12h`, `30d`, `2w`, or seconds): then
+    /// the garbage collector deletes it, unless a user alias names it.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub ttl: Option<u64>,
     #[command(flatten)]
     pub client: ClientOptions,
 }
@@ -206,6 +214,10 @@ pub struct EditArgs {
     /// Producer id (default: CAIRN_WRITER, else the host name).
     #[arg(long)]
     pub writer: Option<String>,
+    /// Time to live of the new version (`90s`, `15m`, `12h`, `30d`, `2w`, or seconds): then
+    /// the garbage collector deletes it, unless a user alias names it.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub ttl: Option<u64>,
     #[command(flatten)]
     pub client: ClientOptions,
 }
@@ -296,8 +308,41 @@ pub enum AliasCommand {
     },
 }
 
+/// Parses a duration: a number of seconds, or a number with `s`, `m`, `h`, `d` or `w`.
+fn parse_duration(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((at, _)) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(format!("{text:?}: use seconds or a number with s, m, h, d or w (e.g. 30d)")),
+    };
+    let number: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration (e.g. 30d)"))?;
+    match number.checked_mul(scale) {
+        Some(0) | None => Err(format!("{text:?}: a time to live must be positive and reasonable")),
+        Some(seconds) => Ok(seconds),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn durations_parse_with_units_and_refuse_nonsense() {
+        assert_eq!(super::parse_duration("90"), Ok(90));
+        assert_eq!(super::parse_duration("15m"), Ok(900));
+        assert_eq!(super::parse_duration("30d"), Ok(30 * 86_400));
+        assert_eq!(super::parse_duration("2w"), Ok(14 * 86_400));
+        for bad in ["", "0", "5y", "d", "-3h", "99999999999999999999w"] {
+            assert!(super::parse_duration(bad).is_err(), "{bad:?}");
+        }
+    }
+
     /// Every command's flags are consistent (unique names, valid defaults): clap checks
     /// this only when a command is parsed, so a clash would otherwise surface at run time.
     #[test]

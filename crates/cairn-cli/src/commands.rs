@@ -68,6 +68,7 @@ async fn dispatch(command: Command) -> Result<Printer, ClientError> {
                 aliases: a.aliases,
                 metadata_json: a.metadata.unwrap_or_default(),
                 writer: a.writer.unwrap_or_else(default_writer),
+                ttl_seconds: a.ttl,
             };
             Printer::commit(client.log(request).await?)
         }
@@ -96,6 +97,7 @@ async fn dispatch(command: Command) -> Result<Printer, ClientError> {
                 force: a.force,
                 expected_writers: a.expected_writers,
                 metadata_json: a.metadata.unwrap_or_default(),
+                ttl_seconds: a.ttl,
             };
             Printer::commit(client.finish(request).await?)
         }
@@ -110,6 +112,7 @@ async fn dispatch(command: Command) -> Result<Printer, ClientError> {
                 aliases: a.aliases,
                 metadata_json: a.metadata.unwrap_or_default(),
                 writer: a.writer.unwrap_or_else(default_writer),
+                ttl_seconds: a.ttl,
             };
             Printer::commit(client.edit(request).await?)
         }

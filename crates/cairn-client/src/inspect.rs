@@ -178,6 +178,7 @@ impl Client {
             deleted_manifests: r.deleted_manifests,
             deleted_staging: r.deleted_staging,
             deleted_checkpoints: r.deleted_checkpoints,
+            expired_versions: r.expired_versions,
             generation: r.generation,
             duration_ms: r.duration_ms,
         })

@@ -25,6 +25,8 @@ pub struct LogRequest {
     pub aliases: Vec<String>,
     pub metadata_json: String,
     pub writer: String,
+    /// Time to live of the new version, in seconds.
+    pub ttl_seconds: Option<u64>,
 }
 
 /// One writer's contribution to a draft.
@@ -52,6 +54,8 @@ pub struct FinishRequest {
     pub force: bool,
     pub expected_writers: Option<u32>,
     pub metadata_json: String,
+    /// Time to live of the new version, in seconds.
+    pub ttl_seconds: Option<u64>,
 }
 
 /// An incremental version from an existing one.
@@ -64,6 +68,8 @@ pub struct EditRequest {
     pub aliases: Vec<String>,
     pub metadata_json: String,
     pub writer: String,
+    /// Time to live of the new version, in seconds.
+    pub ttl_seconds: Option<u64>,
 }
 
 /// Splits entries (and removals) into requests of bounded count and size.
@@ -142,6 +148,7 @@ impl Client {
                 metadata_json: request.metadata_json.clone(),
                 writer_id: request.writer.clone(),
                 request_id: uuid::Uuid::new_v4().to_string(),
+                ttl_seconds: request.ttl_seconds,
             })),
         };
         let entries: Vec<v1::Entry> = hashed.iter().map(|h| entry_to_proto(&h.entry())).collect();
@@ -247,6 +254,7 @@ impl Client {
             expected_writers: request.expected_writers,
             metadata_json: request.metadata_json.clone(),
             request_id: uuid::Uuid::new_v4().to_string(),
+            ttl_seconds: request.ttl_seconds,
         };
         let response = self
             .coordinator_call(|mut c| {
@@ -341,6 +349,7 @@ impl Client {
                 distributed_id,
                 aliases: request.aliases.clone(),
                 metadata_json: request.metadata_json.clone(),
+                ttl_seconds: request.ttl_seconds,
                 ..FinishRequest::default()
             })
             .await?;

@@ -31,6 +31,8 @@ pub struct VersionInfo {
     pub metadata: serde_json::Value,
     /// Commit time, ms since the epoch.
     pub created_unix_ms: i64,
+    /// When its time to live ends (ms since the epoch), if it has one.
+    pub expires_unix_ms: Option<i64>,
 }
 
 impl From<v1::Version> for VersionInfo {
@@ -48,6 +50,7 @@ impl From<v1::Version> for VersionInfo {
             producers: v.producers,
             metadata: serde_json::from_str(&v.metadata_json).unwrap_or(serde_json::Value::Null),
             created_unix_ms: v.create_time_unix_ms,
+            expires_unix_ms: v.expire_time_unix_ms,
         }
     }
 }
@@ -271,6 +274,8 @@ pub struct GcSummary {
     pub deleted_staging: u64,
     /// Abandoned resumable uploads discarded.
     pub deleted_checkpoints: u64,
+    /// Versions deleted because their time to live passed.
+    pub expired_versions: u64,
     /// The collection's generation.
     pub generation: u64,
     /// How long it took.

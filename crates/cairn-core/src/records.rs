@@ -101,9 +101,17 @@ pub struct VersionRecord {
     pub producers: Vec<String>,
     /// Commit time (ms since the epoch).
     pub created_at_ms: u64,
+    /// When its time to live ends (ms since the epoch), if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at_ms: Option<u64>,
 }
 
 impl VersionRecord {
+    /// True when the version's time to live has passed.
+    pub fn expired(&self, now_ms: u64) -> bool {
+        self.expires_at_ms.is_some_and(|at| at <= now_ms)
+    }
+
     /// Records another producer, keeping the list bounded.
     pub fn add_producer(&mut self, producer: &str) {
         if self.producers.iter().any(|p| p == producer) {

@@ -31,6 +31,8 @@ pub(crate) struct NewVersion {
     /// Client-chosen id of a Log: a retry after the first attempt committed returns that
     /// commit's result, even when other commits landed in between.
     pub request_id: Option<String>,
+    /// Time to live of a new version (a dedup hit keeps the existing version's).
+    pub ttl_ms: Option<u64>,
 }
 
 /// The draft a commit finishes: written in the same transaction, and only if nobody else
@@ -149,6 +151,7 @@ impl Coordinator {
                         metadata_json: new.metadata_json.clone(),
                         producers: new.producers[skip..].to_vec(),
                         created_at_ms: now,
+                        expires_at_ms: new.ttl_ms.filter(|ttl| *ttl > 0).map(|ttl| now.saturating_add(ttl)),
                     };
                     txn = txn
                         .put(&artifact_key, encode(&artifact))

@@ -139,6 +139,8 @@ pub struct FinishCommand {
     pub force: bool,
     pub expected_writers: Option<u32>,
     pub metadata_json: String,
+    /// Time to live of the new version.
+    pub ttl_ms: Option<u64>,
 }
 
 /// What callers see of a draft.
@@ -511,6 +513,7 @@ impl Coordinator {
                 producers: sealing.writers.keys().cloned().collect(),
                 aliases: cmd.aliases.clone(),
                 request_id: None, // a finish is idempotent through its draft's state
+                ttl_ms: cmd.ttl_ms,
             };
             self.store_manifest(manifest).await?;
             let fence = DraftFence { key: key.to_owned(), revision, record: sealing.clone(), owner: owner.clone() };

@@ -120,6 +120,7 @@ fn version_to_proto(version: &ResolvedVersion, mut aliases: Vec<String>) -> v1::
         producers: record.producers.clone(),
         create_time_unix_ms: record.created_at_ms as i64,
         aliases,
+        expire_time_unix_ms: record.expires_at_ms.map(|at| at as i64),
     }
 }
 
@@ -242,6 +243,7 @@ impl CoordinatorService for CoordinatorGrpc {
             force: r.force,
             expected_writers: r.expected_writers,
             metadata_json: r.metadata_json,
+            ttl_ms: r.ttl_seconds.map(|s| s.saturating_mul(1000)),
         };
         let result = self.engine.finish(cmd).await;
         if let Some(owner) = Self::forward_target(&result, forwarded) {
@@ -327,6 +329,7 @@ impl CoordinatorService for CoordinatorGrpc {
             producers: (!header.writer_id.is_empty()).then_some(header.writer_id).into_iter().collect(),
             aliases: header.aliases,
             request_id: (!header.request_id.is_empty()).then_some(header.request_id),
+            ttl_ms: header.ttl_seconds.map(|s| s.saturating_mul(1000)),
         };
         self.engine.store_manifest(manifest).await?;
         let (version, dedup) = self.engine.commit_version(&new, None).await?;
@@ -391,6 +394,7 @@ impl CoordinatorService for CoordinatorGrpc {
             deleted_journals: report.deleted_journals,
             generation: report.generation,
             duration_ms: report.duration_ms,
+            expired_versions: report.expired_versions,
         }))
     }
 

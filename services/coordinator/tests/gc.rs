@@ -116,6 +116,7 @@ async fn a_collector_killed_mid_sweep_is_resumed_by_the_next_one() {
         force: false,
         expected_writers: None,
         metadata_json: String::new(),
+        ttl_ms: None,
     };
     a.finish(finish).await.unwrap();
     let mut garbage = Vec::new();

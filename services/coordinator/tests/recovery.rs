@@ -62,6 +62,7 @@ fn finish() -> FinishCommand {
         force: true,
         expected_writers: None,
         metadata_json: String::new(),
+        ttl_ms: None,
     }
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 import pathlib
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ class Version:
     type: str = ""
     aliases: Sequence[str] = ()
     metadata: Dict[str, Any] = field(default_factory=dict)
+    expires_unix_ms: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,18 @@ class Artifact:
         self._files: Dict[str, pathlib.Path] = {}
         self._removals: List[str] = []
         self._base: Optional[Version] = None
+        self.ttl: Optional[Union[int, float, datetime.timedelta]] = None
+        """Time to live of the version this artifact becomes (wandb's `artifact.ttl`): a
+        `timedelta` or seconds. Once it passes, the garbage collector deletes the version,
+        unless a user alias names it. None: kept until deleted."""
+
+    def _ttl_seconds(self) -> Optional[int]:
+        if self.ttl is None:
+            return None
+        seconds = self.ttl.total_seconds() if isinstance(self.ttl, datetime.timedelta) else float(self.ttl)
+        if seconds <= 0:
+            raise ValueError(f"ttl must be positive, got {self.ttl!r}")
+        return max(1, int(seconds))
 
     def add_file(self, local_path: PathLike, name: Optional[str] = None) -> "Artifact":
         """Adds one file, as `name` (default: the file's name)."""

@@ -52,6 +52,7 @@ def _version(message: types_pb2.Version, dedup: bool = False) -> Version:
         type=message.type,
         aliases=tuple(message.aliases),
         metadata=metadata,
+        expires_unix_ms=message.expire_time_unix_ms if message.HasField("expire_time_unix_ms") else None,
     )
 
 
@@ -139,6 +140,7 @@ class Client:
             metadata_json=json.dumps(artifact.metadata),
             writer_id=writer,
             request_id=uuid.uuid4().hex,
+            ttl_seconds=artifact._ttl_seconds(),
         )
 
         def messages():
@@ -275,6 +277,7 @@ class Client:
             aliases=list(aliases),
             metadata_json=json.dumps(metadata) if metadata else "",
             request_id=uuid.uuid4().hex,
+            ttl_seconds=artifact._ttl_seconds(),
         )
         response = self._call(self._coordinator.Finish, request)
         return _version(response.version, response.dedup)

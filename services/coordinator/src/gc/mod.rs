@@ -67,6 +67,8 @@ pub struct GcReport {
     pub deleted_staging: u64,
     pub deleted_checkpoints: u64,
     pub deleted_journals: u64,
+    /// Versions deleted because their time to live passed.
+    pub expired_versions: u64,
     /// Digests marked live (with repeats).
     pub marked: u64,
     pub duration_ms: u64,
@@ -85,6 +87,7 @@ struct Marked {
     manifests: HashSet<Digest>,
     open_uids: HashSet<String>,
     ended_uids: Vec<String>,
+    expired_versions: u64,
 }
 
 impl Coordinator {
@@ -115,8 +118,9 @@ impl Coordinator {
         let cutoff_ms = started_ms.saturating_sub(options.grace.as_millis() as u64);
         let (generations, first_shard) = self.open_generation(started_ms, options.dry_run).await?;
         let mut report = GcReport { dry_run: options.dry_run, generation: generations.current, ..GcReport::default() };
-        let mut marked = self.mark().await?;
+        let mut marked = self.mark(options.dry_run).await?;
         report.marked = marked.blobs.marked;
+        report.expired_versions = marked.expired_versions;
         marked.blobs.finish()?;
         let mut journaled = self.read_journals(&generations, cutoff_ms).await?;
 
@@ -182,13 +186,37 @@ impl Coordinator {
         }
     }
 
-    /// Marks everything live: committed versions and open drafts.
-    async fn mark(&self) -> Result<Marked, CoordError> {
+    /// Deletes a version whose time to live passed, unless a user alias names it (kept
+    /// until the alias moves); true when it is (or, dry, would be) deleted.
+    async fn delete_expired(&self, key: &str, version: &VersionRecord, dry_run: bool) -> Result<bool, CoordError> {
+        let mut parts = key.split('/').skip(1);
+        let (Some(project), Some(artifact)) = (parts.next(), parts.next()) else { return Ok(false) };
+        if self.aliases_of(project, artifact).await?.contains_key(&version.index) {
+            return Ok(false);
+        }
+        if dry_run {
+            return Ok(true);
+        }
+        match self.delete_version(project, &format!("{artifact}:v{}", version.index), false).await {
+            Ok(_) => {
+                tracing::info!(project, artifact, index = version.index, "version deleted: its time to live passed");
+                Ok(true)
+            }
+            // Deleted meanwhile, or an alias was set meanwhile: nothing to do, keep marking.
+            Err(CoordError::VersionNotFound { .. } | CoordError::VersionHasAliases { .. }) => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Marks everything live: committed versions and open drafts; deletes (and does not
+    /// mark) versions whose time to live has passed.
+    async fn mark(&self, dry_run: bool) -> Result<Marked, CoordError> {
         let mut marked = Marked {
             blobs: MarkSet::new()?,
             manifests: HashSet::new(),
             open_uids: HashSet::new(),
             ended_uids: Vec::new(),
+            expired_versions: 0,
         };
         let mut after: Option<String> = None;
         loop {
@@ -197,6 +225,12 @@ impl Coordinator {
             after = Some(last.key.clone());
             for kv in page {
                 let version: VersionRecord = decode(&kv.key, &kv.value)?;
+                if version.expired(now_ms()) && self.delete_expired(&kv.key, &version, dry_run).await? {
+                    marked.expired_versions += 1;
+                    if !dry_run {
+                        continue; // deleted: what only it referred to is garbage now
+                    }
+                }
                 marked.manifests.insert(version.digest);
             }
         }

@@ -61,7 +61,7 @@ class SealWriterResponse(_message.Message):
     def __init__(self, draft: _Optional[_Union[_types_pb2.DraftInfo, _Mapping]] = ...) -> None: ...
 
 class FinishRequest(_message.Message):
-    __slots__ = ("project", "artifact", "distributed_id", "aliases", "wait_seconds", "force", "expected_writers", "metadata_json", "request_id")
+    __slots__ = ("project", "artifact", "distributed_id", "aliases", "wait_seconds", "force", "expected_writers", "metadata_json", "request_id", "ttl_seconds")
     PROJECT_FIELD_NUMBER: _ClassVar[int]
     ARTIFACT_FIELD_NUMBER: _ClassVar[int]
     DISTRIBUTED_ID_FIELD_NUMBER: _ClassVar[int]
@@ -71,6 +71,7 @@ class FinishRequest(_message.Message):
     EXPECTED_WRITERS_FIELD_NUMBER: _ClassVar[int]
     METADATA_JSON_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
     project: str
     artifact: str
     distributed_id: str
@@ -80,7 +81,8 @@ class FinishRequest(_message.Message):
     expected_writers: int
     metadata_json: str
     request_id: str
-    def __init__(self, project: _Optional[str] = ..., artifact: _Optional[str] = ..., distributed_id: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., wait_seconds: _Optional[int] = ..., force: bool = ..., expected_writers: _Optional[int] = ..., metadata_json: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    ttl_seconds: int
+    def __init__(self, project: _Optional[str] = ..., artifact: _Optional[str] = ..., distributed_id: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., wait_seconds: _Optional[int] = ..., force: bool = ..., expected_writers: _Optional[int] = ..., metadata_json: _Optional[str] = ..., request_id: _Optional[str] = ..., ttl_seconds: _Optional[int] = ...) -> None: ...
 
 class FinishResponse(_message.Message):
     __slots__ = ("version", "dedup")
@@ -123,7 +125,7 @@ class GetDraftResponse(_message.Message):
     def __init__(self, draft: _Optional[_Union[_types_pb2.DraftInfo, _Mapping]] = ...) -> None: ...
 
 class LogHeader(_message.Message):
-    __slots__ = ("project", "artifact", "type", "aliases", "metadata_json", "writer_id", "request_id")
+    __slots__ = ("project", "artifact", "type", "aliases", "metadata_json", "writer_id", "request_id", "ttl_seconds")
     PROJECT_FIELD_NUMBER: _ClassVar[int]
     ARTIFACT_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -131,6 +133,7 @@ class LogHeader(_message.Message):
     METADATA_JSON_FIELD_NUMBER: _ClassVar[int]
     WRITER_ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
     project: str
     artifact: str
     type: str
@@ -138,7 +141,8 @@ class LogHeader(_message.Message):
     metadata_json: str
     writer_id: str
     request_id: str
-    def __init__(self, project: _Optional[str] = ..., artifact: _Optional[str] = ..., type: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., metadata_json: _Optional[str] = ..., writer_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    ttl_seconds: int
+    def __init__(self, project: _Optional[str] = ..., artifact: _Optional[str] = ..., type: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., metadata_json: _Optional[str] = ..., writer_id: _Optional[str] = ..., request_id: _Optional[str] = ..., ttl_seconds: _Optional[int] = ...) -> None: ...
 
 class EntryBatch(_message.Message):
     __slots__ = ("entries",)
@@ -317,7 +321,7 @@ class CollectGarbageRequest(_message.Message):
     def __init__(self, dry_run: bool = ..., grace_seconds: _Optional[int] = ...) -> None: ...
 
 class CollectGarbageResponse(_message.Message):
-    __slots__ = ("dry_run", "deleted_blobs", "freed_bytes", "kept_blobs", "deleted_manifests", "deleted_staging", "deleted_checkpoints", "deleted_journals", "generation", "duration_ms")
+    __slots__ = ("dry_run", "deleted_blobs", "freed_bytes", "kept_blobs", "deleted_manifests", "deleted_staging", "deleted_checkpoints", "deleted_journals", "generation", "duration_ms", "expired_versions")
     DRY_RUN_FIELD_NUMBER: _ClassVar[int]
     DELETED_BLOBS_FIELD_NUMBER: _ClassVar[int]
     FREED_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -328,6 +332,7 @@ class CollectGarbageResponse(_message.Message):
     DELETED_JOURNALS_FIELD_NUMBER: _ClassVar[int]
     GENERATION_FIELD_NUMBER: _ClassVar[int]
     DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRED_VERSIONS_FIELD_NUMBER: _ClassVar[int]
     dry_run: bool
     deleted_blobs: int
     freed_bytes: int
@@ -338,7 +343,8 @@ class CollectGarbageResponse(_message.Message):
     deleted_journals: int
     generation: int
     duration_ms: int
-    def __init__(self, dry_run: bool = ..., deleted_blobs: _Optional[int] = ..., freed_bytes: _Optional[int] = ..., kept_blobs: _Optional[int] = ..., deleted_manifests: _Optional[int] = ..., deleted_staging: _Optional[int] = ..., deleted_checkpoints: _Optional[int] = ..., deleted_journals: _Optional[int] = ..., generation: _Optional[int] = ..., duration_ms: _Optional[int] = ...) -> None: ...
+    expired_versions: int
+    def __init__(self, dry_run: bool = ..., deleted_blobs: _Optional[int] = ..., freed_bytes: _Optional[int] = ..., kept_blobs: _Optional[int] = ..., deleted_manifests: _Optional[int] = ..., deleted_staging: _Optional[int] = ..., deleted_checkpoints: _Optional[int] = ..., deleted_journals: _Optional[int] = ..., generation: _Optional[int] = ..., duration_ms: _Optional[int] = ..., expired_versions: _Optional[int] = ...) -> None: ...
 
 class FindMissingBlobsRequest(_message.Message):
     __slots__ = ("sha256",)

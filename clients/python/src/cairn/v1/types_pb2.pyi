@@ -41,7 +41,7 @@ class Entry(_message.Message):
     def __init__(self, path: _Optional[str] = ..., sha256: _Optional[str] = ..., size: _Optional[int] = ...) -> None: ...
 
 class Version(_message.Message):
-    __slots__ = ("name", "project", "artifact", "type", "index", "digest", "file_count", "total_bytes", "metadata_json", "producers", "create_time_unix_ms", "aliases")
+    __slots__ = ("name", "project", "artifact", "type", "index", "digest", "file_count", "total_bytes", "metadata_json", "producers", "create_time_unix_ms", "aliases", "expire_time_unix_ms")
     NAME_FIELD_NUMBER: _ClassVar[int]
     PROJECT_FIELD_NUMBER: _ClassVar[int]
     ARTIFACT_FIELD_NUMBER: _ClassVar[int]
@@ -54,6 +54,7 @@ class Version(_message.Message):
     PRODUCERS_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     ALIASES_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     name: str
     project: str
     artifact: str
@@ -66,7 +67,8 @@ class Version(_message.Message):
     producers: _containers.RepeatedScalarFieldContainer[str]
     create_time_unix_ms: int
     aliases: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., project: _Optional[str] = ..., artifact: _Optional[str] = ..., type: _Optional[str] = ..., index: _Optional[int] = ..., digest: _Optional[str] = ..., file_count: _Optional[int] = ..., total_bytes: _Optional[int] = ..., metadata_json: _Optional[str] = ..., producers: _Optional[_Iterable[str]] = ..., create_time_unix_ms: _Optional[int] = ..., aliases: _Optional[_Iterable[str]] = ...) -> None: ...
+    expire_time_unix_ms: int
+    def __init__(self, name: _Optional[str] = ..., project: _Optional[str] = ..., artifact: _Optional[str] = ..., type: _Optional[str] = ..., index: _Optional[int] = ..., digest: _Optional[str] = ..., file_count: _Optional[int] = ..., total_bytes: _Optional[int] = ..., metadata_json: _Optional[str] = ..., producers: _Optional[_Iterable[str]] = ..., create_time_unix_ms: _Optional[int] = ..., aliases: _Optional[_Iterable[str]] = ..., expire_time_unix_ms: _Optional[int] = ...) -> None: ...
 
 class WriterStatus(_message.Message):
     __slots__ = ("writer_id", "sealed", "staged_entries")
