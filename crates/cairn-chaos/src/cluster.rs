@@ -158,7 +158,9 @@ impl Cluster {
             .stdout(Stdio::piped())
             .stderr(log);
         if node.role == "coordinator" {
-            command.args(["--expiry-sweep-secs", "2"]);
+            // The garbage collector runs throughout, with a grace period far shorter than
+            // a real one, so that its collections race the workload and the faults.
+            command.args(["--expiry-sweep-secs", "2", "--gc-interval-secs", "10", "--gc-grace-secs", "30"]);
         }
         // A restart may race the lapse of its predecessor's registration (same node id):
         // retried until the old lease is gone.
