@@ -81,15 +81,8 @@ pub struct DevArgs {
     /// Address of the admin HTTP server (Prometheus `/metrics`); unset: no admin server.
     #[arg(long, env = "CAIRN_ADMIN_LISTEN")]
     pub admin_listen: Option<SocketAddr>,
-    /// Seconds between garbage collections; 0: only when asked (`cairn gc`).
-    #[arg(long, env = "CAIRN_GC_INTERVAL_SECS", default_value_t = 3600)]
-    pub gc_interval_secs: u64,
-    /// Objects younger than this many seconds are never collected.
-    #[arg(long, env = "CAIRN_GC_GRACE_SECS", default_value_t = 6 * 3600)]
-    pub gc_grace_secs: u64,
-    /// Seconds the records of ended drafts are kept before they are deleted.
-    #[arg(long, env = "CAIRN_DRAFT_RETENTION_SECS", default_value_t = 24 * 3600)]
-    pub draft_retention_secs: u64,
+    #[command(flatten)]
+    pub housekeeping: cairn_coordinator::HousekeepingArgs,
 }
 
 #[derive(Debug, Args)]

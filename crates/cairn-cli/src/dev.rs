@@ -26,9 +26,7 @@ pub async fn run(args: DevArgs) -> Result<(), Box<dyn std::error::Error>> {
     let bound = listener.local_addr()?;
     let mut config = CoordinatorConfig::new(&format!("http://{bound}"));
     config.expiry_sweep_interval = Duration::from_secs(args.expiry_sweep_secs.max(1));
-    config.gc_interval = (args.gc_interval_secs > 0).then(|| Duration::from_secs(args.gc_interval_secs));
-    config.gc_grace = Duration::from_secs(args.gc_grace_secs);
-    config.draft_retention = Duration::from_secs(args.draft_retention_secs);
+    args.housekeeping.apply(&mut config);
     // One fixed node id: the embedded store admits one process at a time, so a restarted
     // dev server is the same node and takes its drafts back at once instead of waiting for
     // the crashed process's lease to lapse.

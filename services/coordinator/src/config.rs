@@ -2,9 +2,35 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use cairn_blob::S3Args;
 use cairn_meta::EtcdArgs;
+
+/// What is freed, and when: shared by `cairn coordinator` and `cairn dev`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HousekeepingArgs {
+    /// Seconds between garbage collections (one replica collects at a time); 0: only when
+    /// asked (`cairn gc`).
+    #[arg(long, env = "CAIRN_GC_INTERVAL_SECS", default_value_t = 3600)]
+    pub gc_interval_secs: u64,
+    /// Objects younger than this many seconds are never collected.
+    #[arg(long, env = "CAIRN_GC_GRACE_SECS", default_value_t = 6 * 3600)]
+    pub gc_grace_secs: u64,
+    /// Seconds the records of committed, aborted and expired drafts are kept before the
+    /// expiry sweep deletes them.
+    #[arg(long, env = "CAIRN_DRAFT_RETENTION_SECS", default_value_t = 24 * 3600)]
+    pub draft_retention_secs: u64,
+}
+
+impl HousekeepingArgs {
+    /// Sets these values in `config`.
+    pub fn apply(&self, config: &mut crate::CoordinatorConfig) {
+        config.gc_interval = (self.gc_interval_secs > 0).then(|| Duration::from_secs(self.gc_interval_secs));
+        config.gc_grace = Duration::from_secs(self.gc_grace_secs);
+        config.draft_retention = Duration::from_secs(self.draft_retention_secs);
+    }
+}
 
 /// How to run a coordinator replica.
 #[derive(Debug, Clone, clap::Args)]
@@ -33,17 +59,8 @@ pub struct CoordinatorArgs {
     /// --wait); past it the client is told to retry.
     #[arg(long, env = "CAIRN_FORWARD_TIMEOUT_SECS", default_value_t = 30)]
     pub forward_timeout_secs: u64,
-    /// Seconds between garbage collections (one replica collects at a time); 0: only when
-    /// asked (`cairn gc`).
-    #[arg(long, env = "CAIRN_GC_INTERVAL_SECS", default_value_t = 3600)]
-    pub gc_interval_secs: u64,
-    /// Objects younger than this many seconds are never collected.
-    #[arg(long, env = "CAIRN_GC_GRACE_SECS", default_value_t = 6 * 3600)]
-    pub gc_grace_secs: u64,
-    /// Seconds the records of committed, aborted and expired drafts are kept before the
-    /// expiry sweep deletes them.
-    #[arg(long, env = "CAIRN_DRAFT_RETENTION_SECS", default_value_t = 24 * 3600)]
-    pub draft_retention_secs: u64,
+    #[command(flatten)]
+    pub housekeeping: HousekeepingArgs,
     /// Seconds between scans that expire idle drafts.
     #[arg(long, env = "CAIRN_EXPIRY_SWEEP_SECS", default_value_t = 30)]
     pub expiry_sweep_secs: u64,

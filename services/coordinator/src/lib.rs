@@ -187,7 +187,7 @@ impl Coordinator {
 
 mod config;
 
-pub use config::CoordinatorArgs;
+pub use config::{CoordinatorArgs, HousekeepingArgs};
 
 /// Runs a coordinator replica until SIGINT or SIGTERM: on etcd and S3 when configured,
 /// else on the embedded store and local files in the data directory.
@@ -205,9 +205,7 @@ pub async fn run(args: CoordinatorArgs) -> Result<(), Box<dyn std::error::Error 
     config.expiry_sweep_interval = Duration::from_secs(args.expiry_sweep_secs.max(1));
     config.lease_ttl = Duration::from_secs(args.lease_ttl_secs);
     config.forward_timeout = Duration::from_secs(args.forward_timeout_secs.max(1));
-    config.gc_interval = (args.gc_interval_secs > 0).then(|| Duration::from_secs(args.gc_interval_secs));
-    config.gc_grace = Duration::from_secs(args.gc_grace_secs);
-    config.draft_retention = Duration::from_secs(args.draft_retention_secs);
+    args.housekeeping.apply(&mut config);
     if let Some(node_id) = args.node_id {
         config.node_id = node_id;
     }

@@ -1,60 +1,19 @@
 //! Fencing on a real etcd: a replica whose lease lapsed can neither change nor commit a
 //! draft, whether or not another replica has taken it over.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use cairn_blob::{BlobStore, LocalFileStore, put_verified, single_chunk};
-use cairn_coordinator::{CoordError, Coordinator, CoordinatorConfig, FinishCommand, UpsertCommand};
-use cairn_core::{ConflictPolicy, Digest, Entry, EntryPath, Selector};
-use cairn_meta::EtcdStore;
+use cairn_blob::{BlobStore, LocalFileStore};
+use cairn_coordinator::{CoordError, Coordinator};
+use cairn_core::Selector;
 use cairn_testkit::EtcdServer;
+use support::{finish, stored_entry, upsert};
 
 async fn replica(etcd: &EtcdServer, blobs: Arc<dyn BlobStore>, node_id: &str) -> Arc<Coordinator> {
-    let meta = EtcdStore::connect(&[etcd.endpoint()], "/fencing/", Duration::from_secs(5)).await.unwrap();
-    let mut config = CoordinatorConfig::new(&format!("http://{node_id}.invalid:1"));
-    config.node_id = node_id.to_owned();
-    config.lease_ttl = Duration::from_secs(2);
-    Coordinator::start(Arc::new(meta), blobs, config).await.unwrap()
-}
-
-async fn stored_entry(blobs: &dyn BlobStore, path: &str, content: &'static [u8]) -> Entry {
-    let digest = Digest::of(content);
-    put_verified(blobs, &digest, content.len() as u64, single_chunk(Bytes::from_static(content))).await.unwrap();
-    Entry { path: EntryPath::parse(path).unwrap(), sha256: digest, size: content.len() as u64 }
-}
-
-fn upsert(writer: &str, puts: Vec<Entry>) -> UpsertCommand {
-    UpsertCommand {
-        project: "p".into(),
-        artifact: "a".into(),
-        artifact_type: "t".into(),
-        distributed_id: "job".into(),
-        writer: writer.into(),
-        puts,
-        removes: vec![],
-        expected_writers: None,
-        seal: true,
-        policy: ConflictPolicy::Reject,
-        base: None,
-        ttl_ms: 0,
-        request_id: String::new(),
-    }
-}
-
-fn finish() -> FinishCommand {
-    FinishCommand {
-        project: "p".into(),
-        artifact: "a".into(),
-        distributed_id: "job".into(),
-        aliases: vec![],
-        wait: Duration::ZERO,
-        force: true,
-        expected_writers: None,
-        metadata_json: String::new(),
-        ttl_ms: None,
-    }
+    support::replica(etcd, "/fencing/", blobs, node_id).await.unwrap()
 }
 
 async fn no_version_exists(coordinator: &Coordinator) -> bool {

@@ -2,123 +2,52 @@
 //! expire, the expiry sweep survives bad records, the draft cache stays bounded, and node
 //! ids are unique.
 
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
-use bytes::Bytes;
-use cairn_blob::{BlobError, BlobStore, BlobWriter, ByteStream, LocalFileStore, put_verified, single_chunk};
-use cairn_coordinator::{CoordError, Coordinator, CoordinatorConfig, FinishCommand, UpsertCommand};
-use cairn_core::{ConflictPolicy, Digest, DraftRecord, DraftState, Entry, EntryPath};
-use cairn_meta::{EtcdStore, MetaStore, MetaStoreExt};
+use cairn_blob::{BlobStore, LocalFileStore};
+use cairn_coordinator::{CoordError, Coordinator, CoordinatorConfig};
+use cairn_core::{ConflictPolicy, DraftRecord, DraftState, Entry};
+use cairn_meta::{MetaStore, MetaStoreExt};
 use cairn_testkit::EtcdServer;
+use futures::FutureExt;
+use support::{HookedStore, Op, finish, stored_entry, upsert};
 use tokio::sync::Notify;
 
 const PREFIX: &str = "/recovery/";
 
 async fn meta(etcd: &EtcdServer) -> Arc<dyn MetaStore> {
-    Arc::new(EtcdStore::connect(&[etcd.endpoint()], PREFIX, Duration::from_secs(5)).await.unwrap())
+    support::meta(etcd, PREFIX).await
 }
 
 async fn replica(etcd: &EtcdServer, blobs: Arc<dyn BlobStore>, node_id: &str) -> Result<Arc<Coordinator>, CoordError> {
-    let mut config = CoordinatorConfig::new(&format!("http://{node_id}.invalid:1"));
-    config.node_id = node_id.to_owned();
-    config.lease_ttl = Duration::from_secs(2);
-    Coordinator::start(meta(etcd).await, blobs, config).await
+    support::replica(etcd, PREFIX, blobs, node_id).await
 }
 
-async fn stored_entry(blobs: &dyn BlobStore, path: &str, content: &'static [u8]) -> Entry {
-    let digest = Digest::of(content);
-    put_verified(blobs, &digest, content.len() as u64, single_chunk(Bytes::from_static(content))).await.unwrap();
-    Entry { path: EntryPath::parse(path).unwrap(), sha256: digest, size: content.len() as u64 }
-}
-
-fn upsert(writer: &str, puts: Vec<Entry>) -> UpsertCommand {
-    UpsertCommand {
-        project: "p".into(),
-        artifact: "a".into(),
-        artifact_type: "t".into(),
-        distributed_id: "job".into(),
-        writer: writer.into(),
-        puts,
-        removes: vec![],
-        expected_writers: None,
-        seal: true,
-        policy: ConflictPolicy::Reject,
-        base: None,
-        ttl_ms: 0,
-        request_id: String::new(),
-    }
-}
-
-fn finish() -> FinishCommand {
-    FinishCommand {
-        project: "p".into(),
-        artifact: "a".into(),
-        distributed_id: "job".into(),
-        aliases: vec![],
-        wait: Duration::ZERO,
-        force: true,
-        expected_writers: None,
-        metadata_json: String::new(),
-        ttl_ms: None,
-    }
-}
-
-/// A BlobStore that, once armed, holds the next staged-segment write until released: the
-/// moment a replica has read the draft and is about to write its change.
-struct PausingStore {
-    inner: Arc<dyn BlobStore>,
+/// Holds the next staged-segment write, once armed, until released: the moment a replica
+/// has read the draft and is about to write its change.
+struct Pause {
     armed: AtomicBool,
     reached: Notify,
     release: Notify,
 }
 
-#[async_trait]
-impl BlobStore for PausingStore {
-    async fn begin_put(&self, key: &str) -> Result<Box<dyn BlobWriter>, BlobError> {
-        if key.starts_with("staging/") && self.armed.swap(false, Ordering::SeqCst) {
-            self.reached.notify_one();
-            self.release.notified().await;
+fn pausing_store(inner: Arc<dyn BlobStore>, pause: Arc<Pause>) -> Arc<dyn BlobStore> {
+    let hook: support::Hook = Arc::new(move |op, key| {
+        let pause = pause.clone();
+        let staging = op == Op::BeginPut && key.starts_with("staging/");
+        async move {
+            if staging && pause.armed.swap(false, Ordering::SeqCst) {
+                pause.reached.notify_one();
+                pause.release.notified().await;
+            }
         }
-        self.inner.begin_put(key).await
-    }
-    async fn resume_put(
-        &self,
-        key: &str,
-        offset: u64,
-        token: Option<&str>,
-        part_size: u64,
-    ) -> Result<Box<dyn BlobWriter>, BlobError> {
-        self.inner.resume_put(key, offset, token, part_size).await
-    }
-    async fn discard_upload(&self, key: &str, token: Option<&str>) -> Result<(), BlobError> {
-        self.inner.discard_upload(key, token).await
-    }
-    fn part_size(&self) -> u64 {
-        self.inner.part_size()
-    }
-    async fn get(&self, key: &str, offset: u64, length: Option<u64>) -> Result<ByteStream, BlobError> {
-        self.inner.get(key, offset, length).await
-    }
-    async fn head(&self, key: &str) -> Result<Option<u64>, BlobError> {
-        self.inner.head(key).await
-    }
-    async fn delete(&self, key: &str) -> Result<(), BlobError> {
-        self.inner.delete(key).await
-    }
-    async fn list(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<Vec<String>, BlobError> {
-        self.inner.list(prefix, start_after, limit).await
-    }
-    async fn list_info(
-        &self,
-        prefix: &str,
-        start_after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<cairn_blob::ObjectInfo>, BlobError> {
-        self.inner.list_info(prefix, start_after, limit).await
-    }
+        .boxed()
+    });
+    Arc::new(HookedStore { inner, hook })
 }
 
 async fn take_over(replica: &Coordinator, writer: &str, entries: Vec<Entry>) {
@@ -141,13 +70,8 @@ async fn a_stale_owner_waking_mid_upsert_cannot_replace_an_acknowledged_change()
     let etcd = EtcdServer::start();
     let dir = tempfile::tempdir().unwrap();
     let shared: Arc<dyn BlobStore> = Arc::new(LocalFileStore::open(dir.path()).unwrap());
-    let pausing = Arc::new(PausingStore {
-        inner: shared.clone(),
-        armed: AtomicBool::new(false),
-        reached: Notify::new(),
-        release: Notify::new(),
-    });
-    let a = replica(&etcd, pausing.clone(), "a").await.unwrap();
+    let pausing = Arc::new(Pause { armed: AtomicBool::new(false), reached: Notify::new(), release: Notify::new() });
+    let a = replica(&etcd, pausing_store(shared.clone(), pausing.clone()), "a").await.unwrap();
     let b = replica(&etcd, shared.clone(), "b").await.unwrap();
     let first = stored_entry(&*shared, "first", b"acknowledged through a").await;
     let acked = stored_entry(&*shared, "acked", b"acknowledged through b").await;
