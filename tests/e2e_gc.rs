@@ -225,3 +225,39 @@ fn versions_past_their_time_to_live_are_deleted_by_the_collector_unless_aliased(
     assert_eq!(left, [1, 3]);
     server.cli(work, &["get", "m:prod", "-o", "prod"]).ok();
 }
+
+/// A retention policy keeps the newest N versions and every aliased one; the collector
+/// deletes the others.
+#[test]
+fn a_retention_policy_keeps_the_newest_versions_and_the_aliased_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (server, work) = (DevServer::start(tmp.path()), tmp.path());
+    for i in 0..5 {
+        let dir = format!("r{i}");
+        write_tree(&work.join(&dir), &[("f.txt", format!("version {i}").as_bytes())]);
+        server.cli(work, &["log", &dir, "--name", "kept", "--type", "t"]).ok();
+    }
+    server.cli(work, &["alias", "set", "kept:v1", "best"]).ok();
+    let policy = server.cli(work, &["retention", "kept", "--keep-last", "2", "--json"]).json();
+    assert_eq!(policy["keep_last"], 2);
+    server.cli(work, &["retention", "nothing", "--keep-last", "2"]).fails_with(1, "ARTIFACT_NOT_FOUND");
+
+    let dry = gc(&server, work, &["--dry-run", "--grace", "0"]);
+    assert_eq!(dry["retired_versions"], 2, "{dry}");
+    let collected = gc(&server, work, &["--grace", "0"]);
+    assert_eq!(collected["retired_versions"], 2, "v0 and v2 go; v1 is aliased, v3 and v4 are the newest: {collected}");
+    let left: Vec<u64> = server
+        .cli(work, &["versions", "kept", "--json"])
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(left, [1, 3, 4]);
+
+    assert_eq!(server.cli(work, &["retention", "kept", "--keep-last", "0", "--json"]).json()["keep_last"], 0);
+    write_tree(&work.join("r5"), &[("f.txt", b"version 5")]);
+    server.cli(work, &["log", "r5", "--name", "kept", "--type", "t"]).ok();
+    assert_eq!(gc(&server, work, &["--grace", "0"])["retired_versions"], 0, "no policy, nothing retired");
+}

@@ -65,6 +65,8 @@ pub enum Command {
     /// Run the garbage collector now: free what no version, open draft or upload in
     /// flight refers to.
     Gc(GcArgs),
+    /// Set an artifact's retention policy, applied by the garbage collector.
+    Retention(RetentionArgs),
 }
 
 #[derive(Debug, Args)]
@@ -257,6 +259,18 @@ pub struct DeleteArgs {
     /// version is refused).
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub client: ClientOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct RetentionArgs {
+    /// Artifact name.
+    pub name: String,
+    /// Keep only the newest N versions (versions a user alias names are always kept); 0
+    /// clears the policy.
+    #[arg(long, value_name = "N")]
+    pub keep_last: u64,
     #[command(flatten)]
     pub client: ClientOptions,
 }

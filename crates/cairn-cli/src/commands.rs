@@ -43,6 +43,7 @@ fn options(command: &Command) -> Option<&ClientOptions> {
         Command::Ls(a) => &a.client,
         Command::Delete(a) => &a.client,
         Command::Gc(a) => &a.client,
+        Command::Retention(a) => &a.client,
     })
 }
 
@@ -154,5 +155,9 @@ async fn dispatch(command: Command) -> Result<Printer, ClientError> {
             Printer::deleted(summary)
         }
         Command::Gc(a) => Printer::gc(connect(&a.client).await?.collect_garbage(a.dry_run, a.grace).await?),
+        Command::Retention(a) => {
+            let keep_last = connect(&a.client).await?.set_retention(&a.name, a.keep_last).await?;
+            Printer::retention(&a.name, keep_last)
+        }
     })
 }

@@ -88,6 +88,15 @@ impl Printer {
         Self { human: format!("deleted {}{aliases}; {latest}", versions.join(", ")), json: to_json(&summary) }
     }
 
+    /// An artifact's retention policy.
+    pub fn retention(name: &str, keep_last: u64) -> Self {
+        let human = match keep_last {
+            0 => format!("{name}: no retention policy; versions are kept until deleted"),
+            n => format!("{name}: the garbage collector keeps the newest {n} versions and every aliased one"),
+        };
+        Self { human, json: json!({ "name": name, "keep_last": keep_last }) }
+    }
+
     /// What a garbage collection freed.
     pub fn gc(summary: GcSummary) -> Self {
         let verb = if summary.dry_run { "would free" } else { "freed" };

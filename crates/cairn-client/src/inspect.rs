@@ -164,6 +164,17 @@ impl Client {
         Ok(DeleteSummary::new(response.artifact, response.deleted_indices, response.deleted_aliases, None))
     }
 
+    /// Keeps only the newest `keep_last` versions of artifact `name` (aliased ones always),
+    /// applied by the garbage collector; 0 clears the policy. Returns the policy in force.
+    pub async fn set_retention(&self, name: &str, keep_last: u64) -> Result<u64, ClientError> {
+        let request = v1::SetRetentionRequest { project: self.project.clone(), artifact: name.to_owned(), keep_last };
+        self.coordinator_call(|mut c| {
+            let request = request.clone();
+            async move { c.set_retention(request).await.map(|r| r.into_inner().keep_last) }
+        })
+        .await
+    }
+
     /// Runs the garbage collector now; `grace` overrides the server's grace period.
     pub async fn collect_garbage(&self, dry_run: bool, grace: Option<u64>) -> Result<GcSummary, ClientError> {
         let request = v1::CollectGarbageRequest { dry_run, grace_seconds: grace };
@@ -179,6 +190,7 @@ impl Client {
             deleted_staging: r.deleted_staging,
             deleted_checkpoints: r.deleted_checkpoints,
             expired_versions: r.expired_versions,
+            retired_versions: r.retired_versions,
             generation: r.generation,
             duration_ms: r.duration_ms,
         })

@@ -276,6 +276,8 @@ pub struct GcSummary {
     pub deleted_checkpoints: u64,
     /// Versions deleted because their time to live passed.
     pub expired_versions: u64,
+    /// Versions deleted by retention policies.
+    pub retired_versions: u64,
     /// The collection's generation.
     pub generation: u64,
     /// How long it took.

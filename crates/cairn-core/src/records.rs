@@ -22,6 +22,9 @@ pub struct ArtifactRecord {
     /// `next_index - 1`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latest_index: Option<u64>,
+    /// Retention policy: keep only the newest this many versions (aliased ones always).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_last: Option<u64>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -37,6 +40,7 @@ impl ArtifactRecord {
             created_at_ms: now_ms,
             deleted: 0,
             latest_index: None,
+            keep_last: None,
         }
     }
 

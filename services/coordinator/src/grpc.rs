@@ -395,7 +395,17 @@ impl CoordinatorService for CoordinatorGrpc {
             generation: report.generation,
             duration_ms: report.duration_ms,
             expired_versions: report.expired_versions,
+            retired_versions: report.retired_versions,
         }))
+    }
+
+    async fn set_retention(
+        &self,
+        request: Request<v1::SetRetentionRequest>,
+    ) -> Result<Response<v1::SetRetentionResponse>, Status> {
+        let r = request.into_inner();
+        let keep_last = self.engine.set_retention(&r.project, &r.artifact, r.keep_last).await?;
+        Ok(Response::new(v1::SetRetentionResponse { keep_last: keep_last.unwrap_or(0) }))
     }
 
     async fn delete_artifact(

@@ -16,6 +16,7 @@ mod manifests;
 pub mod metrics;
 mod ownership;
 mod request_leases;
+mod retention;
 mod versions;
 
 use std::sync::Arc;

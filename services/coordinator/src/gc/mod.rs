@@ -69,6 +69,8 @@ pub struct GcReport {
     pub deleted_journals: u64,
     /// Versions deleted because their time to live passed.
     pub expired_versions: u64,
+    /// Versions deleted by retention policies.
+    pub retired_versions: u64,
     /// Digests marked live (with repeats).
     pub marked: u64,
     pub duration_ms: u64,
@@ -118,6 +120,8 @@ impl Coordinator {
         let cutoff_ms = started_ms.saturating_sub(options.grace.as_millis() as u64);
         let (generations, first_shard) = self.open_generation(started_ms, options.dry_run).await?;
         let mut report = GcReport { dry_run: options.dry_run, generation: generations.current, ..GcReport::default() };
+        // Retention first: what only retired versions referred to is garbage in this run.
+        report.retired_versions = self.apply_retention(options.dry_run).await?;
         let mut marked = self.mark(options.dry_run).await?;
         report.marked = marked.blobs.marked;
         report.expired_versions = marked.expired_versions;

@@ -312,6 +312,22 @@ class DeleteArtifactResponse(_message.Message):
     deleted_aliases: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, project: _Optional[str] = ..., artifact: _Optional[str] = ..., deleted_indices: _Optional[_Iterable[int]] = ..., deleted_aliases: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class SetRetentionRequest(_message.Message):
+    __slots__ = ("project", "artifact", "keep_last")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_FIELD_NUMBER: _ClassVar[int]
+    KEEP_LAST_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    artifact: str
+    keep_last: int
+    def __init__(self, project: _Optional[str] = ..., artifact: _Optional[str] = ..., keep_last: _Optional[int] = ...) -> None: ...
+
+class SetRetentionResponse(_message.Message):
+    __slots__ = ("keep_last",)
+    KEEP_LAST_FIELD_NUMBER: _ClassVar[int]
+    keep_last: int
+    def __init__(self, keep_last: _Optional[int] = ...) -> None: ...
+
 class CollectGarbageRequest(_message.Message):
     __slots__ = ("dry_run", "grace_seconds")
     DRY_RUN_FIELD_NUMBER: _ClassVar[int]
@@ -321,7 +337,7 @@ class CollectGarbageRequest(_message.Message):
     def __init__(self, dry_run: bool = ..., grace_seconds: _Optional[int] = ...) -> None: ...
 
 class CollectGarbageResponse(_message.Message):
-    __slots__ = ("dry_run", "deleted_blobs", "freed_bytes", "kept_blobs", "deleted_manifests", "deleted_staging", "deleted_checkpoints", "deleted_journals", "generation", "duration_ms", "expired_versions")
+    __slots__ = ("dry_run", "deleted_blobs", "freed_bytes", "kept_blobs", "deleted_manifests", "deleted_staging", "deleted_checkpoints", "deleted_journals", "generation", "duration_ms", "expired_versions", "retired_versions")
     DRY_RUN_FIELD_NUMBER: _ClassVar[int]
     DELETED_BLOBS_FIELD_NUMBER: _ClassVar[int]
     FREED_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -333,6 +349,7 @@ class CollectGarbageResponse(_message.Message):
     GENERATION_FIELD_NUMBER: _ClassVar[int]
     DURATION_MS_FIELD_NUMBER: _ClassVar[int]
     EXPIRED_VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    RETIRED_VERSIONS_FIELD_NUMBER: _ClassVar[int]
     dry_run: bool
     deleted_blobs: int
     freed_bytes: int
@@ -344,7 +361,8 @@ class CollectGarbageResponse(_message.Message):
     generation: int
     duration_ms: int
     expired_versions: int
-    def __init__(self, dry_run: bool = ..., deleted_blobs: _Optional[int] = ..., freed_bytes: _Optional[int] = ..., kept_blobs: _Optional[int] = ..., deleted_manifests: _Optional[int] = ..., deleted_staging: _Optional[int] = ..., deleted_checkpoints: _Optional[int] = ..., deleted_journals: _Optional[int] = ..., generation: _Optional[int] = ..., duration_ms: _Optional[int] = ..., expired_versions: _Optional[int] = ...) -> None: ...
+    retired_versions: int
+    def __init__(self, dry_run: bool = ..., deleted_blobs: _Optional[int] = ..., freed_bytes: _Optional[int] = ..., kept_blobs: _Optional[int] = ..., deleted_manifests: _Optional[int] = ..., deleted_staging: _Optional[int] = ..., deleted_checkpoints: _Optional[int] = ..., deleted_journals: _Optional[int] = ..., generation: _Optional[int] = ..., duration_ms: _Optional[int] = ..., expired_versions: _Optional[int] = ..., retired_versions: _Optional[int] = ...) -> None: ...
 
 class FindMissingBlobsRequest(_message.Message):
     __slots__ = ("sha256",)

@@ -101,6 +101,11 @@ class CoordinatorServiceStub(object):
                 request_serializer=cairn_dot_v1_dot_coordinator__pb2.CollectGarbageRequest.SerializeToString,
                 response_deserializer=cairn_dot_v1_dot_coordinator__pb2.CollectGarbageResponse.FromString,
                 )
+        self.SetRetention = channel.unary_unary(
+                '/cairn.v1.CoordinatorService/SetRetention',
+                request_serializer=cairn_dot_v1_dot_coordinator__pb2.SetRetentionRequest.SerializeToString,
+                response_deserializer=cairn_dot_v1_dot_coordinator__pb2.SetRetentionResponse.FromString,
+                )
 
 
 class CoordinatorServiceServicer(object):
@@ -229,6 +234,13 @@ class CoordinatorServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetRetention(self, request, context):
+        """Sets (or clears) an artifact's retention policy, applied by the garbage collector.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CoordinatorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -316,6 +328,11 @@ def add_CoordinatorServiceServicer_to_server(servicer, server):
                     servicer.CollectGarbage,
                     request_deserializer=cairn_dot_v1_dot_coordinator__pb2.CollectGarbageRequest.FromString,
                     response_serializer=cairn_dot_v1_dot_coordinator__pb2.CollectGarbageResponse.SerializeToString,
+            ),
+            'SetRetention': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetRetention,
+                    request_deserializer=cairn_dot_v1_dot_coordinator__pb2.SetRetentionRequest.FromString,
+                    response_serializer=cairn_dot_v1_dot_coordinator__pb2.SetRetentionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -615,5 +632,22 @@ class CoordinatorService(object):
         return grpc.experimental.unary_unary(request, target, '/cairn.v1.CoordinatorService/CollectGarbage',
             cairn_dot_v1_dot_coordinator__pb2.CollectGarbageRequest.SerializeToString,
             cairn_dot_v1_dot_coordinator__pb2.CollectGarbageResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def SetRetention(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/cairn.v1.CoordinatorService/SetRetention',
+            cairn_dot_v1_dot_coordinator__pb2.SetRetentionRequest.SerializeToString,
+            cairn_dot_v1_dot_coordinator__pb2.SetRetentionResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
