@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 use cairn_blob::{discard_stale_upload, upload_resume_token};
 use cairn_core::{Digest, DraftRecord, DraftState, StagedOp, VersionRecord};
 use cairn_meta::Txn;
+use futures::{StreamExt, TryStreamExt, stream};
 
 use crate::clock::now_ms;
 use crate::error::{decode, encode};
@@ -43,6 +44,8 @@ const LEADER_KEY: &str = "gc/leader";
 const PROGRESS_KEY: &str = "gc/progress";
 /// Objects listed and deleted per batch.
 const BATCH: usize = 1000;
+/// Deletions in flight at once.
+const DELETE_CONCURRENCY: usize = 32;
 /// Upload checkpoints idle for less than this are never discarded, whatever the grace.
 const MIN_CHECKPOINT_IDLE: Duration = Duration::from_secs(3600);
 
@@ -338,16 +341,18 @@ impl Coordinator {
             }
             // Requests may have journaled some candidates since the last read.
             *journaled = self.read_journals(generations, cutoff_ms).await?;
-            for (digest, object) in candidates {
-                if journaled.contains(&digest) {
-                    report.kept_blobs += 1;
-                    continue;
-                }
-                if !options.dry_run {
-                    self.blobs.delete(&object.key).await?;
-                }
-                report.deleted_blobs += 1;
-                report.freed_bytes += object.size;
+            let (kept, doomed): (Vec<_>, Vec<_>) = candidates.into_iter().partition(|(d, _)| journaled.contains(d));
+            report.kept_blobs += kept.len() as u64;
+            report.deleted_blobs += doomed.len() as u64;
+            report.freed_bytes += doomed.iter().map(|(_, o)| o.size).sum::<u64>();
+            if !options.dry_run {
+                // Deletions are independent round trips: many at once.
+                let blobs = &self.blobs;
+                stream::iter(doomed)
+                    .map(|(_, object)| async move { blobs.delete(&object.key).await })
+                    .buffer_unordered(DELETE_CONCURRENCY)
+                    .try_collect::<Vec<()>>()
+                    .await?;
             }
         }
     }
