@@ -41,6 +41,8 @@ pub struct Outcome {
     pub stdout: Option<String>,
     /// The last failure's stderr (its last line).
     pub last_error: String,
+    /// Every failed attempt: when it ended (seconds into the command) and its error.
+    pub failures: Vec<String>,
     /// Attempts made.
     pub attempts: u32,
     /// From the first attempt's start to the success.
@@ -74,22 +76,34 @@ impl Launcher {
     pub fn run(&self, cwd: &Path, args: &[String]) -> Outcome {
         let started = Instant::now();
         let mut last_error = String::new();
+        let mut failures = Vec::new();
         for attempt in 1..=MAX_ATTEMPTS {
             match self.attempt(cwd, args) {
                 Ok(stdout) => {
                     return Outcome {
                         stdout: Some(stdout),
                         last_error,
+                        failures,
                         attempts: attempt,
                         latency: started.elapsed(),
                         acked_at: Some(Instant::now()),
                     };
                 }
-                Err(err) => last_error = err,
+                Err(err) => {
+                    failures.push(format!("{:.0}s: {err}", started.elapsed().as_secs_f64()));
+                    last_error = err;
+                }
             }
             std::thread::sleep(Duration::from_millis(500 * u64::from(attempt.min(6))));
         }
-        Outcome { stdout: None, last_error, attempts: MAX_ATTEMPTS, latency: started.elapsed(), acked_at: None }
+        Outcome {
+            stdout: None,
+            last_error,
+            failures,
+            attempts: MAX_ATTEMPTS,
+            latency: started.elapsed(),
+            acked_at: None,
+        }
     }
 
     /// Runs `args` once; the stdout of a success, or the last line of stderr.

@@ -82,14 +82,16 @@ pub fn run(settings: &Settings) -> std::io::Result<Report> {
     for commit in ledger.commits.iter().filter(|c| c.outcome.acked_at.is_none()) {
         violations.push(format!(
             "liveness: {} of {} gave up after {MAX_ATTEMPTS} attempts: {}",
-            commit.kind, commit.artifact, commit.outcome.last_error
+            commit.kind,
+            commit.artifact,
+            commit.outcome.failures.join(" | ")
         ));
     }
     for job in &ledger.stranded_jobs {
         violations.push(format!("liveness: a writer of {job} gave up after {MAX_ATTEMPTS} attempts"));
     }
     for failed in ledger.upserts.iter().filter(|u| u.acked_at.is_none()) {
-        violations.push(format!("liveness: an upsert failed for good: {}", failed.last_error));
+        violations.push(format!("liveness: an upsert failed for good; its attempts: {}", failed.failures.join(" | ")));
     }
     let checked_dir = settings.dir.join("checks");
     std::fs::create_dir_all(&checked_dir)?;
