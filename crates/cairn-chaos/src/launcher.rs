@@ -117,6 +117,8 @@ impl Launcher {
             .current_dir(cwd)
             .env("CAIRN_SERVER", &self.servers)
             .env("CAIRN_PROJECT", "chaos")
+            // Retries and resumes are logged, so a command that times out says what it did.
+            .env("CAIRN_LOG", "info")
             .env("CAIRN_CACHE_DIR", &cache)
             .env_remove("CAIRN_WRITER")
             .env_remove("CAIRN_DISTRIBUTED_ID")
@@ -147,7 +149,10 @@ impl Launcher {
         match status {
             Some(status) if status.success() => Ok(stdout),
             Some(status) => Err(format!("{status}: {}", stderr.lines().last().unwrap_or(""))),
-            None => Err(format!("timed out after {ATTEMPT_TIMEOUT:?}")),
+            None => Err(format!(
+                "timed out after {ATTEMPT_TIMEOUT:?}; last log line: {}",
+                stderr.lines().last().unwrap_or("(none)")
+            )),
         }
     }
 }
