@@ -67,6 +67,8 @@ pub enum Command {
     Gc(GcArgs),
     /// Set an artifact's retention policy, applied by the garbage collector.
     Retention(RetentionArgs),
+    /// Write one file of a version to standard output, after its sha256 verified.
+    Cat(CatArgs),
 }
 
 #[derive(Debug, Args)]
@@ -224,6 +226,12 @@ pub struct GetArgs {
     /// Target directory (default ./<artifact name>).
     #[arg(short = 'o', long = "output")]
     pub output: Option<PathBuf>,
+    /// Download only this file (written at its path under the target directory).
+    #[arg(long, conflicts_with = "prefix")]
+    pub path: Option<String>,
+    /// Download only the files under this directory of the version (`DIR/`).
+    #[arg(long)]
+    pub prefix: Option<String>,
     /// Local content cache: blobs are taken from it when their hash verifies, and kept there.
     #[arg(long, env = "CAIRN_CONTENT_CACHE")]
     pub cache: Option<PathBuf>,
@@ -259,6 +267,16 @@ pub struct DeleteArgs {
     /// version is refused).
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub client: ClientOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct CatArgs {
+    /// The version.
+    pub reference: String,
+    /// The file's path in the version.
+    pub path: String,
     #[command(flatten)]
     pub client: ClientOptions,
 }

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use cairn_client::{
-    Client, ClientError, EditRequest, FinishRequest, LogRequest, UpsertRequest, default_writer, parse_add,
+    Client, ClientError, EditRequest, FinishRequest, LogRequest, Selection, UpsertRequest, default_writer, parse_add,
 };
 
 use crate::args::{AliasCommand, ClientOptions, Command};
@@ -44,6 +44,7 @@ fn options(command: &Command) -> Option<&ClientOptions> {
         Command::Delete(a) => &a.client,
         Command::Gc(a) => &a.client,
         Command::Retention(a) => &a.client,
+        Command::Cat(a) => &a.client,
     })
 }
 
@@ -123,7 +124,12 @@ async fn dispatch(command: Command) -> Result<Printer, ClientError> {
                 Some(dir) => client.with_content_cache(dir),
                 None => client,
             };
-            Printer::get(client.get(&a.reference, a.output).await?)
+            let selection = match (a.path, a.prefix) {
+                (Some(path), _) => Selection::Path(path),
+                (None, Some(prefix)) => Selection::Prefix(prefix),
+                (None, None) => Selection::All,
+            };
+            Printer::get(client.get_selected(&a.reference, a.output, selection).await?)
         }
         Command::Versions(a) => Printer::versions(connect(&a.client).await?.versions(&a.name).await?),
         Command::Manifest(a) => {
@@ -155,6 +161,11 @@ async fn dispatch(command: Command) -> Result<Printer, ClientError> {
             Printer::deleted(summary)
         }
         Command::Gc(a) => Printer::gc(connect(&a.client).await?.collect_garbage(a.dry_run, a.grace).await?),
+        Command::Cat(a) => {
+            let client = connect(&a.client).await?;
+            client.cat(&a.reference, &a.path, &mut std::io::stdout()).await?;
+            Printer::nothing()
+        }
         Command::Retention(a) => {
             let keep_last = connect(&a.client).await?.set_retention(&a.name, a.keep_last).await?;
             Printer::retention(&a.name, keep_last)

@@ -13,6 +13,9 @@ pub struct Printer {
 
 /// Prints the result on stdout.
 pub fn emit(printer: Printer, json: bool) {
+    if printer.json.is_null() && printer.human.is_empty() {
+        return; // the command wrote its own output (cat)
+    }
     if json {
         println!("{}", printer.json);
     } else if !printer.human.is_empty() {
@@ -72,6 +75,11 @@ impl Printer {
             summary.skipped_files
         );
         Self { human, json: to_json(&summary) }
+    }
+
+    /// Nothing: the command wrote its output itself.
+    pub fn nothing() -> Self {
+        Self { human: String::new(), json: Value::Null }
     }
 
     /// What a delete removed.

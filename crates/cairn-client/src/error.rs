@@ -21,6 +21,9 @@ pub enum ClientError {
     /// The server's answer lacked something the API promises.
     #[error("protocol error: the server sent no {0}")]
     Protocol(&'static str),
+    /// A path or prefix asked for is not in the version.
+    #[error("{reference} has no {what} {path:?}")]
+    NotInVersion { reference: String, what: &'static str, path: String },
     /// Downloaded bytes did not match their digest.
     #[error("{path}: downloaded content hashes to {actual}, expected {expected}")]
     Verify { path: String, expected: String, actual: String },

@@ -175,6 +175,24 @@ impl Client {
         .await
     }
 
+    /// Writes the bytes of the file `path` of a version to `out`, only after they verified
+    /// against the manifest's sha256 (they are downloaded to a temporary file first).
+    pub async fn cat(
+        &self,
+        reference: &str,
+        path: &str,
+        out: &mut (dyn std::io::Write + Send),
+    ) -> Result<u64, ClientError> {
+        let temp = tempfile::tempdir().map_err(|e| ClientError::io(std::env::temp_dir(), e))?;
+        let summary =
+            self.get_selected(reference, Some(temp.path().to_path_buf()), Selection::Path(path.to_owned())).await?;
+        let file = temp.path().join(path);
+        let mut reader = std::fs::File::open(&file).map_err(|e| ClientError::io(&file, e))?;
+        std::io::copy(&mut reader, out).map_err(|e| ClientError::io("standard output", e))?;
+        out.flush().map_err(|e| ClientError::io("standard output", e))?;
+        Ok(summary.bytes)
+    }
+
     /// Runs the garbage collector now; `grace` overrides the server's grace period.
     pub async fn collect_garbage(&self, dry_run: bool, grace: Option<u64>) -> Result<GcSummary, ClientError> {
         let request = v1::CollectGarbageRequest { dry_run, grace_seconds: grace };
@@ -199,8 +217,21 @@ impl Client {
     /// Downloads every file of a version into `dir` (default `./<artifact name>`),
     /// verifying each file's sha256 and skipping files already present and correct.
     pub async fn get(&self, reference: &str, dir: Option<PathBuf>) -> Result<GetSummary, ClientError> {
+        self.get_selected(reference, dir, Selection::All).await
+    }
+
+    /// Like [`Client::get`], for the entries `selection` picks: one file or a subtree,
+    /// written under `dir` at their paths in the version.
+    pub async fn get_selected(
+        &self,
+        reference: &str,
+        dir: Option<PathBuf>,
+        selection: Selection,
+    ) -> Result<GetSummary, ClientError> {
         let (version, entries) = self.manifest(reference).await?;
         let dir = dir.unwrap_or_else(|| PathBuf::from(&version.name));
+        let entries = selection.apply(reference, entries)?;
+        let (files, bytes) = (entries.len() as u64, entries.iter().map(|e| e.size).sum());
         let entries = entries
             .into_iter()
             .map(|e| {
@@ -219,12 +250,45 @@ impl Client {
             name: version.name,
             version: version.version,
             digest: version.digest,
-            files: version.files,
-            bytes: version.bytes,
+            files,
+            bytes,
             downloaded_bytes,
             skipped_files,
             cached_files,
             dir: dir.display().to_string(),
         })
+    }
+}
+
+/// Which entries of a version to download.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// Every entry.
+    All,
+    /// The one entry with this path.
+    Path(String),
+    /// The entries under this directory (`dir/`, with or without the trailing slash).
+    Prefix(String),
+}
+
+impl Selection {
+    fn apply(&self, reference: &str, entries: Vec<ManifestEntry>) -> Result<Vec<ManifestEntry>, ClientError> {
+        let missing = |what, path: &str| ClientError::NotInVersion {
+            reference: reference.to_owned(),
+            what,
+            path: path.to_owned(),
+        };
+        match self {
+            Selection::All => Ok(entries),
+            Selection::Path(path) => {
+                let found: Vec<_> = entries.into_iter().filter(|e| &e.path == path).collect();
+                if found.is_empty() { Err(missing("file", path)) } else { Ok(found) }
+            }
+            Selection::Prefix(prefix) => {
+                let dir = format!("{}/", prefix.trim_end_matches('/'));
+                let found: Vec<_> = entries.into_iter().filter(|e| e.path.starts_with(&dir)).collect();
+                if found.is_empty() { Err(missing("directory", prefix)) } else { Ok(found) }
+            }
+        }
     }
 }

@@ -8,6 +8,7 @@ mod error;
 mod files;
 mod hash;
 mod inspect;
+pub use inspect::Selection;
 mod lifecycle;
 mod progress;
 mod stat_cache;
