@@ -396,7 +396,12 @@ fn writer_defaults_to_cairn_writer_and_usage_errors_exit_2() {
     assert_eq!(staged["writer"], "rank-3");
     assert_eq!(server.cli(tmp.path(), &["log", "--name", "n"]).code, 2);
     assert_eq!(server.cli(tmp.path(), &["frobnicate"]).code, 2);
-    server.cli(tmp.path(), &["upsert", "d", "--name", "n", "--distributed-id", "j"]).fails_with(2, "--type");
+    server
+        .cli(tmp.path(), &["upsert", "d", "--name", "n", "--distributed-id", "j", "--writer", "w"])
+        .fails_with(2, "--type");
+    // Nothing identifies the writer: refused, naming what to set — never the host name.
+    let anonymous = server.cli(tmp.path(), &["upsert", "d", "--name", "n", "--type", "t", "--distributed-id", "j"]);
+    anonymous.fails_with(2, "CAIRN_WRITER");
     let unreachable = support::CliResult::from(
         std::process::Command::new(support::cairn_bin())
             .args(["ls", "--server", "http://127.0.0.1:1"])
@@ -461,4 +466,34 @@ fn an_edit_of_a_ten_thousand_entry_version_reads_none_of_the_unchanged_files() {
     assert_eq!(edited["files"], 10_000);
     assert_eq!(edited["hashed_bytes"], 13, "only the added file was read, even without the stat cache");
     assert_eq!(edited["uploaded_bytes"], 13);
+}
+
+/// The job environment supplies --distributed-id and --writer (Indexed Job, torchrun,
+/// SLURM), and `cairn whoami` says what would be used and where each value came from.
+#[test]
+fn the_job_environment_identifies_draft_and_writer_and_whoami_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = DevServer::start(tmp.path());
+    write_tree(&tmp.path().join("d"), &[("f", b"f")]);
+    let indexed = [("JOB_NAME", "train"), ("JOB_COMPLETION_INDEX", "2")];
+    let staged =
+        server.cli_env(tmp.path(), &["upsert", "d", "--name", "n", "--type", "t", "--seal", "--json"], &indexed).json();
+    assert_eq!((staged["distributed_id"].as_str(), staged["writer"].as_str()), (Some("job-train"), Some("rank-2")));
+    let finished = server.cli_env(tmp.path(), &["finish", "--name", "n", "--json"], &indexed).json();
+    assert_eq!(finished["version"], "v0");
+
+    let slurm = [("SLURM_JOB_ID", "77"), ("SLURM_PROCID", "5"), ("CAIRN_PROJECT", "lab")];
+    let who = server.cli_env(tmp.path(), &["whoami", "--json"], &slurm).json();
+    assert_eq!((who["distributed_id"].as_str(), who["writer"].as_str()), (Some("slurm-77"), Some("rank-5")));
+    assert_eq!((who["project"].as_str(), who["sources"]["project"].as_str()), (Some("lab"), Some("CAIRN_PROJECT")));
+    assert_eq!(who["sources"]["writer"], "SLURM_PROCID");
+    assert_eq!(who["server"].as_str(), Some(server.url.as_str()));
+
+    let torchrun_default = [("TORCHELASTIC_RUN_ID", "none"), ("RANK", "1")];
+    let who = server.cli_env(tmp.path(), &["whoami", "--json"], &torchrun_default).json();
+    assert!(who["distributed_id"].is_null());
+    assert!(who["sources"]["distributed_id"].as_str().unwrap().contains("--rdzv-id"), "{who}");
+    server
+        .cli_env(tmp.path(), &["upsert", "d", "--name", "n2", "--type", "t"], &torchrun_default)
+        .fails_with(2, "--rdzv-id");
 }

@@ -69,6 +69,9 @@ pub enum Command {
     Retention(RetentionArgs),
     /// Write one file of a version to standard output, after its sha256 verified.
     Cat(CatArgs),
+    /// Show the server, project, distributed_id and writer this environment would use, and
+    /// where each came from.
+    Whoami(WhoamiArgs),
 }
 
 #[derive(Debug, Args)]
@@ -127,10 +130,12 @@ pub struct UpsertArgs {
     /// Artifact type; required when adding files.
     #[arg(long = "type")]
     pub artifact_type: Option<String>,
-    /// Id shared by every writer of the draft.
+    /// Id shared by every writer of the draft (default: from the job's environment, see
+    /// `cairn whoami`).
     #[arg(long)]
-    pub distributed_id: String,
-    /// This writer's id (default: CAIRN_WRITER, else the host name).
+    pub distributed_id: Option<String>,
+    /// This writer's id (default: from the job's environment, see `cairn whoami`; never
+    /// the host name: without one the command refuses).
     #[arg(long)]
     pub writer: Option<String>,
     /// Declare this writer done.
@@ -154,9 +159,9 @@ pub struct FinishArgs {
     /// Artifact name.
     #[arg(long)]
     pub name: String,
-    /// The draft's id.
+    /// The draft's id (default: from the job's environment, see `cairn whoami`).
     #[arg(long)]
-    pub distributed_id: String,
+    pub distributed_id: Option<String>,
     /// Alias to point at the version (repeatable).
     #[arg(long = "alias")]
     pub aliases: Vec<String>,
@@ -185,9 +190,9 @@ pub struct DraftArgs {
     /// Artifact name.
     #[arg(long)]
     pub name: String,
-    /// The draft's id.
+    /// The draft's id (default: from the job's environment, see `cairn whoami`).
     #[arg(long)]
-    pub distributed_id: String,
+    pub distributed_id: Option<String>,
     #[command(flatten)]
     pub client: ClientOptions,
 }
@@ -267,6 +272,12 @@ pub struct DeleteArgs {
     /// version is refused).
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub client: ClientOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct WhoamiArgs {
     #[command(flatten)]
     pub client: ClientOptions,
 }

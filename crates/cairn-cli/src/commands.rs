@@ -45,6 +45,7 @@ fn options(command: &Command) -> Option<&ClientOptions> {
         Command::Gc(a) => &a.client,
         Command::Retention(a) => &a.client,
         Command::Cat(a) => &a.client,
+        Command::Whoami(a) => &a.client,
     })
 }
 
@@ -79,8 +80,8 @@ async fn dispatch(command: Command) -> Result<Printer, ClientError> {
             let request = UpsertRequest {
                 name: a.name,
                 artifact_type: a.artifact_type,
-                distributed_id: a.distributed_id,
-                writer: a.writer.unwrap_or_else(default_writer),
+                distributed_id: resolve_distributed_id(a.distributed_id)?,
+                writer: resolve_writer(a.writer)?,
                 paths: a.paths,
                 seal: a.seal,
                 expected_writers: a.expected_writers,
@@ -93,7 +94,7 @@ async fn dispatch(command: Command) -> Result<Printer, ClientError> {
             let client = connect(&a.client).await?;
             let request = FinishRequest {
                 name: a.name,
-                distributed_id: a.distributed_id,
+                distributed_id: resolve_distributed_id(a.distributed_id)?,
                 aliases: a.aliases,
                 wait_seconds: a.wait,
                 force: a.force,
@@ -103,8 +104,14 @@ async fn dispatch(command: Command) -> Result<Printer, ClientError> {
             };
             Printer::commit(client.finish(request).await?)
         }
-        Command::Abort(a) => Printer::draft(connect(&a.client).await?.abort(&a.name, &a.distributed_id).await?),
-        Command::Draft(a) => Printer::draft(connect(&a.client).await?.draft(&a.name, &a.distributed_id).await?),
+        Command::Abort(a) => {
+            let id = resolve_distributed_id(a.distributed_id)?;
+            Printer::draft(connect(&a.client).await?.abort(&a.name, &id).await?)
+        }
+        Command::Draft(a) => {
+            let id = resolve_distributed_id(a.distributed_id)?;
+            Printer::draft(connect(&a.client).await?.draft(&a.name, &id).await?)
+        }
         Command::Edit(a) => {
             let client = connect(&a.client).await?;
             let request = EditRequest {
@@ -161,6 +168,7 @@ async fn dispatch(command: Command) -> Result<Printer, ClientError> {
             Printer::deleted(summary)
         }
         Command::Gc(a) => Printer::gc(connect(&a.client).await?.collect_garbage(a.dry_run, a.grace).await?),
+        Command::Whoami(a) => Printer::whoami(&a.client, &cairn_client::job_identity()),
         Command::Cat(a) => {
             let client = connect(&a.client).await?;
             client.cat(&a.reference, &a.path, &mut std::io::stdout()).await?;
@@ -171,4 +179,26 @@ async fn dispatch(command: Command) -> Result<Printer, ClientError> {
             Printer::retention(&a.name, keep_last)
         }
     })
+}
+
+/// `--distributed-id`, else the job environment's; refuses (a usage error) naming what to set.
+fn resolve_distributed_id(given: Option<String>) -> Result<String, ClientError> {
+    match given {
+        Some(id) => Ok(id),
+        None => cairn_client::job_identity()
+            .distributed_id
+            .map(|id| id.value)
+            .map_err(|why| ClientError::Usage(format!("no --distributed-id given and {why}"))),
+    }
+}
+
+/// `--writer`, else the job environment's; never the host name: refuses naming what to set.
+fn resolve_writer(given: Option<String>) -> Result<String, ClientError> {
+    match given {
+        Some(writer) => Ok(writer),
+        None => cairn_client::job_identity()
+            .writer
+            .map(|w| w.value)
+            .map_err(|why| ClientError::Usage(format!("no --writer given and {why}"))),
+    }
 }

@@ -77,6 +77,51 @@ impl Printer {
         Self { human, json: to_json(&summary) }
     }
 
+    /// What this environment would use, and where each value came from.
+    pub fn whoami(options: &crate::args::ClientOptions, identity: &cairn_client::JobIdentity) -> Self {
+        let origin = |value: &str, env: &str, flag: &str, default: &str| {
+            if std::env::var(env).is_ok_and(|v| v == value) {
+                env.to_owned()
+            } else if value == default {
+                "default".to_owned()
+            } else {
+                flag.to_owned()
+            }
+        };
+        let server_from = origin(&options.server, "CAIRN_SERVER", "--server", cairn_client::DEFAULT_SERVER);
+        let project_from = origin(&options.project, "CAIRN_PROJECT", "--project", "default");
+        let field = |found: &Result<cairn_client::Sourced, String>| match found {
+            Ok(s) => (Value::String(s.value.clone()), s.source.clone()),
+            Err(why) => (Value::Null, why.clone()),
+        };
+        let (distributed_id, distributed_id_from) = field(&identity.distributed_id);
+        let (writer, writer_from) = field(&identity.writer);
+        let token_from = if std::env::var("CAIRN_TOKEN").is_ok() { "CAIRN_TOKEN" } else { "none" };
+        let shown = |v: &Value| v.as_str().map_or("(none)".to_owned(), str::to_owned);
+        let human = format!(
+            "server          {}  ({server_from})\nproject         {}  ({project_from})\ndistributed_id  {}  ({distributed_id_from})\nwriter          {}  ({writer_from})\ntoken           {token_from}",
+            options.server,
+            options.project,
+            shown(&distributed_id),
+            shown(&writer)
+        );
+        let json = json!({
+            "server": options.server,
+            "project": options.project,
+            "distributed_id": distributed_id,
+            "writer": writer,
+            "identity": Value::Null,
+            "sources": {
+                "server": server_from,
+                "project": project_from,
+                "distributed_id": distributed_id_from,
+                "writer": writer_from,
+                "token": token_from,
+            },
+        });
+        Self { human, json }
+    }
+
     /// Nothing: the command wrote its output itself.
     pub fn nothing() -> Self {
         Self { human: String::new(), json: Value::Null }

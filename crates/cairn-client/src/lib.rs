@@ -7,7 +7,9 @@ mod download;
 mod error;
 mod files;
 mod hash;
+mod identity;
 mod inspect;
+pub use identity::{JobIdentity, Sourced, job_identity, job_identity_from};
 pub use inspect::Selection;
 mod lifecycle;
 mod progress;
@@ -106,12 +108,11 @@ impl Client {
     }
 }
 
-/// The writer id to use when none is given: `CAIRN_WRITER`, else the host name.
+/// The producer id of a `log` or `edit` when none is given: the job environment's writer
+/// (identity.rs), else the host name — there it is metadata, not a writer of a shared draft.
 pub fn default_writer() -> String {
-    if let Ok(writer) = std::env::var("CAIRN_WRITER")
-        && !writer.is_empty()
-    {
-        return writer;
+    if let Ok(writer) = identity::job_identity().writer {
+        return writer.value;
     }
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
