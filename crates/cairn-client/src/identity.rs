@@ -127,9 +127,12 @@ mod tests {
         (id.distributed_id.as_ref().ok().map(|s| s.value.as_str()), id.writer.as_ref().ok().map(|s| s.value.as_str()))
     }
 
+    /// An environment and the (distributed_id, writer) it must give.
+    type Case<'a> = (&'a [(&'a str, &'a str)], (Option<&'a str>, Option<&'a str>));
+
     #[test]
     fn each_launcher_gives_its_job_id_and_rank() {
-        let table: &[(&[(&str, &str)], (Option<&str>, Option<&str>))] = &[
+        let table: &[Case] = &[
             (&[("CAIRN_DISTRIBUTED_ID", "run-7"), ("CAIRN_WRITER", "w1"), ("RANK", "3")], (Some("run-7"), Some("w1"))),
             (
                 &[
