@@ -20,6 +20,12 @@ fn stored_blobs(server: &DevServer) -> usize {
     count(&server.data_dir.join("blobs/objects/blobs/sha256"))
 }
 
+/// The indices of an artifact's remaining versions.
+fn indices(server: &DevServer, work: &Path, name: &str) -> Vec<u64> {
+    let versions = server.cli(work, &["versions", name, "--json"]).json();
+    versions.as_array().unwrap().iter().map(|v| v["index"].as_u64().unwrap()).collect()
+}
+
 fn gc(server: &DevServer, work: &Path, args: &[&str]) -> serde_json::Value {
     let mut full = vec!["gc", "--json"];
     full.extend_from_slice(args);
@@ -214,14 +220,7 @@ fn versions_past_their_time_to_live_are_deleted_by_the_collector_unless_aliased(
     assert_eq!(dry["expired_versions"], 2, "v0 and v2; v1 is aliased: {dry}");
     let collected = gc(&server, work, &["--grace", "0"]);
     assert_eq!(collected["expired_versions"], 2, "{collected}");
-    let left: Vec<u64> = server
-        .cli(work, &["versions", "m", "--json"])
-        .json()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["index"].as_u64().unwrap())
-        .collect();
+    let left = indices(&server, work, "m");
     assert_eq!(left, [1, 3]);
     server.cli(work, &["get", "m:prod", "-o", "prod"]).ok();
 }
@@ -246,14 +245,7 @@ fn a_retention_policy_keeps_the_newest_versions_and_the_aliased_ones() {
     assert_eq!(dry["retired_versions"], 2, "{dry}");
     let collected = gc(&server, work, &["--grace", "0"]);
     assert_eq!(collected["retired_versions"], 2, "v0 and v2 go; v1 is aliased, v3 and v4 are the newest: {collected}");
-    let left: Vec<u64> = server
-        .cli(work, &["versions", "kept", "--json"])
-        .json()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["index"].as_u64().unwrap())
-        .collect();
+    let left = indices(&server, work, "kept");
     assert_eq!(left, [1, 3, 4]);
 
     assert_eq!(server.cli(work, &["retention", "kept", "--keep-last", "0", "--json"]).json()["keep_last"], 0);
