@@ -135,6 +135,43 @@ fn killing_a_worker_mid_upload_the_client_finishes_through_the_other() {
 }
 
 #[test]
+fn a_client_killed_mid_upload_leaves_no_upload_lock_behind() {
+    // The worker's handler is dropped when its client goes away; the blob's upload lock
+    // must go with it, or every later upload of the blob waits on a lock that the (live)
+    // worker's lease keeps forever.
+    let cluster = Cluster::start(1, 1);
+    let work = tempfile::tempdir().unwrap();
+    let big: Vec<u8> = (0..(64u32 << 20)).map(|i| (i.wrapping_mul(2_246_822_519) >> 11) as u8).collect();
+    write_tree(&work.path().join("data"), &[("big.bin", &big)]);
+    let mut client = std::process::Command::new(support::cairn_bin())
+        .args(["log", "data", "--name", "big", "--type", "dataset"])
+        .current_dir(work.path())
+        .env("CAIRN_SERVER", &cluster.coordinators[0].url)
+        .env("CAIRN_CACHE_DIR", work.path().join(".cairn-cache"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while cluster.s3_part_bytes() < 8 << 20 {
+        assert!(Instant::now() < deadline, "the upload never reached S3");
+        assert!(client.try_wait().unwrap().is_none(), "the upload ended before the client could be killed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    client.kill().unwrap();
+    client.wait().unwrap();
+
+    let started = Instant::now();
+    let logged =
+        cluster.cli_on(0, work.path(), &["log", "data", "--name", "big", "--type", "dataset", "--json"]).json();
+    // A lock left behind would hold the next upload 30 s per attempt until it gave up.
+    assert!(started.elapsed() < Duration::from_secs(25), "the next upload waited {:?}", started.elapsed());
+    assert_eq!(logged["version"], "v0");
+    cluster.cli_on(0, work.path(), &["get", "big", "-o", "restored"]).ok();
+    assert!(read_tree(&work.path().join("restored"))[0].1 == big, "the blob read back is the one uploaded");
+}
+
+#[test]
 fn an_etcd_restart_during_an_open_draft_does_not_lose_it() {
     let mut cluster = Cluster::start(2, 1);
     let work = tempfile::tempdir().unwrap();

@@ -119,8 +119,8 @@ impl storage_service_server::StorageService for StorageService {
             _ => None,
         };
         let result = put_verified_from(&*self.blobs, &digest, header.size, header.offset, chunks).await;
-        if let (Some(locks), Some(lock)) = (&self.locks, lock) {
-            locks.release(lock).await;
+        if let Some(lock) = lock {
+            lock.release().await;
         }
         crate::metrics::UPLOAD_SECONDS.observe(started.elapsed().as_secs_f64());
         let outcome = match result {

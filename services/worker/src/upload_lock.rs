@@ -6,12 +6,17 @@
 //! `locks/uploads/<sha256>` in the MetaStore, attached to its registration lease. A worker
 //! that dies or stalls past its lease loses the lock with the lease, and the next upload
 //! of the blob proceeds. (Within one process, `put_verified` serializes uploads itself.)
+//!
+//! A held lock is released by a task of its own, whether the upload ends or its request is
+//! dropped: tonic drops a PutBlob handler whose client went away, at whatever await it
+//! was, and a lock left behind would block every later upload of the blob for as long as
+//! this worker lives (its lease never lapses).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use cairn_core::Digest;
-use cairn_meta::{MetaStore, Registration, Txn};
+use cairn_meta::{LeaseId, MetaError, MetaStore, Registration, Txn};
 use cairn_proto::error_status;
 use tonic::{Code, Status};
 
@@ -29,10 +34,70 @@ pub struct UploadLocks {
     node_id: String,
 }
 
-/// A held lock; release it with [`UploadLocks::release`].
+/// A held lock: released by [`HeldLock::release`], or in the background when dropped.
 pub struct HeldLock {
+    meta: Arc<dyn MetaStore>,
     key: String,
     revision: i64,
+    released: bool,
+}
+
+impl HeldLock {
+    /// Releases the lock, unless it was lost with the lease and taken by someone else.
+    /// The release runs in a task of its own: a request dropped while it waits (its
+    /// client went away) must not leave the lock behind.
+    pub async fn release(mut self) {
+        let task = self.spawn_release();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+
+    fn spawn_release(&mut self) -> Option<tokio::task::JoinHandle<()>> {
+        if std::mem::replace(&mut self.released, true) {
+            return None;
+        }
+        let (meta, key, revision) = (self.meta.clone(), std::mem::take(&mut self.key), self.revision);
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        Some(runtime.spawn(async move { release(&*meta, &key, revision).await }))
+    }
+}
+
+impl Drop for HeldLock {
+    fn drop(&mut self) {
+        self.spawn_release();
+    }
+}
+
+enum Take {
+    Held(HeldLock),
+    /// Our lease lapsed between the write and the read back; try again.
+    LeaseLapsed,
+    HeldElsewhere,
+}
+
+/// One attempt to create the lock key under `lease`.
+async fn try_take(meta: Arc<dyn MetaStore>, key: String, holder: String, lease: LeaseId) -> Result<Take, MetaError> {
+    let txn = Txn::new().when_revision(&key, 0).put_with_lease(&key, holder.into_bytes(), lease);
+    if !meta.txn(txn).await? {
+        return Ok(Take::HeldElsewhere);
+    }
+    // Our own write: its revision fences the release.
+    match meta.get(&key).await? {
+        Some(kv) if kv.lease == Some(lease) => {
+            Ok(Take::Held(HeldLock { meta, key, revision: kv.mod_revision, released: false }))
+        }
+        _ => Ok(Take::LeaseLapsed),
+    }
+}
+
+async fn release(meta: &dyn MetaStore, key: &str, revision: i64) {
+    let txn = Txn::new().when_revision(key, revision).delete(key);
+    match meta.txn(txn).await {
+        Ok(released) => tracing::debug!(key, revision, released, "upload lock released"),
+        // It goes with the lease at the latest.
+        Err(err) => tracing::warn!(key, error = %err, "could not release an upload lock"),
+    }
 }
 
 fn lock_unavailable(message: String, sha256: &Digest) -> Status {
@@ -56,16 +121,20 @@ impl UploadLocks {
                 .registration
                 .lease()
                 .ok_or_else(|| lock_unavailable("this worker lost its lease and stepped down; retry".into(), sha256))?;
-            let txn = Txn::new().when_revision(&key, 0).put_with_lease(&key, self.node_id.as_bytes(), lease);
-            let meta_error = |e: cairn_meta::MetaError| lock_unavailable(format!("metadata store: {e}"), sha256);
-            if self.meta.txn(txn).await.map_err(meta_error)? {
-                // Our own write: its revision fences the release.
-                if let Some(kv) = self.meta.get(&key).await.map_err(meta_error)?
-                    && kv.lease == Some(lease)
-                {
-                    return Ok(HeldLock { key, revision: kv.mod_revision });
+            // Taken in a task of its own: if this request is dropped half-way, the task
+            // still builds the guard, whose drop then releases the lock.
+            let attempt = tokio::spawn(try_take(self.meta.clone(), key.clone(), self.node_id.clone(), lease));
+            let taken = attempt
+                .await
+                .map_err(|e| lock_unavailable(format!("upload lock task: {e}"), sha256))?
+                .map_err(|e| lock_unavailable(format!("metadata store: {e}"), sha256))?;
+            match taken {
+                Take::Held(lock) => {
+                    tracing::debug!(%sha256, revision = lock.revision, "upload lock taken");
+                    return Ok(lock);
                 }
-                continue; // the lease lapsed in between; try again
+                Take::LeaseLapsed => continue,
+                Take::HeldElsewhere => {}
             }
             if tokio::time::Instant::now() + delay > deadline {
                 return Err(lock_unavailable(
@@ -75,15 +144,6 @@ impl UploadLocks {
             }
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_millis(500));
-        }
-    }
-
-    /// Releases a lock, unless it was lost with the lease and taken by someone else.
-    pub async fn release(&self, lock: HeldLock) {
-        let txn = Txn::new().when_revision(&lock.key, lock.revision).delete(&lock.key);
-        if let Err(err) = self.meta.txn(txn).await {
-            // It goes with the lease at the latest.
-            tracing::warn!(key = %lock.key, error = %err, "could not release an upload lock");
         }
     }
 }
