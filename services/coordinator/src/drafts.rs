@@ -2,15 +2,15 @@
 //!
 //! The draft record (state, writers, counters) is one small MetaStore value, changed only
 //! by compare-and-swap. Each accepted change is an immutable segment object in the
-//! BlobStore, `staging/<uid>/<seq>`, so nothing proportional to the number of entries goes
-//! into the MetaStore. The coordinator keeps each draft's entries in memory, rebuilt from
+//! BlobStore, `staging/<uid>/<seq>-<owner revision>`, so nothing proportional to the number
+//! of entries goes into the MetaStore. The coordinator keeps each draft's entries in memory, rebuilt from
 //! the base manifest and the segments whenever its copy is behind the record.
-//! Requests for one draft are serialized by a per-draft lock inside a replica, and across
+//! Requests for one draft are serialized by a per-draft lock inside a replica
+//! (draft_cache.rs), and across
 //! replicas by ownership (ownership.rs): only the owner writes the draft, and every write
 //! is fenced on the owner key's revision.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -24,90 +24,12 @@ use cairn_meta::Txn;
 
 use crate::clock::now_ms;
 use crate::commit::{DraftFence, NewVersion, normalize_metadata, validate_aliases};
+use crate::draft_cache::Slot;
 use crate::error::{decode, encode};
 use crate::manifests::encode_sorted;
 use crate::ownership::Ownership;
 use crate::versions::ResolvedVersion;
 use crate::{CoordError, Coordinator, MAX_ENTRIES_PER_REQUEST, keys};
-
-/// One draft's in-memory entries and how far they are synced with the record.
-#[derive(Default)]
-pub(crate) struct Slot {
-    uid: String,
-    loaded_segments: u64,
-    index: StagedIndex,
-}
-
-/// Per-draft locks and in-memory entries. A slot lives while a request uses it, and after
-/// that only while it holds the entries of a draft this replica loaded (and so owns);
-/// slots of forwarded, unknown and ended drafts go when their last request does, so the
-/// cache holds no more than this replica's open drafts.
-#[derive(Default)]
-pub(crate) struct DraftCache {
-    slots: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Slot>>>>,
-}
-
-/// One request's hold on a draft's slot; settles the slot when dropped.
-pub(crate) struct SlotLease<'a> {
-    cache: &'a DraftCache,
-    key: String,
-    slot: Arc<tokio::sync::Mutex<Slot>>,
-}
-
-impl SlotLease<'_> {
-    /// Waits for the draft's lock.
-    pub(crate) async fn lock(&self) -> tokio::sync::MutexGuard<'_, Slot> {
-        self.slot.lock().await
-    }
-}
-
-impl Drop for SlotLease<'_> {
-    fn drop(&mut self) {
-        let mut slots = self.cache.slots.lock().expect("draft cache lock poisoned");
-        // Only our own slot, and only when no other request holds or awaits it (holders:
-        // the map and this lease); the last of them settles it.
-        let ours = slots.get(&self.key).is_some_and(|slot| Arc::ptr_eq(slot, &self.slot));
-        if !ours || Arc::strong_count(&self.slot) > 2 {
-            return;
-        }
-        let loaded = self.slot.try_lock().map(|slot| !slot.uid.is_empty()).unwrap_or(true);
-        if !loaded {
-            slots.remove(&self.key);
-        }
-        crate::metrics::OPEN_DRAFTS.set(slots.len() as i64);
-    }
-}
-
-impl DraftCache {
-    pub(crate) fn lease(&self, key: &str) -> SlotLease<'_> {
-        let mut slots = self.slots.lock().expect("draft cache lock poisoned");
-        let slot = slots.entry(key.to_owned()).or_default().clone();
-        crate::metrics::OPEN_DRAFTS.set(slots.len() as i64);
-        SlotLease { cache: self, key: key.to_owned(), slot }
-    }
-
-    /// Drops a draft's entries (it ended, or this replica no longer owns it).
-    pub(crate) fn forget(&self, key: &str) {
-        let mut slots = self.slots.lock().expect("draft cache lock poisoned");
-        if let Some(slot) = slots.get(key)
-            && let Ok(mut slot) = slot.try_lock()
-        {
-            *slot = Slot::default();
-        }
-        slots.remove(key);
-        crate::metrics::OPEN_DRAFTS.set(slots.len() as i64);
-    }
-
-    /// Keys of the drafts whose entries are cached.
-    pub(crate) fn cached_keys(&self) -> Vec<String> {
-        self.slots.lock().expect("draft cache lock poisoned").keys().cloned().collect()
-    }
-
-    /// Number of cached slots.
-    pub(crate) fn len(&self) -> usize {
-        self.slots.lock().expect("draft cache lock poisoned").len()
-    }
-}
 
 /// One writer's change, validated for syntax.
 #[derive(Debug, Clone)]

@@ -7,6 +7,7 @@ mod blobs;
 mod clock;
 mod commit;
 mod deletion;
+mod draft_cache;
 mod drafts;
 mod error;
 mod gc;
@@ -91,7 +92,7 @@ pub const MAX_ALIASES_PER_COMMIT: usize = 32;
 pub struct Coordinator {
     meta: Arc<dyn MetaStore>,
     blobs: Arc<dyn BlobStore>,
-    drafts: drafts::DraftCache,
+    drafts: draft_cache::DraftCache,
     request_leases: request_leases::RequestLeases,
     config: CoordinatorConfig,
     node: Node,
@@ -113,7 +114,7 @@ impl Coordinator {
         Ok(Arc::new(Self {
             meta,
             blobs,
-            drafts: drafts::DraftCache::default(),
+            drafts: draft_cache::DraftCache::default(),
             request_leases: Default::default(),
             config,
             node,
