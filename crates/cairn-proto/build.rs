@@ -4,7 +4,10 @@
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto").canonicalize()?;
+    // Read at run time, not baked in with env!(): a build script compiled in one checkout
+    // can be reused from a shared target dir by another checkout.
+    let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
+    let proto_root = manifest_dir.join("../../proto").canonicalize()?;
     let files = ["cairn/v1/types.proto", "cairn/v1/storage.proto", "cairn/v1/coordinator.proto"];
     // The whole directory, canonical: any proto change regenerates the code.
     println!("cargo:rerun-if-changed={}", proto_root.display());
