@@ -39,6 +39,7 @@ macro_rules! blob_conformance_tests {
             an_upload_vanishing_during_a_resume_fails_and_the_retry_starts_afresh,
             an_unreadable_checkpoint_is_discarded,
             listed_objects_carry_their_size_and_modification_time,
+            an_upload_left_behind_is_listed_until_aborted,
         );
     };
     (@each $make_store:expr; $($name:ident),+ $(,)?) => {
@@ -383,4 +384,34 @@ pub async fn listed_objects_carry_their_size_and_modification_time(store: Arc<dy
     }
     let after = store.list_info("info/", Some("info/a"), 10).await.unwrap();
     assert_eq!(after.len(), 1);
+}
+
+/// An upload a worker left behind before saving any checkpoint is listed as incomplete
+/// (where the store can list uploads) until aborted; aborting it twice is not an error.
+pub async fn an_upload_left_behind_is_listed_until_aborted(store: Arc<dyn BlobStore>) {
+    let part = store.part_size();
+    let data = pattern(2 * part as usize, 21);
+    let key = blob_key(&Digest::of(&data));
+    let mut writer = store.resume_put(&key, 0, None, part).await.unwrap();
+    writer.write(Bytes::copy_from_slice(&data[..part as usize])).await.unwrap();
+    writer.write(Bytes::copy_from_slice(&data[part as usize..])).await.unwrap();
+    writer.persist().await.unwrap();
+    drop(writer); // the worker died
+
+    let Some(listed) = store.list_incomplete_uploads("blobs/", 100).await.unwrap() else {
+        // This store cannot list uploads (s3s-fs): recorded upload ids are all there is.
+        return;
+    };
+    let ours: Vec<_> = listed.iter().filter(|u| u.key == key).collect();
+    assert_eq!(ours.len(), 1, "the upload left behind is listed once: {listed:?}");
+    // Its start time is not checked: moto reports the same fixed date for every upload
+    // (the collector relies on its own first sighting too).
+    assert!(store.list_incomplete_uploads("manifests/", 100).await.unwrap().unwrap().is_empty(), "prefix-bounded");
+
+    let upload = ours[0].clone();
+    store.abort_incomplete_upload(&upload).await.unwrap();
+    let after = store.list_incomplete_uploads("blobs/", 100).await.unwrap().unwrap();
+    assert!(after.iter().all(|u| u.key != key), "the aborted upload is still listed: {after:?}");
+    store.abort_incomplete_upload(&upload).await.unwrap();
+    assert_eq!(store.head(&key).await.unwrap(), None, "nothing became visible");
 }

@@ -21,7 +21,7 @@ pub use keys::{blob_key, manifest_key, staging_key, staging_prefix, validate_key
 pub use local::LocalFileStore;
 pub use metered::Metered;
 pub use s3::{S3Config, S3Store};
-pub use store::{BlobStore, BlobStoreExt, BlobWriter, ByteStream, ObjectInfo, once as single_chunk};
+pub use store::{BlobStore, BlobStoreExt, BlobWriter, ByteStream, IncompleteUpload, ObjectInfo, once as single_chunk};
 pub use verify::{
     PutOutcome, discard_stale_upload, put_verified, put_verified_from, upload_checkpoint_key, upload_progress,
     upload_resume_token,

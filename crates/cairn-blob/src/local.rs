@@ -278,6 +278,38 @@ impl BlobStore for LocalFileStore {
         .map_err(|e| BlobError::Io(e.to_string()))?
     }
 
+    async fn list_incomplete_uploads(
+        &self,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Option<Vec<crate::IncompleteUpload>>, BlobError> {
+        let uploads = self.uploads.clone();
+        let prefix = prefix.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            for entry in std::fs::read_dir(&uploads)?.flatten() {
+                let key = entry.file_name().to_string_lossy().replace('%', "/");
+                // A file removed since it was listed is simply not reported.
+                if let (true, Ok(meta)) = (key.starts_with(&prefix), entry.metadata()) {
+                    out.push(crate::IncompleteUpload {
+                        key,
+                        upload_id: String::new(),
+                        initiated_ms: modified_ms(&meta),
+                    });
+                }
+            }
+            out.sort_by(|a, b| a.key.cmp(&b.key));
+            out.truncate(limit);
+            Ok(Some(out))
+        })
+        .await
+        .map_err(|e| BlobError::Io(e.to_string()))?
+    }
+
+    async fn abort_incomplete_upload(&self, upload: &crate::IncompleteUpload) -> Result<(), BlobError> {
+        self.discard_upload(&upload.key, None).await
+    }
+
     async fn list(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<Vec<String>, BlobError> {
         let objects = self.objects.clone();
         let prefix = prefix.to_owned();

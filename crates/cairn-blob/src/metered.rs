@@ -54,6 +54,18 @@ impl BlobStore for Metered {
         timed(self.backend, "list_info", self.inner.list_info(prefix, start_after, limit)).await
     }
 
+    async fn list_incomplete_uploads(
+        &self,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Option<Vec<crate::IncompleteUpload>>, BlobError> {
+        timed(self.backend, "list_incomplete_uploads", self.inner.list_incomplete_uploads(prefix, limit)).await
+    }
+
+    async fn abort_incomplete_upload(&self, upload: &crate::IncompleteUpload) -> Result<(), BlobError> {
+        timed(self.backend, "abort_incomplete_upload", self.inner.abort_incomplete_upload(upload)).await
+    }
+
     fn part_size_for(&self, blob_size: u64) -> Result<u64, BlobError> {
         self.inner.part_size_for(blob_size)
     }

@@ -574,6 +574,66 @@ impl BlobStore for S3Store {
         }
     }
 
+    async fn list_incomplete_uploads(
+        &self,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Option<Vec<crate::IncompleteUpload>>, BlobError> {
+        let mut uploads = Vec::new();
+        let (mut key_marker, mut id_marker): (Option<String>, Option<String>) = (None, None);
+        loop {
+            let request = self
+                .client
+                .list_multipart_uploads()
+                .bucket(&self.bucket)
+                .prefix(format!("{}{prefix}", self.prefix))
+                .max_uploads((limit - uploads.len()).min(1000) as i32)
+                .set_key_marker(key_marker.take())
+                .set_upload_id_marker(id_marker.take());
+            let page = match crate::metrics::timed("s3", "list_multipart_uploads", request.send()).await {
+                Ok(page) => page,
+                // s3s-fs answers 501 NotImplemented: the recorded upload ids must do.
+                Err(err) if status_of(&err) == Some(501) => return Ok(None),
+                Err(err) => return Err(s3_error(err)),
+            };
+            for upload in page.uploads() {
+                let (Some(key), Some(upload_id)) = (upload.key(), upload.upload_id()) else { continue };
+                let Some(key) = key.strip_prefix(&self.prefix) else { continue };
+                let initiated_ms = upload.initiated().and_then(|t| t.to_millis().ok()).unwrap_or(0).max(0) as u64;
+                uploads.push(crate::IncompleteUpload {
+                    key: key.to_owned(),
+                    upload_id: upload_id.to_owned(),
+                    initiated_ms,
+                });
+            }
+            key_marker = page.next_key_marker().map(str::to_owned);
+            id_marker = page.next_upload_id_marker().map(str::to_owned);
+            if page.is_truncated() != Some(true) || key_marker.is_none() || uploads.len() >= limit {
+                uploads.truncate(limit);
+                return Ok(Some(uploads));
+            }
+        }
+    }
+
+    async fn abort_incomplete_upload(&self, upload: &crate::IncompleteUpload) -> Result<(), BlobError> {
+        let aborted = crate::metrics::timed(
+            "s3",
+            "abort_multipart_upload",
+            self.client
+                .abort_multipart_upload()
+                .bucket(&self.bucket)
+                .key(self.object_key(&upload.key)?)
+                .upload_id(&upload.upload_id)
+                .send(),
+        )
+        .await;
+        match aborted {
+            Ok(_) => Ok(()),
+            Err(err) if status_of(&err) == Some(404) => Ok(()),
+            Err(err) => Err(s3_error(err)),
+        }
+    }
+
     async fn list(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<Vec<String>, BlobError> {
         Ok(self.list_info(prefix, start_after, limit).await?.into_iter().map(|o| o.key).collect())
     }

@@ -19,6 +19,18 @@ pub struct ObjectInfo {
     pub modified_ms: u64,
 }
 
+/// A multipart upload the store holds that was never completed or aborted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncompleteUpload {
+    /// The key the upload would create.
+    pub key: String,
+    /// The store's id of the upload (empty for the local store: one upload per key).
+    pub upload_id: String,
+    /// When the upload started (S3) or last grew (local), in ms since the Unix epoch, as
+    /// the store says: moto reports one fixed date in 2010 for every upload.
+    pub initiated_ms: u64,
+}
+
 /// An object being written; nothing is visible under its key until `commit`.
 #[async_trait]
 pub trait BlobWriter: Send {
@@ -93,6 +105,23 @@ pub trait BlobStore: Send + Sync + 'static {
         start_after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<ObjectInfo>, BlobError>;
+
+    /// Up to `limit` unfinished uploads of keys under `prefix`, whether or not a checkpoint
+    /// records them (a worker that died before its first checkpoint leaves one behind);
+    /// `None` when the store cannot list them (s3s-fs has no ListMultipartUploads).
+    async fn list_incomplete_uploads(
+        &self,
+        _prefix: &str,
+        _limit: usize,
+    ) -> Result<Option<Vec<IncompleteUpload>>, BlobError> {
+        Ok(None)
+    }
+
+    /// Aborts an unfinished upload found by [`BlobStore::list_incomplete_uploads`]; one
+    /// already gone is not an error.
+    async fn abort_incomplete_upload(&self, _upload: &IncompleteUpload) -> Result<(), BlobError> {
+        Ok(())
+    }
 }
 
 /// Conveniences for small objects.

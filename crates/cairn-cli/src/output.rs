@@ -160,7 +160,7 @@ impl Printer {
             human_bytes(summary.freed_bytes),
             summary.kept_blobs,
             summary.deleted_staging,
-            summary.deleted_checkpoints
+            summary.deleted_checkpoints + summary.aborted_uploads
         );
         Self { human, json: to_json(&summary) }
     }

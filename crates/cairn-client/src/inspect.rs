@@ -209,6 +209,7 @@ impl Client {
             deleted_checkpoints: r.deleted_checkpoints,
             expired_versions: r.expired_versions,
             retired_versions: r.retired_versions,
+            aborted_uploads: r.aborted_uploads,
             generation: r.generation,
             duration_ms: r.duration_ms,
         })

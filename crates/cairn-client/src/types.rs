@@ -278,6 +278,8 @@ pub struct GcSummary {
     pub expired_versions: u64,
     /// Versions deleted by retention policies.
     pub retired_versions: u64,
+    /// Unfinished uploads no checkpoint recorded, aborted.
+    pub aborted_uploads: u64,
     /// The collection's generation.
     pub generation: u64,
     /// How long it took.

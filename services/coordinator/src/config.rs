@@ -17,6 +17,10 @@ pub struct HousekeepingArgs {
     /// Objects younger than this many seconds are never collected.
     #[arg(long, env = "CAIRN_GC_GRACE_SECS", default_value_t = 6 * 3600)]
     pub gc_grace_secs: u64,
+    /// Unfinished uploads idle for this many seconds (or the grace period, if longer) are
+    /// discarded by the collector.
+    #[arg(long, env = "CAIRN_GC_UPLOAD_IDLE_SECS", default_value_t = 3600)]
+    pub gc_upload_idle_secs: u64,
     /// Seconds the records of committed, aborted and expired drafts are kept before the
     /// expiry sweep deletes them.
     #[arg(long, env = "CAIRN_DRAFT_RETENTION_SECS", default_value_t = 24 * 3600)]
@@ -28,6 +32,7 @@ impl HousekeepingArgs {
     pub fn apply(&self, config: &mut crate::CoordinatorConfig) {
         config.gc_interval = (self.gc_interval_secs > 0).then(|| Duration::from_secs(self.gc_interval_secs));
         config.gc_grace = Duration::from_secs(self.gc_grace_secs);
+        config.gc_upload_idle = Duration::from_secs(self.gc_upload_idle_secs);
         config.draft_retention = Duration::from_secs(self.draft_retention_secs);
     }
 }

@@ -396,6 +396,7 @@ impl CoordinatorService for CoordinatorGrpc {
             duration_ms: report.duration_ms,
             expired_versions: report.expired_versions,
             retired_versions: report.retired_versions,
+            aborted_uploads: report.aborted_uploads,
         }))
     }
 

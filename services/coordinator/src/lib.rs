@@ -53,6 +53,8 @@ pub struct CoordinatorConfig {
     pub gc_interval: Option<Duration>,
     /// Objects younger than this are never collected.
     pub gc_grace: Duration,
+    /// Unfinished uploads idle for less than this (or the grace, if longer) are kept.
+    pub gc_upload_idle: Duration,
     /// How long the records of ended drafts are kept (so late requests get the right
     /// answer) before the expiry sweep deletes them.
     pub draft_retention: Duration,
@@ -70,6 +72,7 @@ impl CoordinatorConfig {
             forward_timeout: Duration::from_secs(30),
             gc_interval: Some(Duration::from_secs(3600)),
             gc_grace: Duration::from_secs(6 * 3600),
+            gc_upload_idle: Duration::from_secs(3600),
             draft_retention: Duration::from_secs(24 * 3600),
         }
     }

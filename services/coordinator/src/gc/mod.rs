@@ -12,8 +12,9 @@
 //!    not journaled in an honoured generation (re-read before each batch of deletions),
 //!    and older than the grace period; manifests likewise;
 //! 4. removes staging segments of ended drafts, upload checkpoints idle for longer than
-//!    the grace period (and at least an hour) with their multipart uploads, and journals
-//!    no collection honours any more.
+//!    the grace period and the upload idle time (an hour) with their multipart uploads,
+//!    unfinished uploads that no checkpoint records (uploads.rs), and journals no
+//!    collection honours any more.
 //!
 //! Progress (`gc/progress`: generation and next shard) is saved after every shard, so a
 //! collection whose collector died is resumed by the next one, which marks again and
@@ -21,6 +22,7 @@
 
 mod journal;
 mod marks;
+mod uploads;
 
 pub(crate) use journal::journal_prefix;
 
@@ -46,8 +48,6 @@ const PROGRESS_KEY: &str = "gc/progress";
 const BATCH: usize = 1000;
 /// Deletions in flight at once.
 const DELETE_CONCURRENCY: usize = 32;
-/// Upload checkpoints idle for less than this are never discarded, whatever the grace.
-const MIN_CHECKPOINT_IDLE: Duration = Duration::from_secs(3600);
 
 /// How to run a collection.
 #[derive(Debug, Clone, Copy)]
@@ -74,6 +74,8 @@ pub struct GcReport {
     pub expired_versions: u64,
     /// Versions deleted by retention policies.
     pub retired_versions: u64,
+    /// Unfinished uploads no checkpoint recorded, aborted.
+    pub aborted_uploads: u64,
     /// Digests marked live (with repeats).
     pub marked: u64,
     pub duration_ms: u64,
@@ -163,6 +165,7 @@ impl Coordinator {
         report.freed_bytes += manifests.freed_bytes;
         report.deleted_staging = self.sweep_staging(&mut marked, options).await?;
         report.deleted_checkpoints = self.sweep_checkpoints(started_ms, options).await?;
+        report.aborted_uploads = self.sweep_incomplete_uploads(started_ms, options).await?;
         if !options.dry_run {
             report.deleted_journals = self.sweep_journals(&generations, cutoff_ms).await?;
             self.meta.txn(Txn::new().delete(PROGRESS_KEY)).await?;
@@ -378,11 +381,16 @@ impl Coordinator {
         Ok(deleted)
     }
 
-    /// Discards uploads whose checkpoint has been idle for longer than the grace period
-    /// (and at least an hour), with their multipart uploads.
+    /// Uploads idle since before this are abandoned: idle for longer than the grace period
+    /// and the upload idle time (an hour by default; a part upload times out long before).
+    pub(super) fn upload_cutoff(&self, started_ms: u64, options: GcOptions) -> u64 {
+        started_ms.saturating_sub(options.grace.max(self.config.gc_upload_idle).as_millis() as u64)
+    }
+
+    /// Discards uploads whose checkpoint has been idle past [`Self::upload_cutoff`], with
+    /// their multipart uploads.
     async fn sweep_checkpoints(&self, started_ms: u64, options: GcOptions) -> Result<u64, CoordError> {
-        let idle = options.grace.max(MIN_CHECKPOINT_IDLE).as_millis() as u64;
-        let cutoff = started_ms.saturating_sub(idle);
+        let cutoff = self.upload_cutoff(started_ms, options);
         let mut deleted = 0;
         let mut after: Option<String> = None;
         loop {

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use cairn_blob::{BlobError, BlobStore, BlobWriter, ByteStream, ObjectInfo, put_verified, single_chunk};
+use cairn_blob::{
+    BlobError, BlobStore, BlobWriter, ByteStream, IncompleteUpload, ObjectInfo, put_verified, single_chunk,
+};
 use cairn_coordinator::{CoordError, Coordinator, CoordinatorConfig, FinishCommand, UpsertCommand};
 use cairn_core::{ConflictPolicy, Digest, Entry, EntryPath};
 use cairn_meta::{EtcdStore, MetaStore};
@@ -27,10 +29,22 @@ pub async fn replica(
     blobs: Arc<dyn BlobStore>,
     node_id: &str,
 ) -> Result<Arc<Coordinator>, CoordError> {
+    replica_with(etcd, namespace, blobs, node_id, |_| {}).await
+}
+
+/// Like [`replica`], with `configure` applied to its configuration.
+pub async fn replica_with(
+    etcd: &EtcdServer,
+    namespace: &str,
+    blobs: Arc<dyn BlobStore>,
+    node_id: &str,
+    configure: impl FnOnce(&mut CoordinatorConfig),
+) -> Result<Arc<Coordinator>, CoordError> {
     let mut config = CoordinatorConfig::new(&format!("http://{node_id}.invalid:1"));
     config.node_id = node_id.to_owned();
     config.lease_ttl = Duration::from_secs(2);
     config.gc_interval = None;
+    configure(&mut config);
     Coordinator::start(meta(etcd, namespace).await, blobs, config).await
 }
 
@@ -109,6 +123,17 @@ impl BlobStore for HookedStore {
     }
     async fn discard_upload(&self, key: &str, token: Option<&str>) -> Result<(), BlobError> {
         self.inner.discard_upload(key, token).await
+    }
+    async fn list_incomplete_uploads(
+        &self,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Option<Vec<IncompleteUpload>>, BlobError> {
+        self.inner.list_incomplete_uploads(prefix, limit).await
+    }
+    async fn abort_incomplete_upload(&self, upload: &IncompleteUpload) -> Result<(), BlobError> {
+        (self.hook)(Op::Delete, &upload.key).await;
+        self.inner.abort_incomplete_upload(upload).await
     }
     fn part_size(&self) -> u64 {
         self.inner.part_size()

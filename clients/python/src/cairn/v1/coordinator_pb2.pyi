@@ -337,7 +337,7 @@ class CollectGarbageRequest(_message.Message):
     def __init__(self, dry_run: bool = ..., grace_seconds: _Optional[int] = ...) -> None: ...
 
 class CollectGarbageResponse(_message.Message):
-    __slots__ = ("dry_run", "deleted_blobs", "freed_bytes", "kept_blobs", "deleted_manifests", "deleted_staging", "deleted_checkpoints", "deleted_journals", "generation", "duration_ms", "expired_versions", "retired_versions")
+    __slots__ = ("dry_run", "deleted_blobs", "freed_bytes", "kept_blobs", "deleted_manifests", "deleted_staging", "deleted_checkpoints", "deleted_journals", "generation", "duration_ms", "expired_versions", "retired_versions", "aborted_uploads")
     DRY_RUN_FIELD_NUMBER: _ClassVar[int]
     DELETED_BLOBS_FIELD_NUMBER: _ClassVar[int]
     FREED_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -350,6 +350,7 @@ class CollectGarbageResponse(_message.Message):
     DURATION_MS_FIELD_NUMBER: _ClassVar[int]
     EXPIRED_VERSIONS_FIELD_NUMBER: _ClassVar[int]
     RETIRED_VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    ABORTED_UPLOADS_FIELD_NUMBER: _ClassVar[int]
     dry_run: bool
     deleted_blobs: int
     freed_bytes: int
@@ -362,7 +363,8 @@ class CollectGarbageResponse(_message.Message):
     duration_ms: int
     expired_versions: int
     retired_versions: int
-    def __init__(self, dry_run: bool = ..., deleted_blobs: _Optional[int] = ..., freed_bytes: _Optional[int] = ..., kept_blobs: _Optional[int] = ..., deleted_manifests: _Optional[int] = ..., deleted_staging: _Optional[int] = ..., deleted_checkpoints: _Optional[int] = ..., deleted_journals: _Optional[int] = ..., generation: _Optional[int] = ..., duration_ms: _Optional[int] = ..., expired_versions: _Optional[int] = ..., retired_versions: _Optional[int] = ...) -> None: ...
+    aborted_uploads: int
+    def __init__(self, dry_run: bool = ..., deleted_blobs: _Optional[int] = ..., freed_bytes: _Optional[int] = ..., kept_blobs: _Optional[int] = ..., deleted_manifests: _Optional[int] = ..., deleted_staging: _Optional[int] = ..., deleted_checkpoints: _Optional[int] = ..., deleted_journals: _Optional[int] = ..., generation: _Optional[int] = ..., duration_ms: _Optional[int] = ..., expired_versions: _Optional[int] = ..., retired_versions: _Optional[int] = ..., aborted_uploads: _Optional[int] = ...) -> None: ...
 
 class FindMissingBlobsRequest(_message.Message):
     __slots__ = ("sha256",)
