@@ -5,6 +5,7 @@ mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use support::{CliResult, cairn_bin, write_tree};
 
@@ -24,7 +25,8 @@ impl Drop for Server {
 
 fn start(root: &std::path::Path) -> Server {
     let mut child = Command::new(cairn_bin())
-        .args(["dev", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--data-dir"])
+        .args(["dev", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--expiry-sweep-secs", "1"])
+        .arg("--data-dir")
         .arg(root.join("data"))
         .env("CAIRN_LOG_FORMAT", "json")
         .env("CAIRN_LOG", "info")
@@ -95,6 +97,16 @@ fn metrics_move_after_a_log_and_a_finish() {
     assert!(value(&after, r#"cairn_blobstore_requests_total{backend="local",op="head",outcome="ok"}"#) >= 3.0);
     assert!(after.contains("cairn_open_drafts"), "{after}");
     assert!(!after.contains("name=\"m\""), "no artifact names as labels");
+
+    // Keys by kind, counted by the expiry sweep (every second here): two artifacts with a
+    // version each (the second log was a dedup), and the ended draft's record.
+    let counted = support::wait_until(Duration::from_secs(10), || {
+        value(&scrape(&server.admin), r#"cairn_meta_keys{kind="versions"}"#) == 2.0
+    });
+    let metrics = scrape(&server.admin);
+    assert!(counted, "{metrics}");
+    assert_eq!(value(&metrics, r#"cairn_meta_keys{kind="artifacts"}"#), 2.0);
+    assert_eq!(value(&metrics, r#"cairn_meta_keys{kind="drafts"}"#), 1.0);
 }
 
 #[test]

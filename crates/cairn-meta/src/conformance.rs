@@ -19,6 +19,7 @@ macro_rules! meta_conformance_tests {
             compare_and_swap_rejects_stale_revisions,
             failed_compare_applies_no_operation,
             range_is_ordered_prefix_bounded_and_pages,
+            count_is_prefix_bounded_and_skips_expired_keys,
             delete_removes_the_key,
             oversize_transactions_and_values_are_refused_untouched,
             leased_key_disappears_on_revoke,
@@ -99,6 +100,22 @@ pub async fn range_is_ordered_prefix_bounded_and_pages(store: Arc<dyn MetaStore>
     assert_eq!(keys(store.range("p/", Some("p/b"), 100).await.unwrap()), ["p/c", "p/d"]);
     assert_eq!(keys(store.range("p/", Some("p/d"), 100).await.unwrap()), Vec::<String>::new());
     assert_eq!(keys(store.range("q/", None, 100).await.unwrap()), Vec::<String>::new());
+}
+
+/// `count` counts live keys under a prefix and nothing else.
+pub async fn count_is_prefix_bounded_and_skips_expired_keys(store: Arc<dyn MetaStore>) {
+    for key in ["p/c", "p/a", "p/b", "p0", "o/z"] {
+        store.put(key, key.as_bytes().to_vec()).await.unwrap();
+    }
+    assert_eq!(store.count("p/").await.unwrap(), 3);
+    assert_eq!(store.count("p").await.unwrap(), 4);
+    assert_eq!(store.count("q/").await.unwrap(), 0);
+    let lease = store.grant_lease(Duration::from_secs(30)).await.unwrap();
+    store.txn(Txn::new().put_with_lease("p/leased", b"x".to_vec(), lease)).await.unwrap();
+    assert_eq!(store.count("p/").await.unwrap(), 4);
+    store.revoke_lease(lease).await.unwrap();
+    store.delete("p/a").await.unwrap();
+    assert_eq!(store.count("p/").await.unwrap(), 2, "a deleted key and a revoked lease's key are not counted");
 }
 
 /// A deleted key reads as absent and its revision as 0.

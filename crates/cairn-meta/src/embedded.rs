@@ -190,6 +190,28 @@ impl MetaStore for EmbeddedStore {
         .await
     }
 
+    async fn count(&self, prefix: &str) -> Result<u64, MetaError> {
+        let prefix = prefix.to_owned();
+        self.blocking(move |db| {
+            let read = db.begin_read().map_err(MetaError::backend)?;
+            let kv = read.open_table(KV).map_err(MetaError::backend)?;
+            let leases = read.open_table(LEASES).map_err(MetaError::backend)?;
+            let now = now_ms();
+            let mut count = 0;
+            for row in kv.range::<&str>(prefix.as_str()..).map_err(MetaError::backend)? {
+                let (key, raw) = row.map_err(MetaError::backend)?;
+                if !key.value().starts_with(prefix.as_str()) {
+                    break;
+                }
+                if is_live(&decode(key.value(), raw.value())?, &leases, now)? {
+                    count += 1;
+                }
+            }
+            Ok(count)
+        })
+        .await
+    }
+
     async fn range(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<Vec<KeyValue>, MetaError> {
         let prefix = prefix.to_owned();
         let start_after = start_after.map(str::to_owned);

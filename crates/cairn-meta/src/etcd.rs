@@ -100,6 +100,13 @@ impl MetaStore for EtcdStore {
         response.kvs().first().map(|kv| self.convert(kv)).transpose()
     }
 
+    async fn count(&self, prefix: &str) -> Result<u64, MetaError> {
+        let full_prefix = self.full(prefix);
+        let options = GetOptions::new().with_range(prefix_end(&full_prefix)).with_count_only();
+        let response = self.client.kv_client().get(full_prefix, Some(options)).await.map_err(to_meta_error)?;
+        Ok(response.count().max(0) as u64)
+    }
+
     async fn range(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<Vec<KeyValue>, MetaError> {
         let full_prefix = self.full(prefix);
         let start = match start_after {

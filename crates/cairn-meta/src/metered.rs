@@ -41,6 +41,13 @@ impl MetaStore for Metered {
         result
     }
 
+    async fn count(&self, prefix: &str) -> Result<u64, MetaError> {
+        let started = Instant::now();
+        let result = self.inner.count(prefix).await;
+        self.record("count", started, &result);
+        result
+    }
+
     async fn txn(&self, txn: Txn) -> Result<bool, MetaError> {
         let started = Instant::now();
         let result = self.inner.txn(txn).await;

@@ -122,6 +122,9 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Applies `txn` atomically; returns false (and writes nothing) when a compare fails.
     async fn txn(&self, txn: Txn) -> Result<bool, MetaError>;
 
+    /// How many keys start with `prefix` (for the keys-by-kind gauge: values are not read).
+    async fn count(&self, prefix: &str) -> Result<u64, MetaError>;
+
     /// Grants a lease that expires `ttl` after its last keep-alive.
     async fn grant_lease(&self, ttl: Duration) -> Result<LeaseId, MetaError>;
 

@@ -144,6 +144,17 @@ impl Coordinator {
         Ok(addresses)
     }
 
+    /// Sets the keys-by-kind gauge (`cairn_meta_keys`); an unreachable store leaves it as
+    /// it was.
+    pub async fn count_meta_keys(&self) {
+        for kind in metrics::META_KEY_KINDS {
+            match self.meta.count(&format!("{kind}/")).await {
+                Ok(count) => metrics::META_KEYS.with_label_values(&[kind]).set(count as i64),
+                Err(err) => return tracing::debug!(error = %err, "could not count metadata keys"),
+            }
+        }
+    }
+
     /// Number of drafts whose lock or entries this replica holds in memory.
     pub fn cached_drafts(&self) -> usize {
         self.drafts.len()
@@ -159,6 +170,7 @@ impl Coordinator {
                 if let Err(err) = coordinator.sweep_expired_drafts().await {
                     tracing::warn!(error = %err, "expiry sweep failed");
                 }
+                coordinator.count_meta_keys().await;
             }
         })
     }

@@ -2,7 +2,9 @@
 
 use std::sync::LazyLock;
 
-use prometheus::{IntCounterVec, IntGauge, register_int_counter_vec, register_int_gauge};
+use prometheus::{
+    IntCounterVec, IntGauge, IntGaugeVec, register_int_counter_vec, register_int_gauge, register_int_gauge_vec,
+};
 
 /// Commits by kind (`log`, `finish`) and result (`new`, `dedup`, `error`).
 pub static COMMITS: LazyLock<IntCounterVec> = LazyLock::new(|| {
@@ -43,9 +45,20 @@ pub(crate) fn record_gc(report: &crate::GcReport, took: std::time::Duration) {
         ("manifest", report.deleted_manifests),
         ("staging", report.deleted_staging),
         ("checkpoint", report.deleted_checkpoints),
+        ("upload", report.aborted_uploads),
         ("journal", report.deleted_journals),
         ("bytes", report.freed_bytes),
     ] {
         GC_RECLAIMED.with_label_values(&[kind]).inc_by(count);
     }
 }
+
+/// MetaStore keys by kind (the first segment of the key), counted by every expiry sweep.
+pub static META_KEYS: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    register_int_gauge_vec!("cairn_meta_keys", "MetaStore keys by kind, counted by the expiry sweep", &["kind"])
+        .expect("registers once")
+});
+
+/// The kinds of MetaStore keys, by prefix: what etcd's size is made of.
+pub(crate) const META_KEY_KINDS: [&str; 10] =
+    ["artifacts", "versions", "digests", "aliases", "drafts", "owners", "requests", "members", "locks", "gc"];
