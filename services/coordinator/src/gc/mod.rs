@@ -88,6 +88,22 @@ struct Progress {
     next_shard: u16,
 }
 
+/// The digests journaled by requests in flight, and which journals they came from: a
+/// journal never changes once written, so each re-read before a batch of deletions lists
+/// the journals and reads only the new ones (re-reading all of them for each of the 256
+/// shards cost one GET per journal per shard).
+#[derive(Default)]
+struct Journaled {
+    read: HashSet<String>,
+    digests: HashSet<Digest>,
+}
+
+impl Journaled {
+    fn contains(&self, digest: &Digest) -> bool {
+        self.digests.contains(digest)
+    }
+}
+
 /// Everything the mark phase found live.
 struct Marked {
     blobs: MarkSet,
@@ -131,7 +147,8 @@ impl Coordinator {
         report.marked = marked.blobs.marked;
         report.expired_versions = marked.expired_versions;
         marked.blobs.finish()?;
-        let mut journaled = self.read_journals(&generations, cutoff_ms).await?;
+        let mut journaled = Journaled::default();
+        self.read_journals(&generations, cutoff_ms, &mut journaled).await?;
 
         for shard in first_shard..=255u8 {
             let live = marked.blobs.shard(shard)?;
@@ -282,13 +299,14 @@ impl Coordinator {
         Ok(marked)
     }
 
-    /// Every digest journaled in a generation the collection honours.
+    /// Adds every digest journaled in a generation the collection honours, reading only
+    /// the journals not read before.
     async fn read_journals(
         &self,
         generations: &journal::Generations,
         cutoff_ms: u64,
-    ) -> Result<HashSet<Digest>, CoordError> {
-        let mut journaled = HashSet::new();
+        journaled: &mut Journaled,
+    ) -> Result<(), CoordError> {
         let oldest = generations.current.saturating_sub(journal::REMEMBERED as u64);
         for g in (oldest..=generations.current).filter(|g| generations.honours(*g, cutoff_ms)) {
             let prefix = journal_prefix(g);
@@ -298,16 +316,20 @@ impl Coordinator {
                 let Some(last) = page.last() else { break };
                 after = Some(last.clone());
                 for key in page {
+                    if journaled.read.contains(&key) {
+                        continue;
+                    }
                     let bytes = cairn_blob::BlobStoreExt::get_bytes(&*self.blobs, &key).await?;
                     for line in String::from_utf8_lossy(&bytes).lines() {
                         if let Ok(digest) = Digest::parse_hex(line.trim()) {
-                            journaled.insert(digest);
+                            journaled.digests.insert(digest);
                         }
                     }
+                    journaled.read.insert(key);
                 }
             }
         }
-        Ok(journaled)
+        Ok(())
     }
 
     /// Sweeps one prefix of content-addressed objects (`<prefix><...>/<hex digest>` or
@@ -319,7 +341,7 @@ impl Coordinator {
         cutoff_ms: u64,
         options: GcOptions,
         generations: &journal::Generations,
-        journaled: &mut HashSet<Digest>,
+        journaled: &mut Journaled,
         report: &mut GcReport,
         live: impl Fn(&Digest) -> bool,
     ) -> Result<(), CoordError> {
@@ -343,7 +365,7 @@ impl Coordinator {
                 continue;
             }
             // Requests may have journaled some candidates since the last read.
-            *journaled = self.read_journals(generations, cutoff_ms).await?;
+            self.read_journals(generations, cutoff_ms, journaled).await?;
             let (kept, doomed): (Vec<_>, Vec<_>) = candidates.into_iter().partition(|(d, _)| journaled.contains(d));
             report.kept_blobs += kept.len() as u64;
             report.deleted_blobs += doomed.len() as u64;
