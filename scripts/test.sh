@@ -3,7 +3,8 @@
 # clippy, then runs every unit, property, conformance and end-to-end test, and the Python
 # SDK's tests at both ends of its supported grpcio/protobuf range, runs the chaos harness
 # (a seeded fault run over a real cluster on s3s-fs and on moto), and validates the Helm
-# chart and the example Job without a cluster.
+# chart and the example Job without a cluster, and the Node.js example client against a
+# live server.
 # Usage: bash scripts/test.sh   (from anywhere; needs cargo and npm, both on the machine image)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,3 +67,7 @@ bash scripts/check-chart.sh
 step "Python SDK tests (clients/python), against the cairn binary built above"
 CAIRN_BIN="$target_dir/debug/cairn" \
     bash clients/python/scripts/test.sh
+
+step "Node.js example client (examples/node), against the cairn binary built above"
+# npm ci installs exactly the lockfile's versions; the test starts its own `cairn dev`.
+(cd examples/node && npm ci --no-audit --no-fund --loglevel=error && CAIRN_BIN="$target_dir/debug/cairn" npm test)
