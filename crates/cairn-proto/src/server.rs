@@ -1,6 +1,6 @@
-//! Serving the API: every cairn server adds `grpc.health.v1` and reflection to its own
-//! services, reports SERVING for them, and on SIGINT/SIGTERM reports NOT_SERVING and
-//! drains in-flight requests before returning.
+//! Serving the API: every cairn server adds `grpc.health.v1` and reflection (v1 and
+//! v1alpha) to its own services, reports SERVING for them, and on SIGINT/SIGTERM reports
+//! NOT_SERVING and drains in-flight requests before returning.
 
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -15,10 +15,16 @@ pub async fn serve(
     add_services: impl FnOnce(Router) -> Router,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(crate::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
+    // Reflection in both versions: grpcurl before 1.9 and many GUI clients only speak
+    // v1alpha. google.rpc's types are served too, so that tools print a refusal's ErrorInfo.
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(crate::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection().build_v1()?;
+    let reflection_v1alpha = reflection().build_v1alpha()?;
     for name in service_names {
         health_reporter.set_service_status(*name, ServingStatus::Serving).await;
     }
@@ -29,7 +35,8 @@ pub async fn serve(
         .initial_connection_window_size(CONNECTION_WINDOW)
         .max_frame_size(MAX_FRAME)
         .tcp_nodelay(true);
-    let router = add_services(builder.add_service(health_service).add_service(reflection));
+    let router =
+        add_services(builder.add_service(health_service).add_service(reflection_v1).add_service(reflection_v1alpha));
     let names: Vec<String> = service_names.iter().map(|s| s.to_string()).collect();
     let shutdown = async move {
         shutdown_signal().await;
