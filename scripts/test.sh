@@ -44,6 +44,13 @@ if git rev-parse --verify -q HEAD~1 >/dev/null; then
     npx --yes @bufbuild/buf@1.57.0 breaking --against '.git#ref=HEAD~1'
 fi
 
+step "docs/api-reference.md matches the protos' comments"
+npx --yes @bufbuild/buf@1.57.0 build -o -#format=json | python3 scripts/gen-api-reference.py > "${TMPDIR:-/tmp}/api-reference.md"
+if ! diff -u docs/api-reference.md "${TMPDIR:-/tmp}/api-reference.md"; then
+    echo "docs/api-reference.md is stale: regenerate it with the command in scripts/gen-api-reference.py"
+    exit 1
+fi
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

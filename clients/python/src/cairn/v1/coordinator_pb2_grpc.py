@@ -116,6 +116,19 @@ class CoordinatorServiceServicer(object):
     def Upsert(self, request, context):
         """Adds, replaces or removes entries of one writer in the draft keyed by
         (project, artifact, distributed_id), opening the draft on first use.
+
+        Retry: safe. With the same request_id, an upsert that was applied is answered again,
+        not applied twice (a removal does not then fail); without one, re-sending staged
+        entries changes nothing, but a repeated removal fails with PATH_NOT_FOUND.
+        Errors: INVALID_ARGUMENT INVALID_PATH, INVALID_NAME, INVALID_DIGEST, INVALID_REFERENCE,
+        DUPLICATE_PATH, TOO_MANY_ENTRIES, TYPE_MISMATCH, SIZE_MISMATCH; ALREADY_EXISTS
+        PATH_CONFLICT; FAILED_PRECONDITION BLOB_NOT_STORED, WRITER_SEALED, DRAFT_COMMITTED,
+        DRAFT_ABORTED, DRAFT_EXPIRED, DRAFT_SEALING, EXPECTED_WRITERS_MISMATCH,
+        TOO_MANY_WRITERS; NOT_FOUND PATH_NOT_FOUND, VERSION_NOT_FOUND (base);
+        RESOURCE_EXHAUSTED WRITER_LIMIT, RECORD_TOO_LARGE; ABORTED CONCURRENT_UPDATE;
+        UNAVAILABLE NOT_OWNER, OWNER_UNREACHABLE.
+        Limits: 10,000 entries and removals per request; 128 writers per draft; paths of at
+        most 1,024 bytes; every entry's blob must be stored first.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -123,6 +136,12 @@ class CoordinatorServiceServicer(object):
 
     def SealWriter(self, request, context):
         """Declares a writer done; a sealed writer cannot change its entries.
+
+        Retry: safe: sealing a sealed writer answers the same draft.
+        Errors: INVALID_ARGUMENT INVALID_NAME; NOT_FOUND DRAFT_NOT_FOUND; FAILED_PRECONDITION
+        DRAFT_COMMITTED, DRAFT_ABORTED, DRAFT_EXPIRED, DRAFT_SEALING; RESOURCE_EXHAUSTED
+        WRITER_LIMIT; ABORTED CONCURRENT_UPDATE; UNAVAILABLE NOT_OWNER, OWNER_UNREACHABLE.
+        Limits: 128 writers per draft.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -130,6 +149,14 @@ class CoordinatorServiceServicer(object):
 
     def Finish(self, request, context):
         """Commits a draft as the artifact's next version, or returns the version it already made.
+
+        Retry: safe: a committed draft answers with the version it made (dedup tells whether
+        that version was new or the latest version's content again).
+        Errors: INVALID_ARGUMENT INVALID_NAME, INVALID_METADATA, TOO_MANY_ALIASES; NOT_FOUND
+        DRAFT_NOT_FOUND; FAILED_PRECONDITION WRITERS_STILL_ACTIVE (after wait_seconds),
+        EXPECTED_WRITERS_MISMATCH, DRAFT_ABORTED, DRAFT_EXPIRED; ABORTED CONCURRENT_UPDATE;
+        UNAVAILABLE NOT_OWNER, OWNER_UNREACHABLE.
+        Limits: wait_seconds up to 3,600; 32 aliases; metadata_json up to 16 KiB.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -137,6 +164,11 @@ class CoordinatorServiceServicer(object):
 
     def Abort(self, request, context):
         """Abandons an open draft.
+
+        Retry: safe: aborting an aborted draft answers the same draft.
+        Errors: INVALID_ARGUMENT INVALID_NAME; NOT_FOUND DRAFT_NOT_FOUND; FAILED_PRECONDITION
+        DRAFT_COMMITTED, DRAFT_EXPIRED, DRAFT_SEALING; ABORTED CONCURRENT_UPDATE; UNAVAILABLE
+        NOT_OWNER, OWNER_UNREACHABLE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -144,6 +176,11 @@ class CoordinatorServiceServicer(object):
 
     def GetDraft(self, request, context):
         """Reads the state of a draft.
+
+        Retry: safe (a read).
+        Errors: INVALID_ARGUMENT INVALID_NAME; NOT_FOUND DRAFT_NOT_FOUND (never opened, or
+        ended longer ago than the server's draft retention); UNAVAILABLE NOT_OWNER,
+        OWNER_UNREACHABLE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -151,6 +188,15 @@ class CoordinatorServiceServicer(object):
 
     def Log(self, request_iterator, context):
         """Commits a complete file set from one run: a header, then entry batches.
+
+        Retry: safe with the same request_id: a Log that committed answers with that version,
+        even if other commits landed since; without one, the same content is a dedup hit on
+        the latest version unless another commit landed in between.
+        Errors: INVALID_ARGUMENT MALFORMED_STREAM, INVALID_PATH, INVALID_NAME, INVALID_DIGEST,
+        INVALID_METADATA, DUPLICATE_PATH, TOO_MANY_ENTRIES, TOO_MANY_ALIASES, TYPE_MISMATCH,
+        SIZE_MISMATCH; FAILED_PRECONDITION BLOB_NOT_STORED; ABORTED CONCURRENT_UPDATE.
+        Limits: 10,000 entries per batch message, any number of batches; 32 aliases;
+        metadata_json up to 16 KiB.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -158,6 +204,10 @@ class CoordinatorServiceServicer(object):
 
     def GetVersion(self, request, context):
         """Resolves a reference to a version.
+
+        Retry: safe (a read).
+        Errors: INVALID_ARGUMENT INVALID_REFERENCE; NOT_FOUND ARTIFACT_NOT_FOUND,
+        VERSION_NOT_FOUND, ALIAS_NOT_FOUND.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -165,6 +215,11 @@ class CoordinatorServiceServicer(object):
 
     def ListVersions(self, request, context):
         """Lists the versions of an artifact, oldest first.
+
+        Retry: safe (a read); a page token stays valid across retries.
+        Errors: INVALID_ARGUMENT INVALID_NAME, MALFORMED_REQUEST (page token); NOT_FOUND
+        ARTIFACT_NOT_FOUND.
+        Limits: at most 1,000 versions per page (0 asks for the default, 100).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -172,6 +227,10 @@ class CoordinatorServiceServicer(object):
 
     def ListArtifacts(self, request, context):
         """Lists the artifacts of a project, sorted by name.
+
+        Retry: safe (a read).
+        Errors: INVALID_ARGUMENT INVALID_NAME, MALFORMED_REQUEST (page token).
+        Limits: at most 1,000 artifacts per page (0 asks for the default, 100).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -179,6 +238,10 @@ class CoordinatorServiceServicer(object):
 
     def GetManifest(self, request, context):
         """Streams the manifest of a version in pages, sorted by path.
+
+        Retry: safe (a read); a version's manifest never changes.
+        Errors: INVALID_ARGUMENT INVALID_REFERENCE; NOT_FOUND ARTIFACT_NOT_FOUND,
+        VERSION_NOT_FOUND, ALIAS_NOT_FOUND; DATA_LOSS CORRUPT_MANIFEST.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -186,6 +249,10 @@ class CoordinatorServiceServicer(object):
 
     def SetAlias(self, request, context):
         """Points a user alias at a version, moving it if it pointed elsewhere.
+
+        Retry: safe: setting an alias where it points already changes nothing.
+        Errors: INVALID_ARGUMENT INVALID_NAME (also for `latest` and `vN`), INVALID_REFERENCE;
+        NOT_FOUND ARTIFACT_NOT_FOUND, VERSION_NOT_FOUND; ABORTED CONCURRENT_UPDATE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -193,6 +260,10 @@ class CoordinatorServiceServicer(object):
 
     def DeleteAlias(self, request, context):
         """Removes a user alias.
+
+        Retry: not idempotent in its answer: a second delete of the same alias gets
+        ALIAS_NOT_FOUND, which a retry after an unknown outcome may treat as success.
+        Errors: INVALID_ARGUMENT INVALID_NAME; NOT_FOUND ARTIFACT_NOT_FOUND, ALIAS_NOT_FOUND.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -200,6 +271,11 @@ class CoordinatorServiceServicer(object):
 
     def FindMissingBlobs(self, request, context):
         """Tells which blobs are not stored yet, so that clients upload only those.
+
+        Retry: safe (a read). A blob reported present is protected from the garbage collector
+        for the grace period (--gc-grace-secs), long enough to reference it in an Upsert or Log.
+        Errors: INVALID_ARGUMENT INVALID_DIGEST, TOO_MANY_ENTRIES.
+        Limits: 10,000 digests per request.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -207,6 +283,10 @@ class CoordinatorServiceServicer(object):
 
     def ListStorageWorkers(self, request, context):
         """Lists the live storage workers that clients upload to and download from.
+
+        Retry: safe (a read). An empty list means the coordinator serves storage itself
+        (`cairn dev`): use its address.
+        Errors: INVALID_ARGUMENT MALFORMED_REQUEST (page token).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -214,6 +294,13 @@ class CoordinatorServiceServicer(object):
 
     def DeleteVersion(self, request, context):
         """Deletes one version; refused while a user alias names it, unless forced.
+
+        Retry: not idempotent in its answer: once deleted, the reference gets
+        VERSION_NOT_FOUND, which a retry after an unknown outcome may treat as success.
+        Deleted indices are never reused.
+        Errors: INVALID_ARGUMENT INVALID_REFERENCE; NOT_FOUND ARTIFACT_NOT_FOUND,
+        VERSION_NOT_FOUND, ALIAS_NOT_FOUND; FAILED_PRECONDITION VERSION_HAS_ALIASES; ABORTED
+        CONCURRENT_UPDATE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -221,6 +308,10 @@ class CoordinatorServiceServicer(object):
 
     def DeleteArtifact(self, request, context):
         """Deletes every version of an artifact; refused while user aliases exist, unless forced.
+
+        Retry: not idempotent in its answer: a second delete gets ARTIFACT_NOT_FOUND.
+        Errors: INVALID_ARGUMENT INVALID_NAME; NOT_FOUND ARTIFACT_NOT_FOUND;
+        FAILED_PRECONDITION VERSION_HAS_ALIASES; ABORTED CONCURRENT_UPDATE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -229,6 +320,11 @@ class CoordinatorServiceServicer(object):
     def CollectGarbage(self, request, context):
         """Runs the garbage collector now: frees blobs, manifests and leftovers that no version,
         open draft or request in flight refers to (refused while another collection runs).
+
+        Retry: safe: a second collection finds nothing more to free; a collection cut off
+        half-way is resumed by the next one.
+        Errors: FAILED_PRECONDITION GC_RUNNING; UNAVAILABLE STORAGE_UNAVAILABLE,
+        METADATA_UNAVAILABLE (nothing is deleted when marking fails).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -236,6 +332,10 @@ class CoordinatorServiceServicer(object):
 
     def SetRetention(self, request, context):
         """Sets (or clears) an artifact's retention policy, applied by the garbage collector.
+
+        Retry: safe: setting the same policy again changes nothing.
+        Errors: INVALID_ARGUMENT INVALID_NAME; NOT_FOUND ARTIFACT_NOT_FOUND; ABORTED
+        CONCURRENT_UPDATE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

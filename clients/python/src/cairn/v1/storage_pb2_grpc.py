@@ -41,6 +41,16 @@ class StorageServiceServicer(object):
     def PutBlob(self, request_iterator, context):
         """Stores one blob: a header first, then the content in chunks of about 1 MiB.
         The blob becomes visible only when the bytes match the header's sha256 and size.
+
+        Retry: safe: a stored blob answers already_present without reading the content; an
+        interrupted upload resumes from GetUploadStatus's offset (header.offset).
+        Errors: INVALID_ARGUMENT MALFORMED_STREAM, INVALID_DIGEST, SIZE_MISMATCH,
+        BLOB_TOO_LARGE; DATA_LOSS DIGEST_MISMATCH; FAILED_PRECONDITION RESUME_OFFSET_MISMATCH
+        (available_offset says where to resume); ABORTED RESUMED_UPLOAD_DISCARDED (resend from
+        0); CANCELLED UPLOAD_INTERRUPTED; RESOURCE_EXHAUSTED INSUFFICIENT_STORAGE; UNAVAILABLE
+        UPLOAD_IN_PROGRESS, STORAGE_UNAVAILABLE.
+        Limits: 4 MiB per message; blobs up to 5 TiB on S3, up to the free space on a local
+        store.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -48,6 +58,10 @@ class StorageServiceServicer(object):
 
     def GetBlob(self, request, context):
         """Reads a blob or a byte range of it, in chunks of about 1 MiB.
+
+        Retry: safe (a read); resume a cut stream with offset.
+        Errors: INVALID_ARGUMENT INVALID_DIGEST; NOT_FOUND BLOB_NOT_FOUND; OUT_OF_RANGE
+        INVALID_RANGE; UNAVAILABLE STORAGE_UNAVAILABLE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -55,6 +69,9 @@ class StorageServiceServicer(object):
 
     def GetUploadStatus(self, request, context):
         """Tells how far an interrupted upload of a blob got, so a PutBlob can resume there.
+
+        Retry: safe (a read).
+        Errors: INVALID_ARGUMENT INVALID_DIGEST; UNAVAILABLE STORAGE_UNAVAILABLE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
