@@ -190,6 +190,26 @@ impl S3Store {
         }
     }
 
+    /// Aborts the multipart upload `upload_id` of `key`; one already gone is not an error.
+    async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), BlobError> {
+        let aborted = crate::metrics::timed(
+            "s3",
+            "abort_multipart_upload",
+            self.client
+                .abort_multipart_upload()
+                .bucket(&self.bucket)
+                .key(self.object_key(key)?)
+                .upload_id(upload_id)
+                .send(),
+        )
+        .await;
+        match aborted {
+            Ok(_) => Ok(()),
+            Err(err) if status_of(&err) == Some(404) => Ok(()),
+            Err(err) => Err(s3_error(err)),
+        }
+    }
+
     fn object_key(&self, key: &str) -> Result<String, BlobError> {
         validate_key(key)?;
         Ok(format!("{}{key}", self.prefix))
@@ -477,22 +497,7 @@ impl BlobStore for S3Store {
 
     async fn discard_upload(&self, key: &str, token: Option<&str>) -> Result<(), BlobError> {
         let Some(upload_id) = token.and_then(ResumeToken::decode).map(|t| t.upload_id) else { return Ok(()) };
-        let aborted = crate::metrics::timed(
-            "s3",
-            "abort_multipart_upload",
-            self.client
-                .abort_multipart_upload()
-                .bucket(&self.bucket)
-                .key(self.object_key(key)?)
-                .upload_id(upload_id)
-                .send(),
-        )
-        .await;
-        match aborted {
-            Ok(_) => Ok(()),
-            Err(err) if status_of(&err) == Some(404) => Ok(()),
-            Err(err) => Err(s3_error(err)),
-        }
+        self.abort_multipart(key, &upload_id).await
     }
 
     fn part_size(&self) -> u64 {
@@ -616,22 +621,7 @@ impl BlobStore for S3Store {
     }
 
     async fn abort_incomplete_upload(&self, upload: &crate::IncompleteUpload) -> Result<(), BlobError> {
-        let aborted = crate::metrics::timed(
-            "s3",
-            "abort_multipart_upload",
-            self.client
-                .abort_multipart_upload()
-                .bucket(&self.bucket)
-                .key(self.object_key(&upload.key)?)
-                .upload_id(&upload.upload_id)
-                .send(),
-        )
-        .await;
-        match aborted {
-            Ok(_) => Ok(()),
-            Err(err) if status_of(&err) == Some(404) => Ok(()),
-            Err(err) => Err(s3_error(err)),
-        }
+        self.abort_multipart(&upload.key, &upload.upload_id).await
     }
 
     async fn list(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<Vec<String>, BlobError> {
