@@ -116,6 +116,10 @@ pub struct LogArgs {
     /// the garbage collector deletes it, unless a user alias names it.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub ttl: Option<u64>,
+    /// Upload files that `.cairnignore` files would leave out (`.git`, `.cairn` and the
+    /// client's cache are left out all the same).
+    #[arg(long)]
+    pub no_ignore: bool,
     #[command(flatten)]
     pub client: ClientOptions,
 }
@@ -150,6 +154,10 @@ pub struct UpsertArgs {
     /// Let a later writer replace another writer's entry instead of failing (first upsert only).
     #[arg(long)]
     pub last_writer_wins: bool,
+    /// Upload files that `.cairnignore` files would leave out (`.git`, `.cairn` and the
+    /// client's cache are left out all the same).
+    #[arg(long)]
+    pub no_ignore: bool,
     #[command(flatten)]
     pub client: ClientOptions,
 }
@@ -220,6 +228,10 @@ pub struct EditArgs {
     /// the garbage collector deletes it, unless a user alias names it.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub ttl: Option<u64>,
+    /// Upload files that `.cairnignore` files would leave out (`.git`, `.cairn` and the
+    /// client's cache are left out all the same).
+    #[arg(long)]
+    pub no_ignore: bool,
     #[command(flatten)]
     pub client: ClientOptions,
 }

@@ -57,13 +57,18 @@ async fn connect(options: &ClientOptions) -> Result<Client, ClientError> {
     })
 }
 
+/// The client, with `.cairnignore` files turned off by `--no-ignore`.
+fn walking(client: Client, no_ignore: bool) -> Client {
+    if no_ignore { client.without_ignore_files() } else { client }
+}
+
 async fn dispatch(command: Command) -> Result<Printer, ClientError> {
     Ok(match command {
         Command::Dev(_) | Command::Bench(_) | Command::Coordinator(_) | Command::Worker(_) => {
             unreachable!("server commands are not client commands")
         }
         Command::Log(a) => {
-            let client = connect(&a.client).await?;
+            let client = walking(connect(&a.client).await?, a.no_ignore);
             let request = LogRequest {
                 name: a.name,
                 artifact_type: a.artifact_type,
@@ -76,7 +81,7 @@ async fn dispatch(command: Command) -> Result<Printer, ClientError> {
             Printer::commit(client.log(request).await?)
         }
         Command::Upsert(a) => {
-            let client = connect(&a.client).await?;
+            let client = walking(connect(&a.client).await?, a.no_ignore);
             let request = UpsertRequest {
                 name: a.name,
                 artifact_type: a.artifact_type,
@@ -113,7 +118,7 @@ async fn dispatch(command: Command) -> Result<Printer, ClientError> {
             Printer::draft(connect(&a.client).await?.draft(&a.name, &id).await?)
         }
         Command::Edit(a) => {
-            let client = connect(&a.client).await?;
+            let client = walking(connect(&a.client).await?, a.no_ignore);
             let request = EditRequest {
                 reference: a.reference,
                 adds: a.adds.iter().map(|spec| parse_add(spec)).collect(),

@@ -1,5 +1,11 @@
 //! Turning local paths into entries: a directory contributes its files under their paths
 //! relative to it, a file contributes an entry named after the file, `SRC=DEST` renames.
+//!
+//! Directory walks (the `ignore` crate, without its git-specific filters) follow symbolic
+//! links, leave out `.git` and `.cairn` directories and the client's own cache wherever
+//! they are, and honour `.cairnignore` files inside the walked tree (gitignore syntax;
+//! files above the tree's root do not apply, and the ignore files themselves are not
+//! uploaded) unless [`WalkRules::ignore_files`] is off (`--no-ignore`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,16 +25,37 @@ pub struct LocalFile {
     pub size: u64,
 }
 
+/// The name of ignore files.
+pub const IGNORE_FILE: &str = ".cairnignore";
+
+/// Directory names never walked into: version control, and cairn's own data.
+const ALWAYS_LEFT_OUT: [&str; 2] = [".git", ".cairn"];
+
+/// What directory walks leave out besides `.git` and `.cairn`.
+#[derive(Debug, Clone)]
+pub struct WalkRules {
+    /// Honour `.cairnignore` files in the walked tree.
+    pub ignore_files: bool,
+    /// Directories never walked into (the client's caches, should they lie in the tree).
+    pub left_out: Vec<PathBuf>,
+}
+
+impl Default for WalkRules {
+    fn default() -> Self {
+        Self { ignore_files: true, left_out: Vec::new() }
+    }
+}
+
 /// Collects the files of `sources`, each optionally placed under a destination prefix
 /// (`None`: a directory's files at their relative paths, a file under its own name).
 /// Two sources yielding one entry path is an error.
-pub fn collect(sources: &[(PathBuf, Option<String>)]) -> Result<Vec<LocalFile>, ClientError> {
+pub fn collect(sources: &[(PathBuf, Option<String>)], rules: &WalkRules) -> Result<Vec<LocalFile>, ClientError> {
     let mut by_path: BTreeMap<EntryPath, LocalFile> = BTreeMap::new();
     for (source, dest) in sources {
         let meta = std::fs::metadata(source).map_err(|e| ClientError::io(source, e))?;
         let mut found = Vec::new();
         if meta.is_dir() {
-            walk(source, source, &mut found)?;
+            walk(source, rules, &mut found)?;
             for (file, relative, size) in found {
                 let name = match dest {
                     Some(dest) => format!("{}/{relative}", dest.trim_end_matches('/')),
@@ -68,22 +95,49 @@ fn insert(
     Ok(())
 }
 
-fn walk(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, String, u64)>) -> Result<(), ClientError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| ClientError::io(dir, e))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| ClientError::io(dir, e))?;
-        let path = entry.path();
-        let meta = std::fs::metadata(&path).map_err(|e| ClientError::io(&path, e))?;
-        if meta.is_dir() {
-            walk(root, &path, out)?;
-        } else if meta.is_file() {
-            let relative = path.strip_prefix(root).expect("walked paths are under the root");
-            let parts: Vec<String> =
-                relative.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
-            out.push((path.clone(), parts.join("/"), meta.len()));
+fn walk(root: &Path, rules: &WalkRules, out: &mut Vec<(PathBuf, String, u64)>) -> Result<(), ClientError> {
+    let left_out: Vec<PathBuf> = rules.left_out.iter().filter_map(|dir| dir.canonicalize().ok()).collect();
+    let mut walker = ignore::WalkBuilder::new(root);
+    walker.standard_filters(false).follow_links(true).parents(false);
+    if rules.ignore_files {
+        walker.add_custom_ignore_filename(IGNORE_FILE);
+    }
+    walker.filter_entry(move |entry| {
+        let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+        if !is_dir || entry.depth() == 0 {
+            return true;
         }
+        let name = entry.file_name().to_string_lossy();
+        if ALWAYS_LEFT_OUT.contains(&name.as_ref()) {
+            return false;
+        }
+        // Only directories are compared with the caches, so few paths are canonicalized.
+        left_out.is_empty() || entry.path().canonicalize().map_or(true, |dir| !left_out.contains(&dir))
+    });
+    for entry in walker.build() {
+        let entry = entry.map_err(|e| walk_error(root, e))?;
+        if !entry.file_type().is_some_and(|t| t.is_file()) {
+            continue;
+        }
+        if rules.ignore_files && entry.file_name() == IGNORE_FILE {
+            continue;
+        }
+        let path = entry.path().to_path_buf();
+        let size = entry.metadata().map_err(|e| walk_error(root, e))?.len();
+        let relative = path.strip_prefix(root).expect("walked paths are under the root");
+        let parts: Vec<String> = relative.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+        out.push((path.clone(), parts.join("/"), size));
     }
     Ok(())
+}
+
+fn walk_error(root: &Path, err: ignore::Error) -> ClientError {
+    match err.into_io_error() {
+        Some(io) => ClientError::io(root, io),
+        None => {
+            ClientError::Usage(format!("cannot walk {}: a symbolic link loop or a bad ignore file", root.display()))
+        }
+    }
 }
 
 /// Splits `SRC=DEST` at the first `=`.
@@ -104,7 +158,9 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("out/a")).unwrap();
         std::fs::write(dir.path().join("out/a/b.bin"), b"x").unwrap();
         std::fs::write(dir.path().join("single.txt"), b"yy").unwrap();
-        let files = collect(&[(dir.path().join("out"), None), (dir.path().join("single.txt"), None)]).unwrap();
+        let files =
+            collect(&[(dir.path().join("out"), None), (dir.path().join("single.txt"), None)], &WalkRules::default())
+                .unwrap();
         let names: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(names, ["a/b.bin", "single.txt"]);
         assert_eq!(files[1].size, 2);
@@ -116,9 +172,11 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("d")).unwrap();
         std::fs::write(dir.path().join("d/x"), b"x").unwrap();
         std::fs::write(dir.path().join("f"), b"f").unwrap();
-        let files =
-            collect(&[(dir.path().join("d"), Some("sub/".into())), (dir.path().join("f"), Some("renamed=f".into()))])
-                .unwrap();
+        let files = collect(
+            &[(dir.path().join("d"), Some("sub/".into())), (dir.path().join("f"), Some("renamed=f".into()))],
+            &WalkRules::default(),
+        )
+        .unwrap();
         let names: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(names, ["renamed=f", "sub/x"]);
     }
@@ -127,7 +185,8 @@ mod tests {
     fn two_sources_for_one_path_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("f"), b"f").unwrap();
-        let err = collect(&[(dir.path().join("f"), None), (dir.path().join("f"), None)]).unwrap_err();
+        let err =
+            collect(&[(dir.path().join("f"), None), (dir.path().join("f"), None)], &WalkRules::default()).unwrap_err();
         assert!(err.to_string().contains("comes from both"), "{err}");
     }
 
@@ -135,5 +194,75 @@ mod tests {
     fn add_spec_splits_at_the_first_equals_sign() {
         assert_eq!(parse_add("a=b=c"), (PathBuf::from("a"), Some("b=c".to_owned())));
         assert_eq!(parse_add("plain"), (PathBuf::from("plain"), None));
+    }
+
+    fn names(files: &[LocalFile]) -> Vec<&str> {
+        files.iter().map(|f| f.path.as_str()).collect()
+    }
+
+    fn tree(root: &Path, files: &[(&str, &str)]) {
+        for (path, content) in files {
+            let path = root.join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, content).unwrap();
+        }
+    }
+
+    #[test]
+    fn ignore_files_apply_in_their_directory_and_below_and_are_not_uploaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("run");
+        tree(
+            &root,
+            &[
+                (".cairnignore", "*.tmp\nlogs/\n!keep.tmp\n"),
+                ("model.bin", "m"),
+                ("scratch.tmp", "t"),
+                ("keep.tmp", "k"),
+                ("logs/train.log", "l"),
+                ("sub/.cairnignore", "*.bin\n"),
+                ("sub/weights.bin", "w"),
+                ("sub/notes.txt", "n"),
+                ("sub/deeper/more.tmp", "t"),
+            ],
+        );
+        let files = collect(&[(root.clone(), None)], &WalkRules::default()).unwrap();
+        assert_eq!(names(&files), ["keep.tmp", "model.bin", "sub/notes.txt"]);
+
+        let everything = collect(&[(root, None)], &WalkRules { ignore_files: false, left_out: vec![] }).unwrap();
+        assert_eq!(everything.len(), 9, "{:?}", names(&everything));
+    }
+
+    #[test]
+    fn git_cairn_and_the_client_cache_are_always_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("run");
+        tree(
+            &root,
+            &[
+                (".git/HEAD", "ref"),
+                (".cairn/meta.redb", "server data"),
+                ("data/.git/config", "nested repo"),
+                ("cache/stat-cache.redb", "cache"),
+                ("data/x.bin", "x"),
+            ],
+        );
+        let rules = WalkRules { ignore_files: false, left_out: vec![root.join("cache")] };
+        assert_eq!(names(&collect(&[(root, None)], &rules).unwrap()), ["data/x.bin"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symbolic_links_are_followed_and_a_loop_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("run");
+        tree(dir.path(), &[("elsewhere/shard.bin", "s"), ("run/own.bin", "o")]);
+        std::os::unix::fs::symlink(dir.path().join("elsewhere"), root.join("linked")).unwrap();
+        let files = collect(&[(root.clone(), None)], &WalkRules::default()).unwrap();
+        assert_eq!(names(&files), ["linked/shard.bin", "own.bin"]);
+
+        std::os::unix::fs::symlink(&root, dir.path().join("elsewhere/back")).unwrap();
+        let err = collect(&[(root, None)], &WalkRules::default()).unwrap_err();
+        assert!(err.to_string().contains("loop"), "{err}");
     }
 }

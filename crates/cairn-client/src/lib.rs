@@ -28,7 +28,7 @@ use tonic::transport::Channel;
 use crate::connection::Connection;
 
 pub use error::ClientError;
-pub use files::{LocalFile, collect, parse_add};
+pub use files::{IGNORE_FILE, LocalFile, WalkRules, collect, parse_add};
 pub use hash::{HashStats, HashedFile, hash_file, hash_files};
 pub use lifecycle::{EditRequest, FinishRequest, LogRequest, UpsertRequest};
 pub use progress::{Phase, Progress};
@@ -46,6 +46,7 @@ pub struct Client {
     connection: Arc<Connection>,
     project: String,
     use_stat_cache: bool,
+    use_ignore_files: bool,
     progress: progress::ProgressHandle,
     content_cache: Option<std::path::PathBuf>,
 }
@@ -60,6 +61,7 @@ impl Client {
             connection: Connection::open(server).await?,
             project: project.to_owned(),
             use_stat_cache: true,
+            use_ignore_files: true,
             progress: None,
             content_cache: None,
         })
@@ -82,6 +84,19 @@ impl Client {
     pub fn without_stat_cache(mut self) -> Self {
         self.use_stat_cache = false;
         self
+    }
+
+    /// The same client, uploading files that `.cairnignore` files would leave out
+    /// (`.git`, `.cairn` and the client's caches are left out all the same).
+    pub fn without_ignore_files(mut self) -> Self {
+        self.use_ignore_files = false;
+        self
+    }
+
+    /// What directory walks leave out.
+    fn walk_rules(&self) -> files::WalkRules {
+        let caches = stat_cache::default_cache_dir().into_iter().chain(self.content_cache.clone());
+        files::WalkRules { ignore_files: self.use_ignore_files, left_out: caches.collect() }
     }
 
     /// The default project.

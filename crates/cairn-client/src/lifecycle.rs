@@ -102,7 +102,7 @@ impl Client {
         sources: &[(PathBuf, Option<String>)],
     ) -> Result<(Vec<HashedFile>, HashStats), ClientError> {
         let started = std::time::Instant::now();
-        let files = collect(sources)?;
+        let files = collect(sources, &self.walk_rules())?;
         let cache = if self.use_stat_cache { StatCache::open_default() } else { StatCache::disabled() };
         let (hashed, stats) = hash_files(files, cache, self.progress.clone()).await?;
         tracing::debug!(

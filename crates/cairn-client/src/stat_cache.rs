@@ -93,17 +93,22 @@ pub struct StatCache {
     db: Option<Database>,
 }
 
+/// The client's cache directory: `$CAIRN_CACHE_DIR`, else `$XDG_CACHE_HOME/cairn`, else
+/// `~/.cache/cairn`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    std::env::var_os("CAIRN_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("cairn")))
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("cairn")))
+}
+
 impl StatCache {
     /// The user's cache, unless disabled by `CAIRN_STAT_CACHE=off` or held by another process.
     pub fn open_default() -> Self {
         if std::env::var("CAIRN_STAT_CACHE").is_ok_and(|v| v == "off" || v == "0") {
             return Self::disabled();
         }
-        let dir = std::env::var_os("CAIRN_CACHE_DIR")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("cairn")))
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("cairn")));
-        match dir {
+        match default_cache_dir() {
             Some(dir) => Self::open(&dir.join("stat-cache.redb")),
             None => Self::disabled(),
         }
