@@ -205,3 +205,34 @@ def test_an_artifact_ttl_gives_its_version_an_expiry(server, tmp_path):
         client.log_artifact(kept)
     assert version.version == "v0"
 
+
+
+def test_wandb_idioms_description_latest_alias_remove_then_add_and_finish_with_files(server, tmp_path, monkeypatch):
+    write(tmp_path, {"a.bin": b"old a", "new.bin": b"new a", "b.bin": b"b", "s0.bin": b"shard 0", "s1.bin": b"shard 1"})
+    client = cairn.Client()
+    # wandb's third positional argument is the description.
+    art = cairn.Artifact("wb", "dataset", "my description")
+    assert (art.description, art.metadata) == ("my description", {"description": "my description"})
+    art.add_file(tmp_path / "a.bin").add_file(tmp_path / "b.bin")
+    # Lightning's WandbLogger asks for `latest` among the aliases: accepted, not an error.
+    v0 = client.log_artifact(art, aliases=["latest", "best"])
+    assert {"latest", "best"} <= set(v0.aliases)
+
+    # wandb's modify idiom: remove a path, then add a file under the same name.
+    draft = client.use_artifact("wb:v0").new_draft()
+    draft.remove("a.bin")
+    draft.add_file(tmp_path / "new.bin", name="a.bin")
+    v1 = client.log_artifact(draft)
+    assert read_tree(client.use_artifact(f"wb:{v1.version}").download(tmp_path / "v1")) == {
+        "a.bin": b"new a",
+        "b.bin": b"b",
+    }
+
+    # finish_artifact(artifact) adds the finishing rank's own files before committing.
+    other = cairn.Artifact("fin", "checkpoint").add_file(tmp_path / "s1.bin")
+    client.upsert_artifact(other, distributed_id="fin-job", writer="rank-1")
+    monkeypatch.setenv("CAIRN_WRITER", "rank-0")
+    mine = cairn.Artifact("fin", "checkpoint").add_file(tmp_path / "s0.bin")
+    finished = client.finish_artifact(mine, distributed_id="fin-job", expected_writers=2, aliases=["latest"])
+    assert finished.files == 2
+    assert read_tree(client.use_artifact("fin").download(tmp_path / "fin")) == {"s0.bin": b"shard 0", "s1.bin": b"shard 1"}

@@ -59,9 +59,20 @@ def _entry_name(path: str) -> str:
 class Artifact:
     """A set of files to log: add files and directories, remove paths of a base version."""
 
-    def __init__(self, name: str, type: str, metadata: Optional[Dict[str, Any]] = None, description: Optional[str] = None):
+    def __init__(
+        self,
+        name: str,
+        type: str,
+        description: Optional[str] = None,
+        metadata: Optional[Dict[str, Any]] = None,
+    ):
+        # wandb's order: the third positional argument is the description. A dict there is
+        # taken as metadata, as this SDK's first releases had it.
+        if isinstance(description, dict) and metadata is None:
+            description, metadata = None, description
         self.name = name
         self.type = type
+        self.description = description
         self.metadata: Dict[str, Any] = dict(metadata or {})
         if description is not None:
             # The API has no description field: it travels as metadata.
@@ -113,6 +124,9 @@ class Artifact:
     def _add(self, entry: str, source: pathlib.Path) -> None:
         if entry in self._files and self._files[entry] != source:
             raise ValueError(f"entry {entry!r} comes from both {self._files[entry]} and {source}")
+        if entry in self._removals:
+            # wandb's modify idiom, remove then add under the same name: a replacement.
+            self._removals.remove(entry)
         self._files[entry] = source
 
     @property

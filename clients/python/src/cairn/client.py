@@ -35,6 +35,12 @@ def _target(address: str) -> str:
     return address.rstrip("/")
 
 
+def _user_aliases(aliases: Sequence[str]) -> List[str]:
+    """The aliases to set: `latest` always names the newest version by itself, so asking
+    for it (as wandb callers such as Lightning's WandbLogger do) is accepted and dropped."""
+    return [alias for alias in dict.fromkeys(aliases) if alias != "latest"]
+
+
 def _version(message: types_pb2.Version, dedup: bool = False) -> Version:
     try:
         metadata = json.loads(message.metadata_json or "{}")
@@ -136,7 +142,7 @@ class Client:
             project=self.project,
             artifact=artifact.name,
             type=artifact.type,
-            aliases=list(aliases),
+            aliases=_user_aliases(aliases),
             metadata_json=json.dumps(artifact.metadata),
             writer_id=writer,
             request_id=uuid.uuid4().hex,
@@ -209,8 +215,12 @@ class Client:
         metadata: Optional[Dict[str, Any]] = None,
     ) -> Version:
         """Commits the draft. Refuses (`WritersStillActive`) while writers are unsealed,
-        unless `wait` seconds pass with them all sealed, or `force`."""
+        unless `wait` seconds pass with them all sealed, or `force`. Given an Artifact
+        with files (wandb's `finish_artifact(artifact)`), this writer first adds them to
+        the draft and seals, so they are part of the version."""
         name = name_or_artifact.name if isinstance(name_or_artifact, Artifact) else name_or_artifact
+        if isinstance(name_or_artifact, Artifact) and name_or_artifact.files:
+            self.upsert_artifact(name_or_artifact, distributed_id=distributed_id, expected_writers=expected_writers)
         if metadata is None and isinstance(name_or_artifact, Artifact) and name_or_artifact.metadata:
             metadata = name_or_artifact.metadata
         wait_seconds = int(math.ceil(wait)) if wait else 0
@@ -218,7 +228,7 @@ class Client:
             project=self.project,
             artifact=name,
             distributed_id=distributed_id or derive_distributed_id(),
-            aliases=list(aliases),
+            aliases=_user_aliases(aliases),
             wait_seconds=wait_seconds,
             force=force,
             metadata_json=json.dumps(metadata) if metadata else "",
@@ -274,7 +284,7 @@ class Client:
             project=base.project,
             artifact=base.name,
             distributed_id=distributed_id,
-            aliases=list(aliases),
+            aliases=_user_aliases(aliases),
             metadata_json=json.dumps(metadata) if metadata else "",
             request_id=uuid.uuid4().hex,
             ttl_seconds=artifact._ttl_seconds(),
