@@ -1,5 +1,7 @@
 """Deriving distributed_id and writer from a job's environment, in the documented order."""
 
+import os
+
 import pytest
 
 from cairn import derive_distributed_id, derive_writer
@@ -36,3 +38,42 @@ def test_nothing_to_go_on_is_a_clear_error_not_a_guess():
         derive_distributed_id({"HOSTNAME": "pod-1"})
     with pytest.raises(IdentityError, match="CAIRN_WRITER"):
         derive_writer({"HOSTNAME": "pod-1"})
+
+
+# One table for both clients: the SDK must derive what `cairn whoami` (the Rust rules) does.
+ENVIRONMENTS = [
+    {"CAIRN_DISTRIBUTED_ID": "d", "CAIRN_WRITER": "w", "SLURM_JOB_ID": "1", "SLURM_PROCID": "2"},
+    {"JOBSET_NAME": "train", "JOBSET_RESTART_ATTEMPT": "1", "JOB_INDEX": "0", "JOB_COMPLETION_INDEX": "3"},
+    {"JOB_NAME": "eval", "JOB_COMPLETION_INDEX": "4"},
+    {"TORCHELASTIC_RUN_ID": "r7", "RANK": "5"},
+    {"SLURM_JOB_ID": "991", "SLURM_STEP_ID": "0", "SLURM_PROCID": "12"},
+    {"SLURM_JOB_ID": "991", "OMPI_COMM_WORLD_RANK": "3"},
+    {"CAIRN_DISTRIBUTED_ID": "x", "PMI_RANK": "9"},
+    {"TORCHELASTIC_RUN_ID": "none", "RANK": "1"},
+    {"HOSTNAME": "pod-1"},
+]
+
+
+def _python_identity(env):
+    def attempt(derive):
+        try:
+            return derive(env)
+        except IdentityError:
+            return None
+
+    return attempt(derive_distributed_id), attempt(derive_writer)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS, ids=lambda env: ",".join(sorted(env)))
+def test_the_sdk_derives_what_the_cli_derives(env):
+    import json
+    import subprocess
+
+    from conftest import cairn_binary
+
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME")}
+    out = subprocess.run(
+        [str(cairn_binary()), "whoami", "--json"], env={**keep, **env}, capture_output=True, text=True, check=True
+    )
+    cli = json.loads(out.stdout)
+    assert _python_identity(env) == (cli["distributed_id"], cli["writer"])
