@@ -236,3 +236,29 @@ def test_wandb_idioms_description_latest_alias_remove_then_add_and_finish_with_f
     finished = client.finish_artifact(mine, distributed_id="fin-job", expected_writers=2, aliases=["latest"])
     assert finished.files == 2
     assert read_tree(client.use_artifact("fin").download(tmp_path / "fin")) == {"s0.bin": b"shard 0", "s1.bin": b"shard 1"}
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_every_listed_replica_is_used_and_a_dead_one_is_skipped(server, tmp_path, monkeypatch):
+    import cairn.client as client_module
+
+    dead = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+    write(tmp_path / "out", {"a.txt": b"a", "b/c.txt": b"c"})
+    client = cairn.Client(server=f"{dead},{server.url}")
+    assert client.servers == [dead, server.url]
+    logged = client.log_artifact(cairn.Artifact("failover", "dataset").add_dir(tmp_path / "out"))
+    assert (logged.version, logged.files) == ("v0", 2)
+    assert [e.path for e in client.use_artifact("failover").manifest()] == ["a.txt", "b/c.txt"]
+    assert read_tree(client.use_artifact("failover").download(tmp_path / "back")) == {"a.txt": b"a", "b/c.txt": b"c"}
+
+    # With no live replica, the call gives up once its retry budget is spent.
+    monkeypatch.setattr(client_module, "_RETRY_BUDGET", 0.5)
+    with pytest.raises(errors.Unavailable):
+        cairn.Client(server=dead).use_artifact("failover")

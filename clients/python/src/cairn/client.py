@@ -6,7 +6,9 @@ import json
 import math
 import os
 import pathlib
+import random
 import threading
+import time
 import uuid
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -62,31 +64,58 @@ def _version(message: types_pb2.Version, dedup: bool = False) -> Version:
     )
 
 
+#: Seconds of backoff a call may spend retrying before its error is raised.
+_RETRY_BUDGET = 60.0
+
+
+class _RetryingCoordinator:
+    """A coordinator stub whose unary calls go through the client's retries."""
+
+    def __init__(self, client: "Client"):
+        self._client = client
+
+    def __getattr__(self, method: str):
+        return lambda request, timeout=None: self._client._call(method, request, timeout)
+
+
 class Client:
     """A connection to cairn. Channels are created lazily in each process, so one Client
     can be shared with forked workers (DataLoader workers, multiprocessing)."""
 
     def __init__(self, server: Optional[str] = None, project: Optional[str] = None, progress: Optional[bool] = None):
         servers = server or os.environ.get("CAIRN_SERVER") or DEFAULT_SERVER
-        # Several replicas may be listed, comma-separated; the first is used.
-        self.server = servers.split(",")[0].strip()
+        # Several coordinator replicas may be listed, comma-separated: calls go to one, and
+        # move to the next when it is unavailable.
+        self.servers = [s.strip() for s in servers.split(",") if s.strip()] or [DEFAULT_SERVER]
+        self.server = self.servers[0]
         self.project = project or os.environ.get("CAIRN_PROJECT") or "default"
         self.progress = progress
         self._lock = threading.Lock()
         self._pid: Optional[int] = None
-        self._channel: Optional[grpc.Channel] = None
+        self._channels: List[grpc.Channel] = []
+        self._current = 0
         self._storage: List[Any] = []
 
     # -- connections --------------------------------------------------------------------
 
     def _ensure(self) -> None:
         with self._lock:
-            if self._pid == os.getpid() and self._channel is not None:
+            if self._pid == os.getpid() and self._channels:
                 return
             # A new process (or first use): never reuse a channel made before a fork.
-            self._channel = grpc.insecure_channel(_target(self.server), options=_CHANNEL_OPTIONS)
+            self._channels = [grpc.insecure_channel(_target(s), options=_CHANNEL_OPTIONS) for s in self.servers]
             self._storage = []
             self._pid = os.getpid()
+
+    @property
+    def _channel(self) -> grpc.Channel:
+        self._ensure()
+        return self._channels[self._current % len(self._channels)]
+
+    def _rotate(self) -> None:
+        """Moves to the next coordinator replica."""
+        with self._lock:
+            self._current = (self._current + 1) % len(self.servers)
 
     @property
     def _coordinator(self) -> coordinator_pb2_grpc.CoordinatorServiceStub:
@@ -97,18 +126,33 @@ class Client:
         self._ensure()
         if not self._storage:
             addresses = self._call(
-                self._coordinator.ListStorageWorkers, coordinator_pb2.ListStorageWorkersRequest(page_size=1000)
+                "ListStorageWorkers", coordinator_pb2.ListStorageWorkersRequest(page_size=1000)
             ).addresses
             channels = [grpc.insecure_channel(_target(a), options=_CHANNEL_OPTIONS) for a in addresses] or [self._channel]
             self._storage = [storage_pb2_grpc.StorageServiceStub(c) for c in channels]
         return self._storage
 
-    @staticmethod
-    def _call(method, request, timeout: Optional[float] = None):
-        try:
-            return method(request, timeout=timeout)
-        except grpc.RpcError as error:
-            raise from_rpc_error(error) from None
+    def _call(self, method: str, request, timeout: Optional[float] = None):
+        """Calls a coordinator RPC, retrying UNAVAILABLE (on the next replica) and ABORTED
+        with jittered exponential backoff, as the Rust client: 100 ms to 2 s between
+        attempts, for up to a minute of waiting."""
+        return self._retrying(lambda stub: getattr(stub, method)(request, timeout=timeout))
+
+    def _retrying(self, attempt):
+        delay, waited = 0.1, 0.0
+        while True:
+            try:
+                return attempt(self._coordinator)
+            except grpc.RpcError as error:
+                code = error.code()
+                if code not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.ABORTED) or waited >= _RETRY_BUDGET:
+                    raise from_rpc_error(error) from None
+                if code == grpc.StatusCode.UNAVAILABLE:
+                    self._rotate()
+                pause = delay * random.uniform(0.5, 1.0)
+                time.sleep(pause)
+                waited += pause
+                delay = min(delay * 2, 2.0)
 
     # -- uploads ------------------------------------------------------------------------
 
@@ -122,7 +166,7 @@ class Client:
         try:
             hashes = hash_files(paths, tick)
             blobs = {sha: (path, size) for (sha, size), path in zip(hashes, paths)}
-            uploaded = upload_missing(self._coordinator, self._storages, blobs, tick)
+            uploaded = upload_missing(_RetryingCoordinator(self), self._storages, blobs, tick)
         finally:
             if bar:
                 bar.close()
@@ -154,10 +198,9 @@ class Client:
             for start in range(0, len(entries), ENTRIES_PER_REQUEST):
                 yield coordinator_pb2.LogRequest(batch=coordinator_pb2.EntryBatch(entries=entries[start : start + ENTRIES_PER_REQUEST]))
 
-        try:
-            response = self._coordinator.Log(messages())
-        except grpc.RpcError as error:
-            raise from_rpc_error(error) from None
+        # A retried Log carries the same request_id: if the first attempt committed, the
+        # server answers with that version instead of making another.
+        response = self._retrying(lambda stub: stub.Log(messages()))
         return _version(response.version, response.dedup)
 
     # -- distributed --------------------------------------------------------------------
@@ -190,7 +233,7 @@ class Client:
             )
             if expected_writers is not None:
                 request.expected_writers = expected_writers
-            draft = self._call(self._coordinator.Upsert, request).draft
+            draft = self._call("Upsert", request).draft
         assert draft is not None
         mine = next((w for w in draft.writers if w.writer_id == writer), None)
         return DraftStatus(
@@ -236,7 +279,7 @@ class Client:
         )
         if expected_writers is not None:
             request.expected_writers = expected_writers
-        response = self._call(self._coordinator.Finish, request, timeout=wait_seconds + 120)
+        response = self._call("Finish", request, timeout=wait_seconds + 120)
         return _version(response.version, response.dedup)
 
     def abort_artifact(self, name: str, distributed_id: Optional[str] = None) -> str:
@@ -244,7 +287,7 @@ class Client:
         request = coordinator_pb2.AbortRequest(
             project=self.project, artifact=name, distributed_id=distributed_id or derive_distributed_id()
         )
-        return _DRAFT_STATES.get(self._call(self._coordinator.Abort, request).draft.state, "unknown")
+        return _DRAFT_STATES.get(self._call("Abort", request).draft.state, "unknown")
 
     def _commit_edit(self, artifact: Artifact, aliases: Sequence[str]) -> Version:
         base = artifact.base
@@ -254,8 +297,7 @@ class Client:
         writer = os.environ.get("CAIRN_WRITER") or f"python-{os.getpid()}"
         removals = artifact.removals
         try:
-            self._call(
-                self._coordinator.Upsert,
+            self._call("Upsert",
                 coordinator_pb2.UpsertRequest(
                     project=base.project,
                     artifact=base.name,
@@ -272,8 +314,7 @@ class Client:
             )
         except CairnError:
             try:
-                self._call(
-                    self._coordinator.Abort,
+                self._call("Abort",
                     coordinator_pb2.AbortRequest(project=base.project, artifact=base.name, distributed_id=distributed_id),
                 )
             except CairnError:
@@ -289,7 +330,7 @@ class Client:
             request_id=uuid.uuid4().hex,
             ttl_seconds=artifact._ttl_seconds(),
         )
-        response = self._call(self._coordinator.Finish, request)
+        response = self._call("Finish", request)
         return _version(response.version, response.dedup)
 
     # -- reading ------------------------------------------------------------------------
@@ -297,7 +338,7 @@ class Client:
     def use_artifact(self, reference: str) -> "CommittedArtifact":
         """A committed version: `name`, `name:alias`, `name:vN`, `project/name@sha256:…`."""
         request = coordinator_pb2.GetVersionRequest(project=self.project, reference=reference)
-        return CommittedArtifact(self, _version(self._call(self._coordinator.GetVersion, request).version))
+        return CommittedArtifact(self, _version(self._call("GetVersion", request).version))
 
     def versions(self, name: str) -> List[Version]:
         """Every version of an artifact, oldest first."""
@@ -305,7 +346,7 @@ class Client:
         token = ""
         while True:
             request = coordinator_pb2.ListVersionsRequest(project=self.project, artifact=name, page_size=1000, page_token=token)
-            page = self._call(self._coordinator.ListVersions, request)
+            page = self._call("ListVersions", request)
             out.extend(_version(v) for v in page.versions)
             if not page.next_page_token:
                 return out
@@ -328,11 +369,10 @@ class CommittedArtifact:
         ref = f"{self.version.project}/{self.version.name}:{self.version.version}"
         request = coordinator_pb2.GetManifestRequest(project=self._client.project, reference=ref)
         entries: List[ManifestEntry] = []
-        try:
-            for page in self._client._coordinator.GetManifest(request):
-                entries.extend(ManifestEntry(e.path, e.sha256, e.size) for e in page.entries)
-        except grpc.RpcError as error:
-            raise from_rpc_error(error) from None
+        # The whole stream in one attempt: a stream cut half-way is read again from the start.
+        pages = self._client._retrying(lambda stub: list(stub.GetManifest(request)))
+        for page in pages:
+            entries.extend(ManifestEntry(e.path, e.sha256, e.size) for e in page.entries)
         return entries
 
     def download(self, root: Optional[Union[str, "os.PathLike[str]"]] = None) -> pathlib.Path:
@@ -355,7 +395,7 @@ class CommittedArtifact:
         None when none is left. Its index is never reused."""
         ref = f"{self.version.project}/{self.version.name}:{self.version.version}"
         request = coordinator_pb2.DeleteVersionRequest(project=self._client.project, reference=ref, force=delete_aliases)
-        response = self._client._call(self._client._coordinator.DeleteVersion, request)
+        response = self._client._call("DeleteVersion", request)
         if not response.HasField("latest_index"):
             return None
         return self._client.use_artifact(f"{self.version.project}/{self.version.name}:v{response.latest_index}").version
