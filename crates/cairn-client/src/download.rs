@@ -2,9 +2,11 @@
 //! name, hashed on the way, and renamed into place only when its sha256 verifies. Files
 //! already present with the right content are not fetched again. With a content cache,
 //! blobs are taken from it when their bytes hash right (never trusting size alone), and
-//! stored into it after a verified download. Temporary files a killed download left
-//! beside an entry are removed when that entry is downloaded again.
+//! stored into it after a verified download. Temporary files a killed download left are
+//! removed by the next download into the same directories: each directory is read once
+//! per download, so the cost stays linear in the number of files.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use cairn_core::{Entry, Sha256Hasher};
@@ -33,6 +35,11 @@ impl Client {
     /// Downloads every entry into `dir`.
     pub(crate) async fn download_entries(&self, entries: Vec<Entry>, dir: &Path) -> Result<Vec<Fetched>, ClientError> {
         tokio::fs::create_dir_all(dir).await.map_err(|e| ClientError::io(dir, e))?;
+        let parents: BTreeSet<PathBuf> =
+            entries.iter().filter_map(|e| dir.join(e.path.as_str()).parent().map(Path::to_path_buf)).collect();
+        for parent in &parents {
+            remove_stale_partials(parent).await;
+        }
         crate::progress::begin(&self.progress, crate::Phase::Downloading, entries.iter().map(|e| e.size).sum());
         let jobs = entries.into_iter().map(|entry| {
             let client = self.clone();
@@ -51,7 +58,6 @@ impl Client {
         let parent = target.parent().expect("targets are under the download directory").to_path_buf();
         tokio::fs::create_dir_all(&parent).await.map_err(|e| ClientError::io(&parent, e))?;
         let file_name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        remove_stale_partials(&parent, &file_name).await;
         let temp = parent.join(format!(".{file_name}.cairn-partial-{}", uuid::Uuid::new_v4().simple()));
         let from_cache = match self.cached_blob(&entry).await {
             Some(cached) => tokio::fs::copy(&cached, &temp).await.is_ok(),
@@ -150,12 +156,13 @@ impl Client {
     }
 }
 
-/// Removes `.NAME.cairn-partial-*` files a killed download left in `dir`.
-async fn remove_stale_partials(dir: &Path, file_name: &str) {
-    let prefix = format!(".{file_name}.cairn-partial-");
+/// Removes the `.NAME.cairn-partial-*` files a killed download left in `dir` (one read of
+/// the directory; a directory that does not exist yet has none).
+async fn remove_stale_partials(dir: &Path) {
     let Ok(mut entries) = tokio::fs::read_dir(dir).await else { return };
     while let Ok(Some(entry)) = entries.next_entry().await {
-        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') && name.contains(".cairn-partial-") {
             let _ = tokio::fs::remove_file(entry.path()).await;
         }
     }
