@@ -27,6 +27,9 @@ pub enum ClientError {
     /// Downloaded bytes did not match their digest.
     #[error("{path}: downloaded content hashes to {actual}, expected {expected}")]
     Verify { path: String, expected: String, actual: String },
+    /// The entries the server sent are not the version the reference names.
+    #[error("the manifest of {reference} hashes to {actual}, not {expected}: refused")]
+    ManifestMismatch { reference: String, expected: String, actual: String },
 }
 
 impl ClientError {

@@ -2,13 +2,42 @@
 
 use std::path::PathBuf;
 
-use cairn_core::Reference;
+use cairn_core::{CoreError, Digest, Entry, EntryPath, Reference, Selector, version_digest};
 use cairn_proto::v1;
 use futures::StreamExt;
 
 use crate::download::Fetched;
 use crate::error::{missing, required};
 use crate::{ArtifactInfo, Client, ClientError, DeleteSummary, GcSummary, GetSummary, ManifestEntry, VersionInfo};
+
+/// Checks that `entries` are the version the server says they are — their canonical
+/// encoding hashes to the version's digest — and, for a reference pinned with
+/// `@sha256:<digest>`, that this is the pinned version. Without it a pinned reference would
+/// protect nothing against a faulty or hostile server.
+fn verify_manifest(reference: &str, version: &VersionInfo, entries: &[ManifestEntry]) -> Result<(), ClientError> {
+    let mismatch = |expected: &str, actual: String| ClientError::ManifestMismatch {
+        reference: reference.to_owned(),
+        expected: expected.to_owned(),
+        actual,
+    };
+    if let Selector::Digest(pinned) = Reference::parse(reference)?.selector
+        && pinned.to_string() != version.digest
+    {
+        return Err(mismatch(&pinned.to_string(), version.digest.clone()));
+    }
+    let parsed: Result<Vec<Entry>, CoreError> = entries
+        .iter()
+        .map(|e| Ok(Entry { path: EntryPath::parse(&e.path)?, sha256: Digest::parse_hex(&e.sha256)?, size: e.size }))
+        .collect();
+    let actual = match parsed.and_then(|entries| version_digest(&entries)) {
+        Ok(digest) => digest.to_string(),
+        Err(err) => format!("nothing valid ({err})"),
+    };
+    if actual != version.digest {
+        return Err(mismatch(&version.digest, actual));
+    }
+    Ok(())
+}
 
 impl Client {
     /// Resolves a reference (`name`, `name:alias`, `name:vN`, `project/name@sha256:…`).
@@ -99,6 +128,7 @@ impl Client {
             }));
         }
         let version = required(version, "version")?;
+        verify_manifest(reference, &version, &entries)?;
         Ok((version, entries))
     }
 
@@ -291,5 +321,57 @@ impl Selection {
                 if found.is_empty() { Err(missing("directory", prefix)) } else { Ok(found) }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(path: &str, content: &[u8]) -> ManifestEntry {
+        ManifestEntry { path: path.into(), sha256: Digest::of(content).to_string(), size: content.len() as u64 }
+    }
+
+    fn version_of(entries: &[ManifestEntry]) -> VersionInfo {
+        let parsed: Vec<Entry> = entries
+            .iter()
+            .map(|e| Entry {
+                path: EntryPath::parse(&e.path).unwrap(),
+                sha256: Digest::parse_hex(&e.sha256).unwrap(),
+                size: e.size,
+            })
+            .collect();
+        VersionInfo::from(v1::Version {
+            artifact: "ds".into(),
+            digest: version_digest(&parsed).unwrap().to_string(),
+            file_count: entries.len() as u64,
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn a_manifest_that_hashes_to_its_version_digest_is_accepted() {
+        let entries = vec![entry("a.bin", b"a"), entry("b/c.bin", b"c")];
+        let version = version_of(&entries);
+        verify_manifest("ds:v0", &version, &entries).unwrap();
+        verify_manifest(&format!("ds@sha256:{}", version.digest), &version, &entries).unwrap();
+    }
+
+    #[test]
+    fn a_tampered_entry_or_another_version_than_the_pinned_one_is_refused() {
+        let entries = vec![entry("a.bin", b"a"), entry("b/c.bin", b"c")];
+        let version = version_of(&entries);
+        let mut swapped = entries.clone();
+        swapped[1] = entry("b/c.bin", b"evil");
+        let err = verify_manifest("ds:v0", &version, &swapped).unwrap_err();
+        assert!(matches!(err, ClientError::ManifestMismatch { .. }), "{err}");
+        let mut extra = entries.clone();
+        extra.push(entry("z.bin", b"z"));
+        assert!(verify_manifest("ds", &version, &extra).is_err(), "an added entry is refused");
+
+        let other = version_of(&[entry("x.bin", b"x")]);
+        let pinned = format!("ds@sha256:{}", version.digest);
+        let err = verify_manifest(&pinned, &other, &[entry("x.bin", b"x")]).unwrap_err();
+        assert!(err.to_string().contains(&version.digest), "names the pinned digest: {err}");
     }
 }
