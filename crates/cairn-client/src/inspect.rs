@@ -260,7 +260,12 @@ impl Client {
         selection: Selection,
     ) -> Result<GetSummary, ClientError> {
         let (version, entries) = self.manifest(reference).await?;
-        let dir = dir.unwrap_or_else(|| PathBuf::from(&version.name));
+        // The default directory comes from the caller's reference, never from the server's
+        // answer (a name the server made up could point anywhere).
+        let dir = match dir {
+            Some(dir) => dir,
+            None => PathBuf::from(Reference::parse(reference)?.artifact),
+        };
         let entries = selection.apply(reference, entries)?;
         let (files, bytes) = (entries.len() as u64, entries.iter().map(|e| e.size).sum());
         let entries = entries
