@@ -262,3 +262,26 @@ def test_every_listed_replica_is_used_and_a_dead_one_is_skipped(server, tmp_path
     monkeypatch.setattr(client_module, "_RETRY_BUDGET", 0.5)
     with pytest.raises(errors.Unavailable):
         cairn.Client(server=dead).use_artifact("failover")
+
+
+@pytest.mark.parametrize(
+    "path", ["/etc/passwd", "a/../../x", "a//b", "./a", "a\\b", "C:/Windows/x", "c:x", "a\x00b", "a\nb", "\\\\host\\share\\x"]
+)
+def test_download_targets_refuse_paths_that_could_land_outside_the_directory(tmp_path, path):
+    from cairn.transfer import _safe_target
+
+    with pytest.raises(errors.VerificationError):
+        _safe_target(tmp_path, path)
+
+
+def test_download_targets_never_go_through_a_symbolic_link_in_the_directory(tmp_path):
+    from cairn.transfer import _safe_target
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    root = tmp_path / "out"
+    root.mkdir()
+    (root / "data").symlink_to(outside)
+    assert _safe_target(root, "ok/a.bin") == root / "ok" / "a.bin"
+    with pytest.raises(errors.VerificationError, match="symbolic link"):
+        _safe_target(root, "data/a.bin")

@@ -6,6 +6,7 @@ import hashlib
 import os
 import pathlib
 import sys
+import unicodedata
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
@@ -108,10 +109,27 @@ def _is_present(target: pathlib.Path, sha256: str, size: int) -> bool:
 
 
 def _safe_target(root: pathlib.Path, path: str) -> pathlib.Path:
+    """Where entry `path` goes under `root`, refusing what could land elsewhere: the entry
+    path rules of the Rust client (relative, `/`-separated, no `.`/`..`/empty segments, no
+    `\\`, no control characters), a drive letter, and any symbolic link already on the way."""
     parts = path.split("/")
-    if path.startswith("/") or any(p in ("", ".", "..") for p in parts):
+    unsafe = (
+        path.startswith("/")
+        or any(p in ("", ".", "..") for p in parts)
+        or "\\" in path
+        or any(unicodedata.category(c) == "Cc" for c in path)
+        or (len(parts[0]) >= 2 and parts[0][1] == ":" and parts[0][0].isalpha())
+    )
+    if unsafe:
         raise VerificationError(f"refusing unsafe entry path {path!r}", reason="INVALID_PATH")
-    return root.joinpath(*parts)
+    target = root
+    for part in parts:
+        target = target / part
+        if target.is_symlink():
+            raise VerificationError(
+                f"refusing to write {path!r} through the symbolic link {target}", reason="INVALID_PATH"
+            )
+    return target
 
 
 def download_entries(
