@@ -123,3 +123,21 @@ fn partial_downloads_and_cat_fetch_only_what_is_asked_and_only_verified_bytes() 
     assert_eq!(corrupted.code, 1, "{corrupted:?}");
     assert!(corrupted.stdout.is_empty(), "nothing unverified is printed: {:?}", corrupted.stdout);
 }
+
+#[cfg(unix)]
+#[test]
+fn a_download_never_writes_through_a_symbolic_link_in_the_output_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = DevServer::start(tmp.path());
+    write_tree(&tmp.path().join("src"), &[("data/a.bin", b"a"), ("top.txt", b"t")]);
+    server.cli(tmp.path(), &["log", "src", "--name", "d", "--type", "dataset"]).ok();
+
+    let elsewhere = tmp.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::create_dir_all(tmp.path().join("out")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, tmp.path().join("out/data")).unwrap();
+    let refused = server.cli(tmp.path(), &["get", "d", "-o", "out"]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(refused.stderr.contains("symbolic link"), "{}", refused.stderr);
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0, "nothing was written through the link");
+}

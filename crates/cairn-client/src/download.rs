@@ -37,6 +37,7 @@ impl Client {
         tokio::fs::create_dir_all(dir).await.map_err(|e| ClientError::io(dir, e))?;
         let parents: BTreeSet<PathBuf> =
             entries.iter().filter_map(|e| dir.join(e.path.as_str()).parent().map(Path::to_path_buf)).collect();
+        refuse_links_on_the_way(dir, &parents)?;
         for parent in &parents {
             remove_stale_partials(parent).await;
         }
@@ -154,6 +155,32 @@ impl Client {
             tracing::debug!(error = %err, "could not store a blob in the content cache");
         }
     }
+}
+
+/// Refuses to write through a symbolic link already in the output directory: an entry
+/// path is checked to stay inside `dir`, but a link on the way would take it elsewhere.
+/// Each directory on the way is looked at once.
+fn refuse_links_on_the_way(dir: &Path, parents: &BTreeSet<PathBuf>) -> Result<(), ClientError> {
+    let mut checked = BTreeSet::new();
+    for parent in parents {
+        let Ok(relative) = parent.strip_prefix(dir) else { continue };
+        let mut on_the_way = dir.to_path_buf();
+        for part in relative.components() {
+            on_the_way.push(part);
+            if !checked.insert(on_the_way.clone()) {
+                continue;
+            }
+            match std::fs::symlink_metadata(&on_the_way) {
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    let refusal = std::io::Error::other("refusing to download through a symbolic link");
+                    return Err(ClientError::io(on_the_way, refusal));
+                }
+                Ok(_) => {}
+                Err(_) => break, // does not exist yet: nothing below it does either
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Removes the `.NAME.cairn-partial-*` files a killed download left in `dir` (one read of
