@@ -79,8 +79,19 @@ async fn register(
 
 impl Registration {
     /// Registers `key` = `value` under a lease of `ttl` and keeps it alive every `ttl / 3`.
+    /// A key held by another lease is waited for, up to one and a half TTLs: a process
+    /// restarted right after a crash finds its predecessor's key until that lease lapses,
+    /// while a second live process with the same id keeps renewing and is refused.
     pub async fn start(meta: Arc<dyn MetaStore>, key: &str, value: Vec<u8>, ttl: Duration) -> Result<Self, MetaError> {
-        let first = register(&*meta, key, &value, ttl, None).await?;
+        let deadline = tokio::time::Instant::now() + ttl + ttl / 2;
+        let first = loop {
+            match register(&*meta, key, &value, ttl, None).await {
+                Err(MetaError::AlreadyRegistered { .. }) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep((ttl / 10).max(Duration::from_millis(100))).await;
+                }
+                other => break other?,
+            }
+        };
         let (sender, receiver) = watch::channel(Some(first));
         let (loop_meta, loop_key) = (meta.clone(), key.to_owned());
         let task = tokio::spawn(async move {
@@ -93,7 +104,20 @@ impl Registration {
                     Ok(()) => {
                         crate::metrics::LEASE_RENEWALS.with_label_values(&["ok"]).inc();
                         last_renewal = tokio::time::Instant::now();
-                        continue;
+                        if sender.borrow().is_some() {
+                            continue;
+                        }
+                        // Stepped down while the store was unreachable, but the lease
+                        // outlived the outage (etcd restores leases when it restarts): if
+                        // the key is still ours, serve again. Without this the process
+                        // would renew a lease it never again claimed to hold.
+                        if let Ok(Some(kv)) = loop_meta.get(&loop_key).await
+                            && kv.lease == Some(lease)
+                        {
+                            tracing::info!(key = %loop_key, lease, "the lease outlived the outage; serving again");
+                            let _ = sender.send(Some(lease));
+                            continue;
+                        }
                     }
                     Err(MetaError::LeaseNotFound(_)) => {
                         crate::metrics::LEASE_RENEWALS.with_label_values(&["lost"]).inc();

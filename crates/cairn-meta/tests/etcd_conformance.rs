@@ -39,3 +39,38 @@ async fn data_and_keep_alive_survive_an_etcd_restart() {
     assert_eq!(store.get("durable").await.unwrap().unwrap().value, b"v");
     assert!(store.get("member").await.unwrap().is_some(), "the kept-alive lease still holds its key");
 }
+
+/// etcd down for longer than the lease TTL: the holder steps down; etcd back with the lease
+/// restored (etcd extends leases when it restarts): the holder serves again under it,
+/// instead of renewing a lease it no longer claims (a worker stuck answering "lost its
+/// lease" for ever after an etcd restart: chaos seed 115).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registration_whose_lease_outlived_an_etcd_outage_serves_again() {
+    let mut server = EtcdServer::start();
+    let store: Arc<dyn MetaStore> =
+        Arc::new(EtcdStore::connect(&[server.endpoint()], "/outage/", Duration::from_secs(2)).await.unwrap());
+    let ttl = Duration::from_secs(3);
+    let registration =
+        cairn_meta::Registration::start(store.clone(), "members/workers/w0", b"w0".to_vec(), ttl).await.unwrap();
+    let first = registration.lease().expect("registered");
+
+    server.stop();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while registration.lease().is_some() {
+        assert!(tokio::time::Instant::now() < deadline, "never stepped down while etcd was gone");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server.restart();
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let lease = loop {
+        if let Some(lease) = registration.lease() {
+            break lease;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never served again after etcd came back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let held = store.get("members/workers/w0").await.unwrap().expect("the key is registered");
+    assert_eq!(held.lease, Some(lease), "the announced lease is the one holding the key");
+    eprintln!("lease before the outage {first}, after {lease}");
+}
