@@ -32,7 +32,7 @@ def rank_main(rank: int, world: int, run_id: str, workdir: str) -> None:
     client = cairn.Client()
     artifact = cairn.Artifact("toy-checkpoint", type="checkpoint", metadata={"world_size": world})
     artifact.add_dir(shard.parent, name="shards")
-    client.upsert_artifact(artifact)  # uploads this rank's shard and seals the rank
+    client.upsert_artifact(artifact, seal=True)  # uploads this rank's shard; the rank is done
     if rank == 0:
         version = client.finish_artifact("toy-checkpoint", wait=120, expected_writers=world)
         print(f"rank 0 committed {version.name}:{version.version} with {version.files} files ({version.digest[:12]})")

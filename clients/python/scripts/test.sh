@@ -1,28 +1,19 @@
 #!/usr/bin/env bash
-# The SDK's tests at both ends of its supported range, against a real `cairn dev`:
-#   "oldest": grpcio 1.62.3 + protobuf 4.25 (with grpcio-tools 1.62.3, which also checks
-#             that the checked-in stubs match the proto);
-#   "newest": the newest grpcio and protobuf on PyPI.
-# Virtual environments are cached under $CAIRN_VENV_DIR (default /var/tmp/cairn-venvs).
+# Builds the SDK (the native core with maturin, as `pip install ./clients/python` does) and
+# runs its tests against a real `cairn dev`, in a virtual environment cached under
+# $CAIRN_VENV_DIR (default /var/tmp/cairn-venvs). The generated gRPC stubs' freshness is
+# checked with grpcio-tools 1.62.3, the version they are generated with.
 # Needs the cairn binary: $CAIRN_BIN, or $CARGO_TARGET_DIR/debug/cairn (cargo build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-venvs="${CAIRN_VENV_DIR:-/var/tmp/cairn-venvs}"
+venv="${CAIRN_VENV_DIR:-/var/tmp/cairn-venvs}/sdk"
 python="${PYTHON:-python3}"
-
-run() {
-    local name="$1"; shift
-    local venv="$venvs/$name"
-    if [ ! -x "$venv/bin/python" ]; then
-        "$python" -m venv "$venv"
-    fi
-    "$venv/bin/pip" install -q --disable-pip-version-check "$@" pytest
-    "$venv/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps .
-    echo "-- $name: $("$venv/bin/python" -c 'import grpc, google.protobuf as p; print("grpcio", grpc.__version__, "protobuf", p.__version__)')"
-    (cd tests && "$venv/bin/python" -m pytest -q -p no:cacheprovider ${PYTEST_ARGS:-} "${tests[@]}")
-}
-
-tests=(test_stubs.py test_identity.py test_sdk.py test_examples.py)
-run oldest "grpcio==1.62.3" "grpcio-tools==1.62.3" "protobuf>=4.25,<4.26"
-tests=(test_identity.py test_sdk.py test_examples.py)
-run newest --upgrade grpcio protobuf tqdm
+if [ ! -x "$venv/bin/python" ]; then
+    "$python" -m venv "$venv"
+fi
+pip() { "$venv/bin/pip" -q --disable-pip-version-check "$@"; }
+pip install pytest tqdm "grpcio==1.62.3" "grpcio-tools==1.62.3" "protobuf>=4.25,<4.26"
+# What a user runs; cargo's target directory ($CARGO_TARGET_DIR) keeps the build incremental.
+pip install --force-reinstall --no-deps .
+echo "-- $("$venv/bin/python" -c 'import cairn, sys; print("cairn", cairn.__version__, "native core on Python", sys.version.split()[0])')"
+(cd tests && "$venv/bin/python" -m pytest -q -p no:cacheprovider ${PYTEST_ARGS:-} "$@")

@@ -21,7 +21,7 @@ pub async fn run(command: Command) -> ExitCode {
             let one_line = err.to_string().replace('\n', " ");
             eprintln!("error: {one_line}");
             match err {
-                ClientError::Usage(_) => ExitCode::from(2),
+                ClientError::Usage(_) | ClientError::Invalid(_) => ExitCode::from(2),
                 _ => ExitCode::from(1),
             }
         }
@@ -57,6 +57,11 @@ async fn connect(options: &ClientOptions) -> Result<Client, ClientError> {
     })
 }
 
+/// Paths uploaded under their own names.
+fn unnamed(paths: Vec<std::path::PathBuf>) -> Vec<(std::path::PathBuf, Option<String>)> {
+    paths.into_iter().map(|p| (p, None)).collect()
+}
+
 /// The client, with `.cairnignore` files turned off by `--no-ignore`.
 fn walking(client: Client, no_ignore: bool) -> Client {
     if no_ignore { client.without_ignore_files() } else { client }
@@ -72,7 +77,7 @@ async fn dispatch(command: Command) -> Result<Printer, ClientError> {
             let request = LogRequest {
                 name: a.name,
                 artifact_type: a.artifact_type,
-                paths: a.paths,
+                sources: unnamed(a.paths),
                 aliases: a.aliases,
                 metadata_json: a.metadata.unwrap_or_default(),
                 writer: a.writer.unwrap_or_else(default_writer),
@@ -87,7 +92,7 @@ async fn dispatch(command: Command) -> Result<Printer, ClientError> {
                 artifact_type: a.artifact_type,
                 distributed_id: resolve_distributed_id(a.distributed_id)?,
                 writer: resolve_writer(a.writer)?,
-                paths: a.paths,
+                sources: unnamed(a.paths),
                 seal: a.seal,
                 expected_writers: a.expected_writers,
                 ttl_seconds: a.ttl,

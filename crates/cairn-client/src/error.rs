@@ -18,6 +18,9 @@ pub enum ClientError {
     /// The request was malformed before it was sent.
     #[error("{0}")]
     Usage(String),
+    /// A name, path, reference or digest broke the API's rules (checked before sending).
+    #[error("{0}")]
+    Invalid(cairn_core::CoreError),
     /// The server's answer lacked something the API promises.
     #[error("protocol error: the server sent no {0}")]
     Protocol(&'static str),
@@ -66,7 +69,7 @@ impl From<tonic::Status> for ClientError {
 
 impl From<cairn_core::CoreError> for ClientError {
     fn from(err: cairn_core::CoreError) -> Self {
-        ClientError::Usage(err.to_string())
+        ClientError::Invalid(err)
     }
 }
 

@@ -2,8 +2,8 @@
 //! per thread whatever the file sizes).
 
 use std::io::Read;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use cairn_core::{Digest, Entry, Sha256Hasher};
 
@@ -55,14 +55,27 @@ pub struct HashStats {
 
 /// Hashes every file on all cores, skipping files the stat cache knows unchanged; the
 /// result keeps the input order. The size recorded is the number of bytes hashed.
+/// Dropping the future (a cancelled call, Ctrl-C in the Python SDK) stops the hashing
+/// threads after the files they are reading.
 pub async fn hash_files(
     files: Vec<LocalFile>,
     cache: StatCache,
     progress: ProgressHandle,
 ) -> Result<(Vec<HashedFile>, HashStats), ClientError> {
-    tokio::task::spawn_blocking(move || hash_files_blocking(files, &cache, &progress))
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let _cancel_on_drop = CancelOnDrop(cancelled.clone());
+    tokio::task::spawn_blocking(move || hash_files_blocking(files, &cache, &progress, &cancelled))
         .await
         .map_err(|e| ClientError::Usage(format!("hashing thread failed: {e}")))?
+}
+
+/// Sets its flag when dropped.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 /// Digest and size of one file, or why it could not be read.
@@ -72,6 +85,7 @@ fn hash_files_blocking(
     files: Vec<LocalFile>,
     cache: &StatCache,
     progress: &ProgressHandle,
+    cancelled: &AtomicBool,
 ) -> Result<(Vec<HashedFile>, HashStats), ClientError> {
     let started = hashing_started();
     let mut stats = HashStats::default();
@@ -93,7 +107,7 @@ fn hash_files_blocking(
         }
     }
     progress::begin(progress, Phase::Hashing, to_hash.iter().map(|(_, _, f)| f.size()).sum());
-    let hashed = hash_in_parallel(&files, &to_hash, progress);
+    let hashed = hash_in_parallel(&files, &to_hash, progress, cancelled);
     progress::end(progress);
     let mut to_record = Vec::new();
     for ((i, absolute, before), result) in to_hash.into_iter().zip(hashed) {
@@ -125,6 +139,7 @@ fn hash_in_parallel(
     files: &[LocalFile],
     list: &[(usize, std::path::PathBuf, Fingerprint)],
     progress: &ProgressHandle,
+    cancelled: &AtomicBool,
 ) -> Vec<HashResult> {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(list.len().max(1));
     let next = AtomicUsize::new(0);
@@ -132,7 +147,7 @@ fn hash_in_parallel(
     std::thread::scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|| {
-                loop {
+                while !cancelled.load(Ordering::Relaxed) {
                     let k = next.fetch_add(1, Ordering::Relaxed);
                     let Some((i, _, _)) = list.get(k) else { break };
                     let result = hash_file(&files[*i].source);
@@ -144,5 +159,6 @@ fn hash_in_parallel(
             });
         }
     });
-    results.into_inner().expect("hash results lock").into_iter().map(|r| r.expect("every file was hashed")).collect()
+    let cancelled_error = || ClientError::Usage("hashing was cancelled".into());
+    results.into_inner().expect("hash results lock").into_iter().map(|r| r.unwrap_or_else(|| Err(cancelled_error()))).collect()
 }

@@ -12,6 +12,7 @@ mod inspect;
 pub use identity::{JobIdentity, Sourced, job_identity, job_identity_from};
 pub use inspect::Selection;
 mod lifecycle;
+mod local_tree;
 mod progress;
 mod stat_cache;
 mod types;
@@ -28,9 +29,12 @@ use tonic::transport::Channel;
 use crate::connection::Connection;
 
 pub use error::ClientError;
+/// gRPC status codes, as server refusals carry them.
+pub use tonic::Code as GrpcCode;
 pub use files::{IGNORE_FILE, LocalFile, WalkRules, collect, parse_add};
 pub use hash::{HashStats, HashedFile, hash_file, hash_files};
 pub use lifecycle::{EditRequest, FinishRequest, LogRequest, UpsertRequest};
+pub use local_tree::TreeDifference;
 pub use progress::{Phase, Progress};
 pub use stat_cache::{Fingerprint, StatCache};
 pub use types::{

@@ -21,7 +21,8 @@ const BYTES_PER_REQUEST: usize = 2 * 1024 * 1024;
 pub struct LogRequest {
     pub name: String,
     pub artifact_type: String,
-    pub paths: Vec<PathBuf>,
+    /// What to upload: a file or directory, and an optional entry path (or prefix) for it.
+    pub sources: Vec<(PathBuf, Option<String>)>,
     pub aliases: Vec<String>,
     pub metadata_json: String,
     pub writer: String,
@@ -37,7 +38,8 @@ pub struct UpsertRequest {
     pub artifact_type: Option<String>,
     pub distributed_id: String,
     pub writer: String,
-    pub paths: Vec<PathBuf>,
+    /// What to upload: a file or directory, and an optional entry path (or prefix) for it.
+    pub sources: Vec<(PathBuf, Option<String>)>,
     pub seal: bool,
     pub expected_writers: Option<u32>,
     pub ttl_seconds: u64,
@@ -127,11 +129,10 @@ impl Client {
 
     /// Commits `paths` as the next version of an artifact (or finds it identical to the latest).
     pub async fn log(&self, request: LogRequest) -> Result<CommitSummary, ClientError> {
-        if request.paths.is_empty() {
+        if request.sources.is_empty() {
             return Err(ClientError::Usage("log needs at least one PATH".into()));
         }
-        let sources: Vec<(PathBuf, Option<String>)> = request.paths.iter().map(|p| (p.clone(), None)).collect();
-        let (hashed, stats) = self.hash_sources(&sources).await?;
+        let (hashed, stats) = self.hash_sources(&request.sources).await?;
         // Content identical to the latest version has nothing to upload: skip asking.
         let digest = cairn_core::version_digest(&hashed.iter().map(HashedFile::entry).collect::<Vec<_>>())?;
         let unchanged = match self.get_version(&request.name).await {
@@ -178,17 +179,16 @@ impl Client {
 
     /// Adds this writer's files to the draft (opening it if needed), optionally sealing.
     pub async fn upsert(&self, request: UpsertRequest) -> Result<DraftSummary, ClientError> {
-        if request.paths.is_empty() && !request.seal {
+        if request.sources.is_empty() && !request.seal {
             return Err(ClientError::Usage("upsert needs a PATH, or --seal to only seal the writer".into()));
         }
         let Some(artifact_type) = request.artifact_type.clone() else {
-            if !request.paths.is_empty() {
+            if !request.sources.is_empty() {
                 return Err(ClientError::Usage("--type is required when upserting files".into()));
             }
             return self.seal(&request.name, &request.distributed_id, &request.writer).await;
         };
-        let sources: Vec<(PathBuf, Option<String>)> = request.paths.iter().map(|p| (p.clone(), None)).collect();
-        let (hashed, uploaded, stats) = self.prepare(&sources).await?;
+        let (hashed, uploaded, stats) = self.prepare(&request.sources).await?;
         let entries: Vec<v1::Entry> = hashed.iter().map(|h| entry_to_proto(&h.entry())).collect();
         let parts = batches(entries, Vec::new());
         let last = parts.len() - 1;

@@ -82,6 +82,13 @@ pub struct CommitSummary {
     pub hashed_bytes: u64,
     /// Files whose digest came from the stat cache.
     pub stat_cache_hits: u64,
+    /// Artifact type.
+    #[serde(rename = "type")]
+    pub artifact_type: String,
+    /// User metadata of the version.
+    pub metadata: serde_json::Value,
+    /// When its time to live ends (ms since the epoch), if it has one.
+    pub expires_unix_ms: Option<i64>,
 }
 
 impl CommitSummary {
@@ -105,6 +112,9 @@ impl CommitSummary {
             aliases: version.aliases,
             hashed_bytes: 0,
             stat_cache_hits: 0,
+            artifact_type: version.r#type,
+            metadata: serde_json::from_str(&version.metadata_json).unwrap_or(serde_json::Value::Null),
+            expires_unix_ms: version.expire_time_unix_ms,
         }
     }
 }

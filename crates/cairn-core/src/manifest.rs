@@ -220,7 +220,8 @@ mod tests {
     proptest! {
         #[test]
         fn encode_then_decode_in_any_chunking_round_trips(
-            names in proptest::collection::btree_set("[a-z]{1,6}(/[a-z]{1,6}){0,2}", 0..40),
+            // Segments start with `f`: never a Windows device name (`con`, `nul`…), which paths refuse.
+            names in proptest::collection::btree_set("f[a-z]{0,5}(/f[a-z]{0,5}){0,2}", 0..40),
             chunk in 1usize..64,
         ) {
             let entries: Vec<Entry> = names.iter().map(|n| entry(n, n.as_bytes())).collect();

@@ -13,7 +13,9 @@ pub struct EntryPath(String);
 
 impl EntryPath {
     /// Validates `text` as an entry path: UTF-8, at most 1024 bytes, non-empty segments
-    /// separated by `/`, no `.` or `..` segment, no leading `/`, no `\`, no control characters.
+    /// separated by `/`, no `.` or `..` segment, no leading `/`, no `\`, no control
+    /// characters; and, so that every client OS can write it, no `:` (drive letters, NTFS
+    /// streams) and no Windows device name (`CON`, `NUL`, `COM1`, … with any extension).
     pub fn parse(text: &str) -> Result<Self, CoreError> {
         let err = |why| CoreError::InvalidPath { path: text.chars().take(1100).collect(), why };
         if text.is_empty() {
@@ -35,8 +37,14 @@ impl EntryPath {
             match segment {
                 "" => return Err(err("must not contain empty segments (`//` or a trailing `/`)")),
                 "." | ".." => return Err(err("must not contain `.` or `..` segments")),
+                _ if is_windows_device_name(segment) => {
+                    return Err(err("must not name a Windows device (CON, PRN, AUX, NUL, COM1-9, LPT1-9)"));
+                }
                 _ => {}
             }
+        }
+        if text.contains(':') {
+            return Err(err("must not contain `:` (a drive letter or stream name on Windows)"));
         }
         Ok(Self(text.to_owned()))
     }
@@ -45,6 +53,15 @@ impl EntryPath {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// True for names Windows reserves for devices, whatever their extension (`nul.txt`).
+fn is_windows_device_name(segment: &str) -> bool {
+    let stem = segment.split('.').next().unwrap_or(segment).trim_end().to_ascii_uppercase();
+    matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL")
+        || (stem.len() == 4
+            && (stem.starts_with("COM") || stem.starts_with("LPT"))
+            && matches!(stem.as_bytes()[3], b'1'..=b'9'))
 }
 
 impl fmt::Display for EntryPath {
@@ -80,7 +97,7 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_relative_paths() {
-        for good in ["a", "a/b.bin", "dir/sub dir/ü.txt", ".hidden", "a/..b", "x/.../y"] {
+        for good in ["a", "a/b.bin", "dir/sub dir/ü.txt", ".hidden", "a/..b", "x/.../y", "console.log", "com10", "lpt0/x"] {
             assert_eq!(EntryPath::parse(good).unwrap().as_str(), good);
         }
         assert!(EntryPath::parse(&"a".repeat(1024)).is_ok());
@@ -104,6 +121,14 @@ mod tests {
             "a\u{7f}b",
             "a\\b",
             long.as_str(),
+            "C:/Windows/x",
+            "c:x",
+            "data/file.txt:stream",
+            "CON",
+            "logs/nul.txt",
+            "Com1",
+            "lpt9.bin/x",
+            "aux .txt",
         ] {
             let err = EntryPath::parse(bad).unwrap_err();
             assert_eq!(err.reason(), "INVALID_PATH", "{bad:?}");

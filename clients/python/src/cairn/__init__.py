@@ -7,12 +7,14 @@
 """
 
 from . import errors
-from .artifact import Artifact, DraftStatus, ManifestEntry, Version
-from .client import Client, CommittedArtifact
-from .identity import derive_distributed_id, derive_writer
+from .artifact import Artifact, ArtifactSummary, DraftStatus, ManifestEntry, Version
+from .client import ArtifactEntry, Client, CommittedArtifact
+from .identity import derive_distributed_id, derive_writer, whoami
 
 __all__ = [
     "Artifact",
+    "ArtifactEntry",
+    "ArtifactSummary",
     "Client",
     "CommittedArtifact",
     "DraftStatus",
@@ -21,5 +23,6 @@ __all__ = [
     "derive_distributed_id",
     "derive_writer",
     "errors",
+    "whoami",
 ]
 __version__ = "0.1.0"

@@ -6,7 +6,9 @@ import datetime
 import os
 import pathlib
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+from . import _core
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -52,12 +54,22 @@ class DraftStatus:
     unsealed_writers: Sequence[str]
 
 
-def _entry_name(path: str) -> str:
-    return path.replace(os.sep, "/")
+@dataclass(frozen=True)
+class ArtifactSummary:
+    """An artifact in a listing."""
+
+    name: str
+    type: str
+    versions: int
+    latest: str
 
 
 class Artifact:
-    """A set of files to log: add files and directories, remove paths of a base version."""
+    """A set of files to log: add files and directories, remove paths of a base version.
+
+    Nothing is read until the artifact is logged: directories are walked then, by the
+    native core, with the CLI's rules (`.cairnignore`, symbolic links followed, `.git` and
+    `.cairn` left out), so the SDK and the CLI give one tree the same digest."""
 
     def __init__(
         self,
@@ -77,7 +89,7 @@ class Artifact:
         if description is not None:
             # The API has no description field: it travels as metadata.
             self.metadata["description"] = description
-        self._files: Dict[str, pathlib.Path] = {}
+        self._sources: List[Tuple[pathlib.Path, Optional[str]]] = []
         self._removals: List[str] = []
         self._base: Optional[Version] = None
         self.ttl: Optional[Union[int, float, datetime.timedelta]] = None
@@ -98,41 +110,44 @@ class Artifact:
         path = pathlib.Path(local_path)
         if not path.is_file():
             raise FileNotFoundError(f"{path} is not a file")
-        self._add(name or path.name, path)
-        return self
-
-    def add_dir(self, local_dir: PathLike, name: Optional[str] = None) -> "Artifact":
-        """Adds every file under `local_dir`, at its relative path (under `name/` if given)."""
-        root = pathlib.Path(local_dir)
-        if not root.is_dir():
-            raise NotADirectoryError(f"{root} is not a directory")
-        for dirpath, _, filenames in os.walk(root):
-            for filename in filenames:
-                full = pathlib.Path(dirpath) / filename
-                relative = _entry_name(str(full.relative_to(root)))
-                self._add(f"{name.rstrip('/')}/{relative}" if name else relative, full)
-        return self
-
-    def remove(self, path: str) -> "Artifact":
-        """Removes `path` from the base version (for drafts from `new_draft`)."""
-        if path in self._files:
-            del self._files[path]
-        else:
-            self._removals.append(path)
-        return self
-
-    def _add(self, entry: str, source: pathlib.Path) -> None:
-        if entry in self._files and self._files[entry] != source:
-            raise ValueError(f"entry {entry!r} comes from both {self._files[entry]} and {source}")
+        entry = name or path.name
+        _core.check_entry_path(entry)
+        for source, named in self._sources:
+            if named == entry and source != path:
+                raise ValueError(f"entry {entry!r} comes from both {source} and {path}")
         if entry in self._removals:
             # wandb's modify idiom, remove then add under the same name: a replacement.
             self._removals.remove(entry)
-        self._files[entry] = source
+        self._sources.append((path, entry))
+        return self
+
+    def add_dir(self, local_dir: PathLike, name: Optional[str] = None) -> "Artifact":
+        """Adds every file under `local_dir` at its relative path (under `name/` if given),
+        as the CLI walks directories."""
+        root = pathlib.Path(local_dir)
+        if not root.is_dir():
+            raise NotADirectoryError(f"{root} is not a directory")
+        self._sources.append((root, name.rstrip("/") if name else None))
+        return self
+
+    def remove(self, path: str) -> "Artifact":
+        """Drops a file added under `path`, or else removes `path` from the base version
+        (for drafts from `new_draft`)."""
+        kept = [(source, named) for source, named in self._sources if named != path or source.is_dir()]
+        if len(kept) == len(self._sources):
+            self._removals.append(path)
+        self._sources = kept
+        return self
+
+    @property
+    def sources(self) -> List[Tuple[pathlib.Path, Optional[str]]]:
+        """What was added: (local file or directory, entry path or prefix)."""
+        return list(self._sources)
 
     @property
     def files(self) -> Dict[str, pathlib.Path]:
-        """Entry path → local file."""
-        return dict(self._files)
+        """Entry path → local file, walked now with the CLI's rules."""
+        return {entry: pathlib.Path(path) for entry, path in _core.collect(self._sources)}
 
     @property
     def removals(self) -> List[str]:

@@ -1,4 +1,9 @@
-"""The cairn client: log, upsert, finish and use artifacts."""
+"""The cairn client: log, upsert, finish and use artifacts.
+
+Every operation is a call into the native core (`cairn._core`, the Rust client the CLI
+uses): walking, hashing (through the stat cache), uploading only missing blobs with
+resumable uploads, failing over between coordinator replicas, and verified downloads all
+happen there, with the GIL released. This module shapes arguments and results."""
 
 from __future__ import annotations
 
@@ -6,35 +11,16 @@ import json
 import math
 import os
 import pathlib
-import random
-import threading
-import time
-import uuid
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
-import grpc
-
-from .artifact import Artifact, DraftStatus, ManifestEntry, Version
-from .errors import CairnError, InvalidArgument, from_rpc_error
+from . import _core
+from .artifact import Artifact, ArtifactSummary, DraftStatus, ManifestEntry, Version
 from .identity import derive_distributed_id, derive_writer
-from .transfer import download_entries, hash_files, progress_bar, upload_missing
-from .v1 import coordinator_pb2, coordinator_pb2_grpc, storage_pb2_grpc, types_pb2
+from .progress import progress_callback
 
 DEFAULT_SERVER = "http://127.0.0.1:7420"
-ENTRIES_PER_REQUEST = 5_000
-_MAX_MESSAGE = 16 * 1024 * 1024
-_CHANNEL_OPTIONS = [("grpc.max_receive_message_length", _MAX_MESSAGE), ("grpc.max_send_message_length", _MAX_MESSAGE)]
-_DRAFT_STATES = {1: "open", 2: "sealing", 3: "committed", 4: "aborted", 5: "expired"}
 
-
-def _target(address: str) -> str:
-    """gRPC Python wants host:port, not a URL."""
-    for prefix in ("http://", "grpc://"):
-        if address.startswith(prefix):
-            return address[len(prefix) :].rstrip("/")
-    if address.startswith("https://"):
-        raise InvalidArgument("TLS endpoints are not supported by this SDK version")
-    return address.rstrip("/")
+PathLike = Union[str, "os.PathLike[str]"]
 
 
 def _user_aliases(aliases: Sequence[str]) -> List[str]:
@@ -43,135 +29,89 @@ def _user_aliases(aliases: Sequence[str]) -> List[str]:
     return [alias for alias in dict.fromkeys(aliases) if alias != "latest"]
 
 
-def _version(message: types_pb2.Version, dedup: bool = False) -> Version:
-    try:
-        metadata = json.loads(message.metadata_json or "{}")
-    except ValueError:
-        metadata = {}
+def _version(info: Dict[str, Any]) -> Version:
+    """A Version from the core's version or commit summary."""
+    metadata = info.get("metadata")
     return Version(
-        name=message.artifact,
-        version=f"v{message.index}",
-        index=message.index,
-        digest=message.digest,
-        files=message.file_count,
-        bytes=message.total_bytes,
-        dedup=dedup,
-        project=message.project,
-        type=message.type,
-        aliases=tuple(message.aliases),
-        metadata=metadata,
-        expires_unix_ms=message.expire_time_unix_ms if message.HasField("expire_time_unix_ms") else None,
+        name=info["name"],
+        version=info["version"],
+        index=info["index"],
+        digest=info["digest"],
+        files=info["files"],
+        bytes=info["bytes"],
+        dedup=bool(info.get("dedup", False)),
+        project=info["project"],
+        type=info.get("type", ""),
+        aliases=tuple(info.get("aliases", ())),
+        metadata=metadata if isinstance(metadata, dict) else {},
+        expires_unix_ms=info.get("expires_unix_ms"),
     )
 
 
-#: Seconds of backoff a call may spend retrying before its error is raised.
-_RETRY_BUDGET = 60.0
+def _draft(info: Dict[str, Any]) -> DraftStatus:
+    return DraftStatus(
+        name=info["name"],
+        distributed_id=info["distributed_id"],
+        writer=info.get("writer") or "",
+        state=info["state"],
+        staged_files=info["draft_files"],
+        writer_files=info["writer_files"],
+        sealed=info["sealed"],
+        unsealed_writers=tuple(info["unsealed_writers"]),
+    )
 
 
-class _RetryingCoordinator:
-    """A coordinator stub whose unary calls go through the client's retries."""
+def _metadata_json(metadata: Optional[Dict[str, Any]]) -> str:
+    return json.dumps(metadata) if metadata else ""
 
-    def __init__(self, client: "Client"):
-        self._client = client
 
-    def __getattr__(self, method: str):
-        return lambda request, timeout=None: self._client._call(method, request, timeout)
+def _single_run_writer() -> str:
+    """The producer id of a single-run log: `CAIRN_WRITER`, else this process."""
+    return os.environ.get("CAIRN_WRITER") or f"python-{os.getpid()}"
 
 
 class Client:
-    """A connection to cairn. Channels are created lazily in each process, so one Client
-    can be shared with forked workers (DataLoader workers, multiprocessing)."""
+    """A connection to cairn. It connects on first use in each process, so one Client can
+    be shared with forked workers (DataLoader workers, multiprocessing with fork) and
+    pickled to spawned ones.
 
-    def __init__(self, server: Optional[str] = None, project: Optional[str] = None, progress: Optional[bool] = None):
+    `server` may list several coordinator replicas, comma-separated: calls go to one and
+    move to another when it fails. `stat_cache=False` hashes every file instead of
+    trusting the stat cache; `ignore_files=False` uploads what `.cairnignore` leaves out."""
+
+    def __init__(
+        self,
+        server: Optional[str] = None,
+        project: Optional[str] = None,
+        progress: Optional[bool] = None,
+        stat_cache: bool = True,
+        ignore_files: bool = True,
+    ):
         servers = server or os.environ.get("CAIRN_SERVER") or DEFAULT_SERVER
-        # Several coordinator replicas may be listed, comma-separated: calls go to one, and
-        # move to the next when it is unavailable.
         self.servers = [s.strip() for s in servers.split(",") if s.strip()] or [DEFAULT_SERVER]
         self.server = self.servers[0]
         self.project = project or os.environ.get("CAIRN_PROJECT") or "default"
         self.progress = progress
-        self._lock = threading.Lock()
-        self._pid: Optional[int] = None
-        self._channels: List[grpc.Channel] = []
-        self._current = 0
-        self._storage: List[Any] = []
+        self.stat_cache = stat_cache
+        self.ignore_files = ignore_files
+        self._core_instance: Optional[Any] = None
 
-    # -- connections --------------------------------------------------------------------
-
-    def _ensure(self) -> None:
-        with self._lock:
-            if self._pid == os.getpid() and self._channels:
-                return
-            # A new process (or first use): never reuse a channel made before a fork.
-            self._channels = [grpc.insecure_channel(_target(s), options=_CHANNEL_OPTIONS) for s in self.servers]
-            self._storage = []
-            self._pid = os.getpid()
+    def __getstate__(self) -> Dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_core_instance"] = None  # the native connection stays in its process
+        return state
 
     @property
-    def _channel(self) -> grpc.Channel:
-        self._ensure()
-        return self._channels[self._current % len(self._channels)]
-
-    def _rotate(self) -> None:
-        """Moves to the next coordinator replica."""
-        with self._lock:
-            self._current = (self._current + 1) % len(self.servers)
-
-    @property
-    def _coordinator(self) -> coordinator_pb2_grpc.CoordinatorServiceStub:
-        self._ensure()
-        return coordinator_pb2_grpc.CoordinatorServiceStub(self._channel)
-
-    def _storages(self) -> Sequence[storage_pb2_grpc.StorageServiceStub]:
-        self._ensure()
-        if not self._storage:
-            addresses = self._call(
-                "ListStorageWorkers", coordinator_pb2.ListStorageWorkersRequest(page_size=1000)
-            ).addresses
-            channels = [grpc.insecure_channel(_target(a), options=_CHANNEL_OPTIONS) for a in addresses] or [self._channel]
-            self._storage = [storage_pb2_grpc.StorageServiceStub(c) for c in channels]
-        return self._storage
-
-    def _call(self, method: str, request, timeout: Optional[float] = None):
-        """Calls a coordinator RPC, retrying UNAVAILABLE (on the next replica) and ABORTED
-        with jittered exponential backoff, as the Rust client: 100 ms to 2 s between
-        attempts, for up to a minute of waiting."""
-        return self._retrying(lambda stub: getattr(stub, method)(request, timeout=timeout))
-
-    def _retrying(self, attempt):
-        delay, waited = 0.1, 0.0
-        while True:
-            try:
-                return attempt(self._coordinator)
-            except grpc.RpcError as error:
-                code = error.code()
-                if code not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.ABORTED) or waited >= _RETRY_BUDGET:
-                    raise from_rpc_error(error) from None
-                if code == grpc.StatusCode.UNAVAILABLE:
-                    self._rotate()
-                pause = delay * random.uniform(0.5, 1.0)
-                time.sleep(pause)
-                waited += pause
-                delay = min(delay * 2, 2.0)
-
-    # -- uploads ------------------------------------------------------------------------
-
-    def _prepare(self, artifact: Artifact) -> Tuple[List[types_pb2.Entry], int]:
-        """Hashes the artifact's files in parallel and uploads the missing blobs."""
-        names = sorted(artifact.files)
-        paths = [artifact.files[n] for n in names]
-        total = sum(p.stat().st_size for p in paths)
-        bar = progress_bar(2 * total, f"{artifact.name}: hash+upload", self.progress)
-        tick = bar.update if bar else None
-        try:
-            hashes = hash_files(paths, tick)
-            blobs = {sha: (path, size) for (sha, size), path in zip(hashes, paths)}
-            uploaded = upload_missing(_RetryingCoordinator(self), self._storages, blobs, tick)
-        finally:
-            if bar:
-                bar.close()
-        entries = [types_pb2.Entry(path=n, sha256=sha, size=size) for n, (sha, size) in zip(names, hashes)]
-        return entries, uploaded
+    def _core(self):
+        if self._core_instance is None:
+            self._core_instance = _core.Core(
+                ",".join(self.servers),
+                self.project,
+                progress=progress_callback(self.progress),
+                stat_cache=self.stat_cache,
+                ignore_files=self.ignore_files,
+            )
+        return self._core_instance
 
     # -- single run ---------------------------------------------------------------------
 
@@ -180,28 +120,32 @@ class Client:
         `dedup`). An artifact from `new_draft()` becomes an incremental version of its base."""
         if artifact.base is not None:
             return self._commit_edit(artifact, aliases)
-        entries, _ = self._prepare(artifact)
-        writer = os.environ.get("CAIRN_WRITER") or f"python-{os.getpid()}"
-        header = coordinator_pb2.LogHeader(
-            project=self.project,
-            artifact=artifact.name,
-            type=artifact.type,
-            aliases=_user_aliases(aliases),
-            metadata_json=json.dumps(artifact.metadata),
-            writer_id=writer,
-            request_id=uuid.uuid4().hex,
-            ttl_seconds=artifact._ttl_seconds(),
+        if not artifact.sources:
+            raise ValueError(f"artifact {artifact.name!r} has no files")
+        summary = self._core.log(
+            artifact.name,
+            artifact.type,
+            [(str(path), name) for path, name in artifact.sources],
+            _user_aliases(aliases),
+            json.dumps(artifact.metadata),
+            _single_run_writer(),
+            artifact._ttl_seconds(),
         )
+        return _version(summary)
 
-        def messages():
-            yield coordinator_pb2.LogRequest(header=header)
-            for start in range(0, len(entries), ENTRIES_PER_REQUEST):
-                yield coordinator_pb2.LogRequest(batch=coordinator_pb2.EntryBatch(entries=entries[start : start + ENTRIES_PER_REQUEST]))
-
-        # A retried Log carries the same request_id: if the first attempt committed, the
-        # server answers with that version instead of making another.
-        response = self._retrying(lambda stub: stub.Log(messages()))
-        return _version(response.version, response.dedup)
+    def _commit_edit(self, artifact: Artifact, aliases: Sequence[str]) -> Version:
+        base = artifact.base
+        assert base is not None
+        summary = self._core.edit(
+            f"{base.project}/{base.name}:{base.version}",
+            [(str(path), name) for path, name in artifact.sources],
+            artifact.removals,
+            _user_aliases(aliases),
+            _metadata_json(artifact.metadata),
+            _single_run_writer(),
+            artifact._ttl_seconds(),
+        )
+        return _version(summary)
 
     # -- distributed --------------------------------------------------------------------
 
@@ -210,42 +154,30 @@ class Client:
         artifact: Artifact,
         distributed_id: Optional[str] = None,
         writer: Optional[str] = None,
-        seal: bool = True,
+        seal: bool = False,
         expected_writers: Optional[int] = None,
     ) -> DraftStatus:
-        """Adds this writer's files to the draft shared by `distributed_id` (derived from
-        the environment when not given) and, by default, seals the writer."""
-        distributed_id = distributed_id or derive_distributed_id()
-        writer = writer or derive_writer()
-        entries, _ = self._prepare(artifact)
-        batches = [entries[i : i + ENTRIES_PER_REQUEST] for i in range(0, len(entries), ENTRIES_PER_REQUEST)] or [[]]
-        draft = None
-        for i, batch in enumerate(batches):
-            request = coordinator_pb2.UpsertRequest(
-                project=self.project,
-                artifact=artifact.name,
-                type=artifact.type,
-                distributed_id=distributed_id,
-                writer_id=writer,
-                entries=batch,
-                seal=seal and i == len(batches) - 1,
-                request_id=uuid.uuid4().hex,
-            )
-            if expected_writers is not None:
-                request.expected_writers = expected_writers
-            draft = self._call("Upsert", request).draft
-        assert draft is not None
-        mine = next((w for w in draft.writers if w.writer_id == writer), None)
-        return DraftStatus(
-            name=draft.artifact,
-            distributed_id=draft.distributed_id,
-            writer=writer,
-            state=_DRAFT_STATES.get(draft.state, "unknown"),
-            staged_files=draft.staged_entries,
-            writer_files=mine.staged_entries if mine else 0,
-            sealed=bool(mine and mine.sealed),
-            unsealed_writers=tuple(w.writer_id for w in draft.writers if not w.sealed),
+        """Adds this writer's files to the draft shared by `distributed_id` (both derived
+        from the job's environment when not given). A writer may upsert many times; with
+        `seal=True` it declares itself done (finish waits for every writer to seal, or for
+        `expected_writers` of them)."""
+        summary = self._core.upsert(
+            artifact.name,
+            artifact.type,
+            distributed_id or derive_distributed_id(),
+            writer or derive_writer(),
+            [(str(path), name) for path, name in artifact.sources],
+            seal,
+            expected_writers,
         )
+        return _draft(summary)
+
+    def seal_writer(self, name: str, distributed_id: Optional[str] = None, writer: Optional[str] = None) -> DraftStatus:
+        """Declares this writer done with the draft, without adding files."""
+        summary = self._core.upsert(
+            name, None, distributed_id or derive_distributed_id(), writer or derive_writer(), [], True
+        )
+        return _draft(summary)
 
     def finish_artifact(
         self,
@@ -261,96 +193,73 @@ class Client:
         unless `wait` seconds pass with them all sealed, or `force`. Given an Artifact
         with files (wandb's `finish_artifact(artifact)`), this writer first adds them to
         the draft and seals, so they are part of the version."""
-        name = name_or_artifact.name if isinstance(name_or_artifact, Artifact) else name_or_artifact
-        if isinstance(name_or_artifact, Artifact) and name_or_artifact.files:
-            self.upsert_artifact(name_or_artifact, distributed_id=distributed_id, expected_writers=expected_writers)
-        if metadata is None and isinstance(name_or_artifact, Artifact) and name_or_artifact.metadata:
-            metadata = name_or_artifact.metadata
-        wait_seconds = int(math.ceil(wait)) if wait else 0
-        request = coordinator_pb2.FinishRequest(
-            project=self.project,
-            artifact=name,
-            distributed_id=distributed_id or derive_distributed_id(),
-            aliases=_user_aliases(aliases),
-            wait_seconds=wait_seconds,
-            force=force,
-            metadata_json=json.dumps(metadata) if metadata else "",
-            request_id=uuid.uuid4().hex,
+        distributed_id = distributed_id or derive_distributed_id()
+        artifact = name_or_artifact if isinstance(name_or_artifact, Artifact) else None
+        name = artifact.name if artifact else str(name_or_artifact)
+        if artifact is not None and artifact.sources:
+            self.upsert_artifact(artifact, distributed_id=distributed_id, seal=True, expected_writers=expected_writers)
+        if metadata is None and artifact is not None and artifact.metadata:
+            metadata = artifact.metadata
+        summary = self._core.finish(
+            name,
+            distributed_id,
+            _user_aliases(aliases),
+            int(math.ceil(wait)) if wait else 0,
+            force,
+            expected_writers,
+            _metadata_json(metadata),
+            artifact._ttl_seconds() if artifact is not None else None,
         )
-        if expected_writers is not None:
-            request.expected_writers = expected_writers
-        response = self._call("Finish", request, timeout=wait_seconds + 120)
-        return _version(response.version, response.dedup)
+        return _version(summary)
 
     def abort_artifact(self, name: str, distributed_id: Optional[str] = None) -> str:
         """Abandons a draft; returns its state (`aborted`, or `expired` if it had expired)."""
-        request = coordinator_pb2.AbortRequest(
-            project=self.project, artifact=name, distributed_id=distributed_id or derive_distributed_id()
-        )
-        return _DRAFT_STATES.get(self._call("Abort", request).draft.state, "unknown")
-
-    def _commit_edit(self, artifact: Artifact, aliases: Sequence[str]) -> Version:
-        base = artifact.base
-        assert base is not None
-        entries, _ = self._prepare(artifact)
-        distributed_id = f"edit-{uuid.uuid4().hex}"
-        writer = os.environ.get("CAIRN_WRITER") or f"python-{os.getpid()}"
-        removals = artifact.removals
-        try:
-            self._call("Upsert",
-                coordinator_pb2.UpsertRequest(
-                    project=base.project,
-                    artifact=base.name,
-                    type=base.type,
-                    distributed_id=distributed_id,
-                    writer_id=writer,
-                    entries=entries,
-                    removals=removals,
-                    seal=True,
-                    base=base.version,
-                    expected_writers=1,
-                    request_id=uuid.uuid4().hex,
-                ),
-            )
-        except CairnError:
-            try:
-                self._call("Abort",
-                    coordinator_pb2.AbortRequest(project=base.project, artifact=base.name, distributed_id=distributed_id),
-                )
-            except CairnError:
-                pass  # nothing was staged
-            raise
-        metadata = {k: v for k, v in artifact.metadata.items()}
-        request = coordinator_pb2.FinishRequest(
-            project=base.project,
-            artifact=base.name,
-            distributed_id=distributed_id,
-            aliases=_user_aliases(aliases),
-            metadata_json=json.dumps(metadata) if metadata else "",
-            request_id=uuid.uuid4().hex,
-            ttl_seconds=artifact._ttl_seconds(),
-        )
-        response = self._call("Finish", request)
-        return _version(response.version, response.dedup)
+        return self._core.abort(name, distributed_id or derive_distributed_id())["state"]
 
     # -- reading ------------------------------------------------------------------------
 
     def use_artifact(self, reference: str) -> "CommittedArtifact":
         """A committed version: `name`, `name:alias`, `name:vN`, `project/name@sha256:…`."""
-        request = coordinator_pb2.GetVersionRequest(project=self.project, reference=reference)
-        return CommittedArtifact(self, _version(self._call("GetVersion", request).version))
+        return CommittedArtifact(self, _version(self._core.get_version(reference)))
+
+    def artifact(self, reference: str) -> "CommittedArtifact":
+        """A committed version, as `wandb.Api().artifact("project/name:alias")` names it."""
+        return self.use_artifact(reference)
+
+    def artifacts(self, type: Optional[str] = None) -> List[ArtifactSummary]:
+        """The project's artifacts (of one type, if given), by name."""
+        found = [ArtifactSummary(a["name"], a["type"], a["versions"], a["latest"]) for a in self._core.artifacts()]
+        return [a for a in found if type is None or a.type == type]
 
     def versions(self, name: str) -> List[Version]:
         """Every version of an artifact, oldest first."""
-        out: List[Version] = []
-        token = ""
-        while True:
-            request = coordinator_pb2.ListVersionsRequest(project=self.project, artifact=name, page_size=1000, page_token=token)
-            page = self._call("ListVersions", request)
-            out.extend(_version(v) for v in page.versions)
-            if not page.next_page_token:
-                return out
-            token = page.next_page_token
+        return [_version(v) for v in self._core.versions(name)]
+
+    def delete_artifact(self, name: str, delete_aliases: bool = False) -> List[str]:
+        """Deletes every version of an artifact (refused while user aliases name one,
+        unless `delete_aliases`); returns the deleted versions."""
+        return list(self._core.delete_artifact(name, delete_aliases)["deleted"])
+
+    def set_retention(self, name: str, keep_last: int) -> int:
+        """Keeps only the newest `keep_last` versions of an artifact (0: no limit); versions
+        that user aliases name are always kept. The collector deletes the others."""
+        return int(self._core.set_retention(name, keep_last))
+
+
+class ArtifactEntry:
+    """One file of a committed version (wandb's `artifact.get_entry(path)`)."""
+
+    def __init__(self, artifact: "CommittedArtifact", entry: ManifestEntry):
+        self._artifact = artifact
+        self.path = entry.path
+        self.sha256 = entry.sha256
+        self.size = entry.size
+
+    def download(self, root: Optional[PathLike] = None) -> pathlib.Path:
+        """Writes this file under `root` (default `./<artifact name>`), verified; returns its path."""
+        target = self._artifact._root(root)
+        self._artifact._client._core.download(self._artifact._reference, str(target), path=self.path)
+        return target / self.path
 
 
 class CommittedArtifact:
@@ -364,41 +273,82 @@ class CommittedArtifact:
     def name(self) -> str:
         return self.version.name
 
-    def manifest(self) -> List[ManifestEntry]:
-        """The version's entries, sorted by path (streamed from the server in pages)."""
-        ref = f"{self.version.project}/{self.version.name}:{self.version.version}"
-        request = coordinator_pb2.GetManifestRequest(project=self._client.project, reference=ref)
-        entries: List[ManifestEntry] = []
-        # The whole stream in one attempt: a stream cut half-way is read again from the start.
-        pages = self._client._retrying(lambda stub: list(stub.GetManifest(request)))
-        for page in pages:
-            entries.extend(ManifestEntry(e.path, e.sha256, e.size) for e in page.entries)
-        return entries
+    @property
+    def aliases(self) -> Sequence[str]:
+        return self.version.aliases
 
-    def download(self, root: Optional[Union[str, "os.PathLike[str]"]] = None) -> pathlib.Path:
-        """Writes every file under `root` (default `./<name>`), verifying each sha256;
-        files already present with the right content are kept."""
-        target = pathlib.Path(root) if root is not None else pathlib.Path(self.version.name)
-        entries = [(e.path, e.sha256, e.size) for e in self.manifest()]
-        bar = progress_bar(self.version.bytes, f"{self.name}:{self.version.version}", self._client.progress)
-        try:
-            download_entries(self._client._storages, entries, target, bar.update if bar else None)
-        finally:
-            if bar:
-                bar.close()
+    @property
+    def _reference(self) -> str:
+        # Pinned by digest: every call acts on exactly this version, even if an alias moves.
+        return f"{self.version.project}/{self.version.name}@sha256:{self.version.digest}"
+
+    @property
+    def _by_index(self) -> str:
+        return f"{self.version.project}/{self.version.name}:{self.version.version}"
+
+    def _root(self, root: Optional[PathLike]) -> pathlib.Path:
+        return pathlib.Path(root) if root is not None else pathlib.Path(self.version.name)
+
+    def manifest(self) -> List[ManifestEntry]:
+        """The version's entries, sorted by path, verified against the version digest."""
+        _, entries = self._client._core.manifest(self._reference)
+        return [ManifestEntry(path, sha256, size) for path, sha256, size in entries]
+
+    def files(self) -> List[ManifestEntry]:
+        """The version's files (wandb's `artifact.files()`)."""
+        return self.manifest()
+
+    def get_entry(self, path: str) -> ArtifactEntry:
+        """One file of the version; NotFound if it has none at `path`."""
+        from .errors import NotFound
+
+        for entry in self.manifest():
+            if entry.path == path:
+                return ArtifactEntry(self, entry)
+        raise NotFound(f"{self._by_index} has no file {path!r}", code="NOT_FOUND", reason="NOT_IN_VERSION")
+
+    def download(self, root: Optional[PathLike] = None, path_prefix: Optional[str] = None) -> pathlib.Path:
+        """Writes the version's files (or those under the directory `path_prefix`) under
+        `root` (default `./<name>`), verifying each sha256; files already present with the
+        right content are kept."""
+        target = self._root(root)
+        self._client._core.download(self._reference, str(target), prefix=path_prefix)
         return target
+
+    def verify(self, root: Optional[PathLike] = None) -> None:
+        """Checks that `root` holds exactly the version's files, hashing each; raises
+        ValueError naming what is missing, changed or extra (as wandb's `verify`)."""
+        difference = self._client._core.verify_dir(self._reference, str(self._root(root)))
+        problems = [f"{kind}: {', '.join(paths)}" for kind, paths in difference.items() if paths]
+        if problems:
+            raise ValueError(f"{self._root(root)} does not match {self._by_index}: " + "; ".join(problems))
+
+    def checkout(self, root: Optional[PathLike] = None) -> pathlib.Path:
+        """Makes `root` exactly the version: downloads what differs and deletes every file
+        the version does not have (as wandb's `checkout`)."""
+        target = self._root(root)
+        self._client._core.checkout(self._reference, str(target))
+        return target
+
+    def set_alias(self, alias: str) -> None:
+        """Points `alias` at this version (moving it from another)."""
+        info = self._client._core.set_alias(self._by_index, alias)
+        self.version = _version(info)
+
+    def delete_alias(self, alias: str) -> None:
+        """Removes `alias` from the artifact."""
+        self._client._core.delete_alias(self.version.name, alias)
+        self.version = _version(self._client._core.get_version(self._by_index))
 
     def delete(self, delete_aliases: bool = False) -> Optional[Version]:
         """Deletes this version, as wandb's `Artifact.delete(delete_aliases=...)`: a version
         that user aliases name is refused (`VersionHasAliases`) unless `delete_aliases`.
         Returns the artifact's newest remaining version (where `latest` points now), or
         None when none is left. Its index is never reused."""
-        ref = f"{self.version.project}/{self.version.name}:{self.version.version}"
-        request = coordinator_pb2.DeleteVersionRequest(project=self._client.project, reference=ref, force=delete_aliases)
-        response = self._client._call("DeleteVersion", request)
-        if not response.HasField("latest_index"):
+        summary = self._client._core.delete_version(self._by_index, delete_aliases)
+        if summary["latest"] is None:
             return None
-        return self._client.use_artifact(f"{self.version.project}/{self.version.name}:v{response.latest_index}").version
+        return self._client.use_artifact(f"{self.version.project}/{self.version.name}:{summary['latest']}").version
 
     def new_draft(self) -> Artifact:
         """An artifact starting from this version: add and remove files, then

@@ -1,10 +1,11 @@
-"""Exceptions raised by the SDK, mapped from the server's gRPC status and ErrorInfo."""
+"""Exceptions raised by the SDK, mapped from the server's gRPC status and ErrorInfo.
+
+The native core raises them through `from_core`; `from_rpc_error` maps errors of the
+generated gRPC stubs (`cairn.v1`, the `grpc` extra) the same way."""
 
 from __future__ import annotations
 
 from typing import Dict, List, Optional
-
-import grpc
 
 class CairnError(Exception):
     """Base of every cairn error: the gRPC code, the ErrorInfo reason and its metadata."""
@@ -126,16 +127,25 @@ _BY_REASON = {
 }
 
 _BY_CODE = {
-    grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument,
-    grpc.StatusCode.NOT_FOUND: NotFound,
-    grpc.StatusCode.ALREADY_EXISTS: AlreadyExists,
-    grpc.StatusCode.FAILED_PRECONDITION: FailedPrecondition,
-    grpc.StatusCode.UNAVAILABLE: Unavailable,
-    grpc.StatusCode.DATA_LOSS: DataLoss,
+    "INVALID_ARGUMENT": InvalidArgument,
+    "NOT_FOUND": NotFound,
+    "ALREADY_EXISTS": AlreadyExists,
+    "FAILED_PRECONDITION": FailedPrecondition,
+    "UNAVAILABLE": Unavailable,
+    "DATA_LOSS": DataLoss,
 }
 
+_DATA_LOSS_REASONS = ("DIGEST_MISMATCH", "MANIFEST_MISMATCH")
 
-def _error_info(error: grpc.RpcError):
+
+def from_core(message: str, code: Optional[str], reason: str, metadata: Dict[str, str]) -> CairnError:
+    """The exception for an error of the native core (called from Rust)."""
+    cls = _BY_REASON.get(reason) or (VerificationError if reason in _DATA_LOSS_REASONS else None)
+    cls = cls or _BY_CODE.get(code or "", CairnError)
+    return cls(message, code=code, reason=reason, metadata=metadata)
+
+
+def _error_info(error):
     """Reads (reason, metadata) from the grpc-status-details-bin trailer, if present."""
     from ._errorinfo import decode_error_info
 
@@ -145,10 +155,10 @@ def _error_info(error: grpc.RpcError):
     return "", {}
 
 
-def from_rpc_error(error: grpc.RpcError) -> CairnError:
-    """The SDK exception for a failed call."""
+def from_rpc_error(error) -> CairnError:
+    """The SDK exception for a failed call of the generated stubs (a `grpc.RpcError`)."""
     code = error.code() if hasattr(error, "code") else None
     message = error.details() if hasattr(error, "details") else str(error)
     reason, metadata = _error_info(error)
-    cls = _BY_REASON.get(reason) or _BY_CODE.get(code, CairnError)
-    return cls(message or str(code), code=code.name if code else None, reason=reason, metadata=metadata)
+    name = code.name if code else None
+    return from_core(message or str(code), name, reason, metadata)
