@@ -29,6 +29,12 @@ class Version:
     aliases: Sequence[str] = ()
     metadata: Dict[str, Any] = field(default_factory=dict)
     expires_unix_ms: Optional[int] = None
+    uploaded_bytes: int = 0
+    """Bytes the call that returned this version uploaded (0 when only read)."""
+    hashed_bytes: int = 0
+    """Bytes that call read and hashed: files the stat cache knew unchanged are not read."""
+    stat_cache_hits: int = 0
+    """Files whose digest that call took from the stat cache."""
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,9 @@ def _version(info: Dict[str, Any]) -> Version:
         aliases=tuple(info.get("aliases", ())),
         metadata=metadata if isinstance(metadata, dict) else {},
         expires_unix_ms=info.get("expires_unix_ms"),
+        uploaded_bytes=info.get("uploaded_bytes", 0),
+        hashed_bytes=info.get("hashed_bytes", 0),
+        stat_cache_hits=info.get("stat_cache_hits", 0),
     )
 
 
