@@ -1,0 +1,36 @@
+"""The SDK against a real cluster (etcd, S3, two coordinator replicas, a worker)."""
+
+from __future__ import annotations
+
+import os
+
+import cairn
+from cluster import cluster  # noqa: F401  (fixture)
+from conftest import read_tree, write
+
+
+def test_a_log_survives_the_coordinator_it_uses_being_killed_mid_way(cluster, tmp_path, monkeypatch):  # noqa: F811
+    import cairn.client as client_module
+
+    files = {f"part-{i}.bin": os.urandom(4 << 20) for i in range(16)}
+    write(tmp_path / "data", files)
+    first = cluster.coordinators[0]
+
+    def kill_first_once_uploading(phase, event, amount):
+        if phase == "uploading" and event == "begin" and first.alive:
+            first.kill()
+
+    monkeypatch.setattr(client_module, "progress_callback", lambda enabled: kill_first_once_uploading)
+    client = cairn.Client(server=cluster.servers(), progress=True)
+    version = client.log_artifact(cairn.Artifact("failover", "dataset").add_dir(tmp_path / "data"))
+    assert not first.alive, "the coordinator the client started with was killed during the log"
+    assert (version.version, version.files, version.bytes) == ("v0", 16, 64 << 20)
+
+    # A distributed draft through the surviving replica, then every byte read back.
+    write(tmp_path / "ranks", {"r0.bin": b"rank 0", "r1.bin": b"rank 1"})
+    for rank in range(2):
+        art = cairn.Artifact("ranked", "checkpoint").add_file(tmp_path / "ranks" / f"r{rank}.bin")
+        client.upsert_artifact(art, distributed_id="cluster-job", writer=f"rank-{rank}", seal=True)
+    assert client.finish_artifact("ranked", distributed_id="cluster-job").files == 2
+    assert read_tree(client.use_artifact("failover").download(tmp_path / "back")) == files
+    assert read_tree(client.use_artifact("ranked").download(tmp_path / "ranked")) == {"r0.bin": b"rank 0", "r1.bin": b"rank 1"}
