@@ -28,8 +28,12 @@ pub fn to_py(err: ClientError) -> PyErr {
         ClientError::Verify { path, expected, actual } => (
             Some("DATA_LOSS"),
             "DIGEST_MISMATCH".to_owned(),
-            [("path".to_owned(), path.clone()), ("sha256".to_owned(), expected.clone()), ("actual_sha256".to_owned(), actual.clone())]
-                .into(),
+            [
+                ("path".to_owned(), path.clone()),
+                ("sha256".to_owned(), expected.clone()),
+                ("actual_sha256".to_owned(), actual.clone()),
+            ]
+            .into(),
         ),
         ClientError::ManifestMismatch { .. } => (Some("DATA_LOSS"), "MANIFEST_MISMATCH".to_owned(), Default::default()),
         ClientError::Protocol(_) | ClientError::Io { .. } => (None, String::new(), Default::default()),

@@ -23,6 +23,9 @@ use crate::runtime::block_on;
 /// A file or directory to upload, and the entry path (or prefix) it gets.
 type Source = (PathBuf, Option<String>);
 
+/// A manifest entry as Python gets it: (path, sha256, size).
+type EntryTuple = (String, String, u64);
+
 /// A connection to cairn for one process: made on first use, and made again in a child
 /// process after `fork`.
 #[pyclass(module = "cairn._core", frozen)]
@@ -139,8 +142,16 @@ impl Core {
         metadata_json: String,
         ttl_seconds: Option<u64>,
     ) -> PyResult<Py<PyAny>> {
-        let request =
-            FinishRequest { name, distributed_id, aliases, wait_seconds, force, expected_writers, metadata_json, ttl_seconds };
+        let request = FinishRequest {
+            name,
+            distributed_id,
+            aliases,
+            wait_seconds,
+            force,
+            expected_writers,
+            metadata_json,
+            ttl_seconds,
+        };
         self.run(py, move |c| async move { c.finish(request).await })
     }
 
@@ -182,7 +193,7 @@ impl Core {
     }
 
     /// (version, [(path, sha256, size), …]); the entries verified against the version digest.
-    fn manifest(&self, py: Python<'_>, reference: String) -> PyResult<(Py<PyAny>, Vec<(String, String, u64)>)> {
+    fn manifest(&self, py: Python<'_>, reference: String) -> PyResult<(Py<PyAny>, Vec<EntryTuple>)> {
         let client = self.client(py)?;
         let (version, entries) = block_on(py, move || async move { client.manifest(&reference).await.map_err(to_py) })?;
         let entries = entries.into_iter().map(|e| (e.path, e.sha256, e.size)).collect();

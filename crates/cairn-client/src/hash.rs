@@ -2,8 +2,8 @@
 //! per thread whatever the file sizes).
 
 use std::io::Read;
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use cairn_core::{Digest, Entry, Sha256Hasher};
 
@@ -160,5 +160,10 @@ fn hash_in_parallel(
         }
     });
     let cancelled_error = || ClientError::Usage("hashing was cancelled".into());
-    results.into_inner().expect("hash results lock").into_iter().map(|r| r.unwrap_or_else(|| Err(cancelled_error()))).collect()
+    results
+        .into_inner()
+        .expect("hash results lock")
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(cancelled_error())))
+        .collect()
 }

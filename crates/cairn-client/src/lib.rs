@@ -29,14 +29,14 @@ use tonic::transport::Channel;
 use crate::connection::Connection;
 
 pub use error::ClientError;
-/// gRPC status codes, as server refusals carry them.
-pub use tonic::Code as GrpcCode;
 pub use files::{IGNORE_FILE, LocalFile, WalkRules, collect, parse_add};
 pub use hash::{HashStats, HashedFile, hash_file, hash_files};
 pub use lifecycle::{EditRequest, FinishRequest, LogRequest, UpsertRequest};
 pub use local_tree::TreeDifference;
 pub use progress::{Phase, Progress};
 pub use stat_cache::{Fingerprint, StatCache};
+/// gRPC status codes, as server refusals carry them.
+pub use tonic::Code as GrpcCode;
 pub use types::{
     ArtifactInfo, CommitSummary, DeleteSummary, DraftSummary, GcSummary, GetSummary, ManifestEntry, VersionInfo,
 };

@@ -97,7 +97,9 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_relative_paths() {
-        for good in ["a", "a/b.bin", "dir/sub dir/ü.txt", ".hidden", "a/..b", "x/.../y", "console.log", "com10", "lpt0/x"] {
+        for good in
+            ["a", "a/b.bin", "dir/sub dir/ü.txt", ".hidden", "a/..b", "x/.../y", "console.log", "com10", "lpt0/x"]
+        {
             assert_eq!(EntryPath::parse(good).unwrap().as_str(), good);
         }
         assert!(EntryPath::parse(&"a".repeat(1024)).is_ok());
