@@ -274,3 +274,48 @@ async fn retries_with_the_same_request_id_return_the_first_result() {
     let status = coordinator.upsert(other_request).await.unwrap_err();
     assert_eq!(support::reason(&status), "PATH_NOT_FOUND", "a different request is applied, and refused");
 }
+
+#[tokio::test]
+async fn update_version_replaces_metadata_only_and_refuses_bad_metadata_changing_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = DevServer::start(tmp.path());
+    store_blob(&server, b"content").await;
+    let entry = v1::Entry { path: "a.txt".into(), sha256: sha256_hex(b"content"), size: 7 };
+    let mut coordinator = server.coordinator().await;
+    let logged = coordinator.log(futures::stream::iter(log_messages("props", vec![entry]))).await.unwrap().into_inner();
+    let before = logged.version.unwrap();
+
+    let update = |reference: &str, metadata: &str| v1::UpdateVersionRequest {
+        project: "default".into(),
+        reference: reference.into(),
+        metadata_json: metadata.into(),
+    };
+    let updated = coordinator
+        .update_version(update("props:v0", r#"{"description": "reviewed", "score": 0.91}"#))
+        .await
+        .unwrap()
+        .into_inner()
+        .version
+        .unwrap();
+    assert_eq!(updated.metadata_json, r#"{"description":"reviewed","score":0.91}"#);
+    assert_eq!((updated.digest.as_str(), updated.file_count), (before.digest.as_str(), 1), "content unchanged");
+
+    for (reference, metadata, code, reason) in [
+        ("props:v0", "[1, 2]", tonic::Code::InvalidArgument, "INVALID_METADATA"),
+        ("props:v0", "{not json", tonic::Code::InvalidArgument, "INVALID_METADATA"),
+        ("props:v9", "{}", tonic::Code::NotFound, "VERSION_NOT_FOUND"),
+        ("nothing:v0", "{}", tonic::Code::NotFound, "ARTIFACT_NOT_FOUND"),
+    ] {
+        let status = coordinator.update_version(update(reference, metadata)).await.unwrap_err();
+        assert_eq!(status.code(), code, "{reference} {metadata}");
+        assert_eq!(cairn_proto::error_info(&status).unwrap().0, reason, "{reference} {metadata}");
+    }
+    let read = coordinator
+        .get_version(v1::GetVersionRequest { project: "default".into(), reference: "props".into() })
+        .await
+        .unwrap()
+        .into_inner()
+        .version
+        .unwrap();
+    assert_eq!(read.metadata_json, updated.metadata_json, "refused updates changed nothing");
+}

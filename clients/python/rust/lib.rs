@@ -227,6 +227,10 @@ impl Core {
         self.run(py, move |c| async move { c.checkout(&reference, &dir).await })
     }
 
+    fn update_version(&self, py: Python<'_>, reference: String, metadata_json: String) -> PyResult<Py<PyAny>> {
+        self.run(py, move |c| async move { c.update_version(&reference, &metadata_json).await })
+    }
+
     fn set_alias(&self, py: Python<'_>, reference: String, alias: String) -> PyResult<Py<PyAny>> {
         self.run(py, move |c| async move { c.set_alias(&reference, &alias).await })
     }

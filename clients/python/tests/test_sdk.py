@@ -286,3 +286,47 @@ def test_a_download_never_goes_through_a_symbolic_link_in_the_directory(server, 
     with pytest.raises(OSError, match="symbolic link"):
         client.use_artifact("linked").download(root)
     assert list(outside.iterdir()) == [], "nothing was written through the link"
+
+
+def test_wandb_api_idioms_entries_prefixes_verify_checkout_aliases_listing_and_properties(server, tmp_path):
+    write(tmp_path / "src", {"a.txt": b"a", "shards/0.bin": b"zero", "shards/1.bin": b"one"})
+    client = cairn.Client()
+    client.log_artifact(cairn.Artifact("api", "dataset", "first cut").add_dir(tmp_path / "src"))
+    client.log_artifact(cairn.Artifact("other", "model").add_file(tmp_path / "src" / "a.txt"))
+    art = client.artifact("default/api:latest")
+    assert [e.path for e in art.files()] == ["a.txt", "shards/0.bin", "shards/1.bin"]
+
+    # One file, then one directory.
+    assert art.get_entry("shards/1.bin").download(tmp_path / "one").read_bytes() == b"one"
+    with pytest.raises(errors.NotFound):
+        art.get_entry("missing.bin")
+    assert read_tree(art.download(tmp_path / "sub", path_prefix="shards/")) == {"shards/0.bin": b"zero", "shards/1.bin": b"one"}
+
+    # verify names what differs; checkout makes the directory exactly the version.
+    full = art.download(tmp_path / "full")
+    art.verify(full)
+    (full / "a.txt").write_bytes(b"changed")
+    (full / "shards" / "0.bin").unlink()
+    (full / "extra.txt").write_bytes(b"extra")
+    with pytest.raises(ValueError) as differs:
+        art.verify(full)
+    assert "a.txt" in str(differs.value) and "shards/0.bin" in str(differs.value) and "extra.txt" in str(differs.value)
+    art.checkout(full)
+    assert read_tree(full) == {"a.txt": b"a", "shards/0.bin": b"zero", "shards/1.bin": b"one"}
+    art.verify(full)
+
+    # Aliases, listings by type, and properties of a committed version.
+    art.set_alias("golden")
+    assert "golden" in art.aliases and client.artifact("api:golden").version.digest == art.version.digest
+    art.delete_alias("golden")
+    with pytest.raises(errors.NotFound):
+        client.artifact("api:golden")
+    assert [a.name for a in client.artifacts(type="dataset")] == ["api"]
+    assert sorted(a.name for a in client.artifacts()) == ["api", "other"]
+    assert art.description == "first cut"
+    art.description = "reviewed"
+    art.metadata["score"] = 0.91
+    saved = art.save()
+    assert saved.metadata == {"description": "reviewed", "score": 0.91}
+    assert saved.digest == art.version.digest and saved.files == 3, "properties, not content"
+    assert client.artifact("api:v0").metadata == {"description": "reviewed", "score": 0.91}

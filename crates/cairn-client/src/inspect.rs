@@ -132,6 +132,23 @@ impl Client {
         Ok((version, entries))
     }
 
+    /// Replaces the user metadata of the version `reference` names (not its files).
+    pub async fn update_version(&self, reference: &str, metadata_json: &str) -> Result<VersionInfo, ClientError> {
+        Reference::parse(reference)?;
+        let request = v1::UpdateVersionRequest {
+            project: self.project.clone(),
+            reference: reference.to_owned(),
+            metadata_json: metadata_json.to_owned(),
+        };
+        let version = self
+            .coordinator_call(|mut c| {
+                let request = request.clone();
+                async move { c.update_version(request).await.map(|r| r.into_inner().version) }
+            })
+            .await?;
+        Ok(VersionInfo::from(required(version, "version")?))
+    }
+
     /// Points `alias` at the version `reference` names.
     pub async fn set_alias(&self, reference: &str, alias: &str) -> Result<VersionInfo, ClientError> {
         Reference::parse(reference)?;

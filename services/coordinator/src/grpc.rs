@@ -468,6 +468,15 @@ impl CoordinatorService for CoordinatorGrpc {
         Ok(Response::new(v1::SetAliasResponse { version: Some(self.version_proto(&version).await?) }))
     }
 
+    async fn update_version(
+        &self,
+        request: Request<v1::UpdateVersionRequest>,
+    ) -> Result<Response<v1::UpdateVersionResponse>, Status> {
+        let r = request.into_inner();
+        let version = self.engine.update_version(&r.project, &r.reference, &r.metadata_json).await?;
+        Ok(Response::new(v1::UpdateVersionResponse { version: Some(self.version_proto(&version).await?) }))
+    }
+
     async fn delete_alias(
         &self,
         request: Request<v1::DeleteAliasRequest>,

@@ -234,6 +234,30 @@ impl Coordinator {
         Ok(version)
     }
 
+    /// Replaces the user metadata of the version `reference` names.
+    pub async fn update_version(
+        &self,
+        default_project: &str,
+        reference: &str,
+        metadata_json: &str,
+    ) -> Result<ResolvedVersion, CoordError> {
+        let metadata = crate::commit::normalize_metadata(metadata_json)?;
+        let mut version = self.resolve_reference(default_project, reference).await?;
+        let key = keys::version(&version.project, &version.artifact, version.record.index);
+        let Some((mut record, revision)) =
+            self.load_version(&version.project, &version.artifact, version.record.index).await?
+        else {
+            return Err(CoordError::VersionNotFound { reference: reference.to_owned() });
+        };
+        record.metadata_json = metadata;
+        // Only over the record read: a concurrent deletion or update is not overwritten.
+        if !self.meta.txn(Txn::new().when_revision(&key, revision).put(&key, encode(&record))).await? {
+            return Err(CoordError::ConcurrentUpdate(key));
+        }
+        version.record = record;
+        Ok(version)
+    }
+
     /// Removes a user alias; returns the index it named.
     pub async fn delete_alias(&self, project: &str, artifact: &str, alias: &str) -> Result<u64, CoordError> {
         validate_project(project)?;

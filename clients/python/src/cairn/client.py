@@ -271,10 +271,31 @@ class CommittedArtifact:
     def __init__(self, client: Client, version: Version):
         self._client = client
         self.version = version
+        self.metadata: Dict[str, Any] = dict(version.metadata)
+        """The version's user metadata; change it (or `description`), then `save()`."""
 
     @property
     def name(self) -> str:
         return self.version.name
+
+    @property
+    def description(self) -> Optional[str]:
+        """The description (kept in the metadata, as `Artifact(name, type, description)` puts it)."""
+        return self.metadata.get("description")
+
+    @description.setter
+    def description(self, text: Optional[str]) -> None:
+        if text is None:
+            self.metadata.pop("description", None)
+        else:
+            self.metadata["description"] = text
+
+    def save(self) -> Version:
+        """Stores the changed `metadata` and `description` on the committed version (as
+        wandb's `artifact.save()`); its files and digest do not change."""
+        self.version = _version(self._client._core.update_version(self._by_index, json.dumps(self.metadata)))
+        self.metadata = dict(self.version.metadata)
+        return self.version
 
     @property
     def aliases(self) -> Sequence[str]:

@@ -328,6 +328,22 @@ class SetRetentionResponse(_message.Message):
     keep_last: int
     def __init__(self, keep_last: _Optional[int] = ...) -> None: ...
 
+class UpdateVersionRequest(_message.Message):
+    __slots__ = ("project", "reference", "metadata_json")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    METADATA_JSON_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    reference: str
+    metadata_json: str
+    def __init__(self, project: _Optional[str] = ..., reference: _Optional[str] = ..., metadata_json: _Optional[str] = ...) -> None: ...
+
+class UpdateVersionResponse(_message.Message):
+    __slots__ = ("version",)
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    version: _types_pb2.Version
+    def __init__(self, version: _Optional[_Union[_types_pb2.Version, _Mapping]] = ...) -> None: ...
+
 class CollectGarbageRequest(_message.Message):
     __slots__ = ("dry_run", "grace_seconds")
     DRY_RUN_FIELD_NUMBER: _ClassVar[int]

@@ -106,6 +106,11 @@ class CoordinatorServiceStub(object):
                 request_serializer=cairn_dot_v1_dot_coordinator__pb2.SetRetentionRequest.SerializeToString,
                 response_deserializer=cairn_dot_v1_dot_coordinator__pb2.SetRetentionResponse.FromString,
                 )
+        self.UpdateVersion = channel.unary_unary(
+                '/cairn.v1.CoordinatorService/UpdateVersion',
+                request_serializer=cairn_dot_v1_dot_coordinator__pb2.UpdateVersionRequest.SerializeToString,
+                response_deserializer=cairn_dot_v1_dot_coordinator__pb2.UpdateVersionResponse.FromString,
+                )
 
 
 class CoordinatorServiceServicer(object):
@@ -341,6 +346,20 @@ class CoordinatorServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateVersion(self, request, context):
+        """Replaces the user metadata of a committed version (its properties, as wandb's
+        `artifact.metadata` and `description` then `save()`); the files and the digest never
+        change.
+
+        Retry: safe: writing the same metadata again changes nothing.
+        Errors: INVALID_ARGUMENT INVALID_REFERENCE, INVALID_METADATA; NOT_FOUND
+        ARTIFACT_NOT_FOUND, VERSION_NOT_FOUND; ABORTED CONCURRENT_UPDATE.
+        Limits: metadata is a JSON object of at most 16 KiB.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CoordinatorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -433,6 +452,11 @@ def add_CoordinatorServiceServicer_to_server(servicer, server):
                     servicer.SetRetention,
                     request_deserializer=cairn_dot_v1_dot_coordinator__pb2.SetRetentionRequest.FromString,
                     response_serializer=cairn_dot_v1_dot_coordinator__pb2.SetRetentionResponse.SerializeToString,
+            ),
+            'UpdateVersion': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateVersion,
+                    request_deserializer=cairn_dot_v1_dot_coordinator__pb2.UpdateVersionRequest.FromString,
+                    response_serializer=cairn_dot_v1_dot_coordinator__pb2.UpdateVersionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -749,5 +773,22 @@ class CoordinatorService(object):
         return grpc.experimental.unary_unary(request, target, '/cairn.v1.CoordinatorService/SetRetention',
             cairn_dot_v1_dot_coordinator__pb2.SetRetentionRequest.SerializeToString,
             cairn_dot_v1_dot_coordinator__pb2.SetRetentionResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def UpdateVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/cairn.v1.CoordinatorService/UpdateVersion',
+            cairn_dot_v1_dot_coordinator__pb2.UpdateVersionRequest.SerializeToString,
+            cairn_dot_v1_dot_coordinator__pb2.UpdateVersionResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
