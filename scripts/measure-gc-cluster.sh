@@ -29,13 +29,13 @@ s3s-fs --host 127.0.0.1 --port "$s3_port" --access-key measureaccess --secret-ke
 pids+=($!)
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$etcd_port/health" > /dev/null && break; sleep 0.2; done
 
-"$cairn" coordinator --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --data-dir "$work/coord" --gc-interval-secs 0 \
+"$cairn" coordinator --insecure-no-auth --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --data-dir "$work/coord" --gc-interval-secs 0 \
     --etcd-endpoints "http://127.0.0.1:$etcd_port" --etcd-namespace /measure/ \
     --s3-bucket bucket --s3-endpoint "http://127.0.0.1:$s3_port" --s3-region us-east-1 \
     --s3-access-key measureaccess --s3-secret-key measuresecretkey --s3-prefix cairn/ > "$work/coord.out" 2> "$work/coord.log" &
 coordinator=$!
 pids+=($coordinator)
-"$cairn" worker --listen 127.0.0.1:0 --data-dir "$work/worker" \
+"$cairn" worker --insecure-no-auth --listen 127.0.0.1:0 --data-dir "$work/worker" \
     --etcd-endpoints "http://127.0.0.1:$etcd_port" --etcd-namespace /measure/ \
     --s3-bucket bucket --s3-endpoint "http://127.0.0.1:$s3_port" --s3-region us-east-1 \
     --s3-access-key measureaccess --s3-secret-key measuresecretkey --s3-prefix cairn/ > "$work/worker.out" 2> "$work/worker.log" &

@@ -148,6 +148,8 @@ fn a_client_killed_mid_upload_leaves_no_upload_lock_behind() {
         .current_dir(work.path())
         .env("CAIRN_SERVER", &cluster.coordinators[0].url)
         .env("CAIRN_CACHE_DIR", work.path().join(".cairn-cache"))
+        .env("CAIRN_TOKEN", &cluster.bootstrap_token)
+        .env("CAIRN_CA_CERT", &cluster.pki.ca)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -268,9 +270,8 @@ async fn a_million_entry_draft_commits_on_etcd_with_nothing_per_entry_in_etcd() 
     let started = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..WRITERS {
-        let (url, sha256) = (cluster.coordinators[w % 2].url.clone(), sha256.clone());
+        let (mut client, sha256) = (cluster.grpc(w % 2).await, sha256.clone());
         tasks.push(tokio::spawn(async move {
-            let mut client = v1::coordinator_service_client::CoordinatorServiceClient::connect(url).await.unwrap();
             for b in 0..BATCHES {
                 let entries = (0..BATCH)
                     .map(|i| v1::Entry { path: format!("w{w}/b{b:02}/f{i:05}"), sha256: sha256.clone(), size: 14 })

@@ -2,6 +2,10 @@
 //! `cairn coordinator` / `cairn worker` processes, each on ports chosen at run time and
 //! each stopped by pid when the cluster drops. Server logs go to files in the cluster's
 //! temporary directory, named after the process.
+//!
+//! Secure as a real deployment: every coordinator and worker serves TLS with a
+//! certificate from a CA made for the test, and requires tokens; the CLI runs with the
+//! bootstrap (admin) token and trusts that CA.
 
 #![allow(dead_code)]
 
@@ -9,7 +13,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use cairn_testkit::{EtcdServer, S3Server, TEST_ACCESS_KEY, TEST_REGION, TEST_SECRET_KEY};
+use cairn_testkit::{EtcdServer, S3Server, TEST_ACCESS_KEY, TEST_REGION, TEST_SECRET_KEY, TestPki};
 
 use super::{CliResult, cairn_bin};
 
@@ -65,6 +69,10 @@ pub struct Cluster {
     pub workers: Vec<Proc>,
     /// Extra flags of every worker.
     worker_args: Vec<String>,
+    /// The CA and certificates the servers use.
+    pub pki: TestPki,
+    /// The admin token every server accepts (`CAIRN_BOOTSTRAP_TOKEN`).
+    pub bootstrap_token: String,
 }
 
 /// Lease TTL of every process in test clusters: takeover within a few seconds.
@@ -78,9 +86,13 @@ impl Cluster {
 
     /// Starts a cluster whose workers get `worker_args` too.
     pub fn start_with(coordinators: usize, workers: usize, worker_args: &[&str]) -> Self {
+        let root = tempfile::tempdir().unwrap();
+        let pki = TestPki::generate(&root.path().join("pki"), "cluster");
         let mut cluster = Self {
             worker_args: worker_args.iter().map(|a| (*a).to_owned()).collect(),
-            root: tempfile::tempdir().unwrap(),
+            pki,
+            bootstrap_token: format!("bootstrap-{}", uuid_like()),
+            root,
             etcd: EtcdServer::start(),
             s3: S3Server::start(&[BUCKET]),
             coordinators: Vec::new(),
@@ -108,6 +120,10 @@ impl Cluster {
             .args(self.worker_args.iter().filter(|_| role == "worker"))
             .arg("--data-dir")
             .arg(self.root.path().join(node_id))
+            .env("CAIRN_TLS_CERT", &self.pki.server_cert)
+            .env("CAIRN_TLS_KEY", &self.pki.server_key)
+            .env("CAIRN_CA_CERT", &self.pki.ca)
+            .env("CAIRN_BOOTSTRAP_TOKEN", &self.bootstrap_token)
             .env("CAIRN_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(log)
@@ -120,7 +136,7 @@ impl Cluster {
             .find(|w| w.starts_with("127.0.0.1:"))
             .unwrap_or_else(|| panic!("cairn {role} {node_id} did not start: {line:?}; see {node_id}.log"))
             .to_owned();
-        Proc { child: Some(child), url: format!("http://{address}"), node_id: node_id.to_owned() }
+        Proc { child: Some(child), url: format!("https://{address}"), node_id: node_id.to_owned() }
     }
 
     /// Starts another coordinator replica.
@@ -149,6 +165,8 @@ impl Cluster {
             .env_remove("CAIRN_PROJECT")
             .env_remove("CAIRN_WRITER")
             .env("CAIRN_CACHE_DIR", cwd.join(".cairn-cache"))
+            .env("CAIRN_TOKEN", &self.bootstrap_token)
+            .env("CAIRN_CA_CERT", &self.pki.ca)
             .output()
             .expect("run cairn");
         CliResult::from(output)
@@ -172,6 +190,35 @@ impl Cluster {
             .unwrap_or(0)
     }
 
+    /// A gRPC client of coordinator `i`, over TLS, sending the bootstrap token.
+    pub async fn grpc(
+        &self,
+        i: usize,
+    ) -> cairn_proto::v1::coordinator_service_client::CoordinatorServiceClient<
+        tonic::service::interceptor::InterceptedService<
+            tonic::transport::Channel,
+            impl tonic::service::Interceptor + use<>,
+        >,
+    > {
+        let tls = tonic::transport::ClientTlsConfig::new()
+            .ca_certificate(tonic::transport::Certificate::from_pem(std::fs::read(&self.pki.ca).unwrap()));
+        let channel = tonic::transport::Endpoint::from_shared(self.coordinators[i].url.clone())
+            .unwrap()
+            .tls_config(tls)
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let bearer: tonic::metadata::MetadataValue<_> = format!("Bearer {}", self.bootstrap_token).parse().unwrap();
+        cairn_proto::v1::coordinator_service_client::CoordinatorServiceClient::with_interceptor(
+            channel,
+            move |mut request: tonic::Request<()>| {
+                request.metadata_mut().insert("authorization", bearer.clone());
+                Ok(request)
+            },
+        )
+    }
+
     /// A server log, for failure messages.
     pub fn log(&self, node_id: &str) -> String {
         std::fs::read_to_string(self.root.path().join(format!("{node_id}.log"))).unwrap_or_default()
@@ -181,4 +228,16 @@ impl Cluster {
     pub fn path(&self) -> PathBuf {
         self.root.path().to_path_buf()
     }
+}
+
+/// A random hex string (from the OS's randomness, through a temporary file's name).
+fn uuid_like() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hex = String::new();
+    for _ in 0..4 {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u64(std::process::id() as u64);
+        hex.push_str(&format!("{:016x}", hasher.finish()));
+    }
+    hex
 }

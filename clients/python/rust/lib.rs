@@ -12,7 +12,7 @@ mod runtime;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use cairn_client::{Client, EditRequest, FinishRequest, LogRequest, Selection, UpsertRequest, WalkRules};
+use cairn_client::{Client, Credentials, EditRequest, FinishRequest, LogRequest, Selection, UpsertRequest, WalkRules};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -35,6 +35,8 @@ struct Core {
     stat_cache: bool,
     ignore_files: bool,
     progress: Option<Py<PyAny>>,
+    /// The API token; None: `CAIRN_TOKEN`, if set.
+    token: Option<String>,
     client: Mutex<Option<(u32, Client)>>,
 }
 
@@ -47,7 +49,10 @@ impl Core {
             return Ok(client.clone());
         }
         let (server, project) = (self.server.clone(), self.project.clone());
-        let mut client = block_on(py, || async move { Client::connect(&server, &project).await.map_err(to_py) })?;
+        // TLS material (CAIRN_CA_CERT, CAIRN_CLIENT_CERT/KEY) comes from the environment.
+        let credentials = Credentials::from_env().map_err(to_py)?.with_token(self.token.clone());
+        let mut client =
+            block_on(py, || async move { Client::connect_with(&server, &project, credentials).await.map_err(to_py) })?;
         if !self.stat_cache {
             client = client.without_stat_cache();
         }
@@ -77,9 +82,22 @@ impl Core {
 #[pymethods]
 impl Core {
     #[new]
-    #[pyo3(signature = (server, project, progress=None, stat_cache=true, ignore_files=true))]
-    fn new(server: String, project: String, progress: Option<Py<PyAny>>, stat_cache: bool, ignore_files: bool) -> Self {
-        Self { server, project, stat_cache, ignore_files, progress, client: Mutex::new(None) }
+    #[pyo3(signature = (server, project, progress=None, stat_cache=true, ignore_files=true, token=None))]
+    fn new(
+        server: String,
+        project: String,
+        progress: Option<Py<PyAny>>,
+        stat_cache: bool,
+        ignore_files: bool,
+        token: Option<String>,
+    ) -> Self {
+        Self { server, project, stat_cache, ignore_files, progress, token, client: Mutex::new(None) }
+    }
+
+    /// Who the server takes this client for (`{token_id, project, role}`), or None when
+    /// it needs no token.
+    fn who_am_i(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.run(py, move |c| async move { c.who_am_i().await })
     }
 
     #[allow(clippy::too_many_arguments)]

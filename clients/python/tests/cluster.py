@@ -1,10 +1,15 @@
 """A real cluster for SDK tests: etcd, s3s-fs, coordinator replicas and a storage worker,
 each on a free loopback port, every process stopped by pid. A missing etcd or s3s-fs
-fails the test (scripts/test.sh installs both)."""
+fails the test (scripts/test.sh installs both).
+
+Secure as a deployment: the servers serve TLS with a certificate from a CA made for the
+test (openssl) and require tokens; `bootstrap_token` is the admin token they accept."""
 
 from __future__ import annotations
 
+import os
 import pathlib
+import secrets
 import shutil
 import socket
 import subprocess
@@ -32,10 +37,26 @@ def _binary(name: str, hint: str) -> str:
     return found
 
 
+def make_pki(root: pathlib.Path) -> dict:
+    """A CA, and a certificate it signed for 127.0.0.1 and localhost (openssl)."""
+    root.mkdir(parents=True)
+    run = lambda *args: subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=root)  # noqa: E731
+    run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+        "-subj", "/CN=cairn sdk test CA", "-keyout", "ca.key", "-out", "ca.pem")
+    run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=cairn server",
+        "-keyout", "server.key", "-out", "server.csr")
+    (root / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        "-days", "2", "-extfile", "san.ext", "-out", "server.crt")
+    return {"ca": root / "ca.pem", "cert": root / "server.crt", "key": root / "server.key"}
+
+
 class Cluster:
     def __init__(self, root: pathlib.Path, coordinators: int = 2):
         self.root = root
         self.processes: List[subprocess.Popen] = []
+        self.pki = make_pki(root / "pki")
+        self.bootstrap_token = secrets.token_hex(32)
         etcd_port, peer_port, s3_port = _free_port(), _free_port(), _free_port()
         self.etcd = f"http://127.0.0.1:{etcd_port}"
         self._start([
@@ -80,12 +101,14 @@ class Cluster:
             ],
             stdout=subprocess.PIPE,
             text=True,
+            env={**os.environ, "CAIRN_TLS_CERT": str(self.pki["cert"]), "CAIRN_TLS_KEY": str(self.pki["key"]),
+                 "CAIRN_CA_CERT": str(self.pki["ca"]), "CAIRN_BOOTSTRAP_TOKEN": self.bootstrap_token},
         )
         line = process.stdout.readline()
         address = next((w for w in line.split() if w.startswith("127.0.0.1:")), None)
         if address is None:
             pytest.fail(f"cairn {role} {node_id} did not start: {line!r}")
-        return Node(process, f"http://{address}")
+        return Node(process, f"https://{address}")
 
     def servers(self) -> str:
         return ",".join(c.url for c in self.coordinators)
@@ -112,10 +135,13 @@ class Node:
 
 
 @pytest.fixture
-def cluster(tmp_path: pathlib.Path):
+def cluster(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch):
     started: Optional[Cluster] = None
     try:
         started = Cluster(tmp_path / "cluster")
+        # Clients trust the test CA, as a user's CAIRN_CA_CERT would have them.
+        monkeypatch.setenv("CAIRN_CA_CERT", str(started.pki["ca"]))
+        monkeypatch.delenv("CAIRN_TOKEN", raising=False)
         yield started
     finally:
         if started is not None:

@@ -71,6 +71,10 @@ impl Node {
     }
 }
 
+/// The admin token every server of a run accepts (`CAIRN_BOOTSTRAP_TOKEN`) and every
+/// client presents: authentication runs on every call of the workload, as in production.
+pub const CHAOS_TOKEN: &str = "chaos-bootstrap-token-0123456789abcdef0123456789";
+
 /// Everything the run started.
 pub struct Cluster {
     pub dir: PathBuf,
@@ -154,6 +158,7 @@ impl Cluster {
             .args(["--s3-timeout-secs", &S3_TIMEOUT_SECS.to_string()])
             .arg("--data-dir")
             .arg(self.dir.join(&node.node_id))
+            .env("CAIRN_BOOTSTRAP_TOKEN", CHAOS_TOKEN)
             .env("CAIRN_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(log);

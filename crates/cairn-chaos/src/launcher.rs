@@ -117,6 +117,7 @@ impl Launcher {
             .current_dir(cwd)
             .env("CAIRN_SERVER", &self.servers)
             .env("CAIRN_PROJECT", "chaos")
+            .env("CAIRN_TOKEN", crate::cluster::CHAOS_TOKEN)
             // Retries and resumes are logged, so a command that times out says what it did.
             .env("CAIRN_LOG", "info")
             .env("CAIRN_CACHE_DIR", &cache)

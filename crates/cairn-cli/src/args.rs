@@ -25,6 +25,9 @@ pub struct ClientOptions {
     /// Print one JSON value instead of human-readable output.
     #[arg(long, global = true)]
     pub json: bool,
+    /// API token (servers with authentication; docs/security.md).
+    #[arg(long, env = "CAIRN_TOKEN", global = true, hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -72,6 +75,51 @@ pub enum Command {
     /// Show the server, project, distributed_id and writer this environment would use, and
     /// where each came from.
     Whoami(WhoamiArgs),
+    /// Manage API tokens (admins).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make a token for --project with a role; prints its secret, shown this once.
+    Create(TokenCreateArgs),
+    /// List tokens (never their secrets).
+    List(TokenListArgs),
+    /// Revoke a token: it is refused from then on.
+    Revoke(TokenRevokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenCreateArgs {
+    /// reader, writer or admin.
+    #[arg(long)]
+    pub role: String,
+    /// Lifetime (`90d`, `12h`, `3600`); unset: it never expires.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub expires_in: Option<u64>,
+    /// A token for every project (only the bootstrap token, or another of `*`, may ask).
+    #[arg(long, conflicts_with = "project")]
+    pub all_projects: bool,
+    #[command(flatten)]
+    pub client: ClientOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenListArgs {
+    /// Tokens of every project the caller administers, not only --project's.
+    #[arg(long)]
+    pub all_projects: bool,
+    #[command(flatten)]
+    pub client: ClientOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenRevokeArgs {
+    /// The token's id (from `cairn token list`).
+    pub id: String,
+    #[command(flatten)]
+    pub client: ClientOptions,
 }
 
 #[derive(Debug, Args)]
@@ -90,6 +138,14 @@ pub struct DevArgs {
     pub admin_listen: Option<SocketAddr>,
     #[command(flatten)]
     pub housekeeping: cairn_coordinator::HousekeepingArgs,
+    #[command(flatten)]
+    pub tls: cairn_proto::tls::TlsArgs,
+    /// Require tokens (off by default on loopback; `CAIRN_BOOTSTRAP_TOKEN` is the first admin).
+    #[arg(long, env = "CAIRN_AUTH")]
+    pub auth: bool,
+    /// Serve without authentication on an address beyond loopback.
+    #[arg(long, env = "CAIRN_INSECURE_NO_AUTH", conflicts_with = "auth")]
+    pub insecure_no_auth: bool,
 }
 
 #[derive(Debug, Args)]

@@ -6,7 +6,7 @@ use cairn_client::{
     Client, ClientError, EditRequest, FinishRequest, LogRequest, Selection, UpsertRequest, default_writer, parse_add,
 };
 
-use crate::args::{AliasCommand, ClientOptions, Command};
+use crate::args::{AliasCommand, ClientOptions, Command, TokenCommand};
 use crate::output::{self, Printer};
 
 /// Runs one client command and maps its outcome to an exit code.
@@ -46,11 +46,15 @@ fn options(command: &Command) -> Option<&ClientOptions> {
         Command::Retention(a) => &a.client,
         Command::Cat(a) => &a.client,
         Command::Whoami(a) => &a.client,
+        Command::Token(TokenCommand::Create(a)) => &a.client,
+        Command::Token(TokenCommand::List(a)) => &a.client,
+        Command::Token(TokenCommand::Revoke(a)) => &a.client,
     })
 }
 
 async fn connect(options: &ClientOptions) -> Result<Client, ClientError> {
-    let client = Client::connect(&options.server, &options.project).await?;
+    let credentials = cairn_client::Credentials::from_env()?.with_token(options.token.clone());
+    let client = Client::connect_with(&options.server, &options.project, credentials).await?;
     Ok(match crate::progress::Bars::for_terminal(options.json) {
         Some(bars) => client.with_progress(bars),
         None => client,
@@ -178,7 +182,26 @@ async fn dispatch(command: Command) -> Result<Printer, ClientError> {
             Printer::deleted(summary)
         }
         Command::Gc(a) => Printer::gc(connect(&a.client).await?.collect_garbage(a.dry_run, a.grace).await?),
-        Command::Whoami(a) => Printer::whoami(&a.client, &cairn_client::job_identity()),
+        Command::Whoami(a) => {
+            // The server's view of the token, when a server answers; the rest is local.
+            let identity = match connect(&a.client).await {
+                Ok(client) => client.who_am_i().await.map_err(|e| e.to_string()),
+                Err(err) => Err(err.to_string()),
+            };
+            Printer::whoami(&a.client, &cairn_client::job_identity(), identity)
+        }
+        Command::Token(TokenCommand::Create(a)) => {
+            let project = if a.all_projects { cairn_auth::ALL_PROJECTS } else { a.client.project.as_str() };
+            Printer::token_created(connect(&a.client).await?.create_token(project, &a.role, a.expires_in).await?)
+        }
+        Command::Token(TokenCommand::List(a)) => {
+            let client = connect(&a.client).await?;
+            let project = (!a.all_projects).then_some(a.client.project.as_str());
+            Printer::tokens(client.list_tokens(project).await?)
+        }
+        Command::Token(TokenCommand::Revoke(a)) => {
+            Printer::tokens(vec![connect(&a.client).await?.revoke_token(&a.id).await?])
+        }
         Command::Cat(a) => {
             let client = connect(&a.client).await?;
             client.cat(&a.reference, &a.path, &mut std::io::stdout()).await?;

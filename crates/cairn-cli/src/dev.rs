@@ -24,7 +24,13 @@ pub async fn run(args: DevArgs) -> Result<(), Box<dyn std::error::Error>> {
     let listener =
         TcpListener::bind(args.listen).await.map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let bound = listener.local_addr()?;
-    let mut config = CoordinatorConfig::new(&format!("http://{bound}"));
+    if !args.auth && !args.insecure_no_auth && !bound.ip().is_loopback() {
+        return Err(format!(
+            "listening on {bound}, beyond this machine: give --auth (tokens), or --insecure-no-auth to serve anyone"
+        )
+        .into());
+    }
+    let mut config = CoordinatorConfig::new(&format!("{}://{bound}", args.tls.scheme()));
     config.expiry_sweep_interval = Duration::from_secs(args.expiry_sweep_secs.max(1));
     args.housekeeping.apply(&mut config);
     // One fixed node id: the embedded store admits one process at a time, so a restarted
@@ -44,8 +50,13 @@ pub async fn run(args: DevArgs) -> Result<(), Box<dyn std::error::Error>> {
     println!("cairn dev listening on {bound} (data in {})", args.data_dir.display());
     let admin = cairn_proto::server::spawn_admin(args.admin_listen).await?;
     tracing::info!(address = %bound, data_dir = %args.data_dir.display(), "cairn dev started");
-    let (coordinator_service, storage_service) = (coordinator.grpc_service(), cairn_worker::grpc_service(blobs, None));
-    let result = serve(listener, &[COORDINATOR_SERVICE, STORAGE_SERVICE], |router| {
+    // Off loopback, authentication is on unless refused explicitly (checked above).
+    let auth = cairn_auth::server_token_store(coordinator.meta_store(), !args.auth)?;
+    let (coordinator_service, storage_service) = (
+        coordinator.grpc_service(auth.clone(), cairn_proto::tls::peer_client_config(&args.tls)?),
+        cairn_worker::grpc_service(blobs, None, auth),
+    );
+    let result = serve(listener, &args.tls, &[COORDINATOR_SERVICE, STORAGE_SERVICE], |router| {
         router.add_service(coordinator_service).add_service(storage_service)
     })
     .await;

@@ -78,7 +78,11 @@ impl Printer {
     }
 
     /// What this environment would use, and where each value came from.
-    pub fn whoami(options: &crate::args::ClientOptions, identity: &cairn_client::JobIdentity) -> Self {
+    pub fn whoami(
+        options: &crate::args::ClientOptions,
+        identity: &cairn_client::JobIdentity,
+        caller: Result<Option<cairn_client::Identity>, String>,
+    ) -> Self {
         let origin = |value: &str, env: &str, flag: &str, default: &str| {
             if std::env::var(env).is_ok_and(|v| v == value) {
                 env.to_owned()
@@ -96,10 +100,20 @@ impl Printer {
         };
         let (distributed_id, distributed_id_from) = field(&identity.distributed_id);
         let (writer, writer_from) = field(&identity.writer);
-        let token_from = if std::env::var("CAIRN_TOKEN").is_ok() { "CAIRN_TOKEN" } else { "none" };
+        let token_from = match &options.token {
+            None => "none",
+            Some(token) if std::env::var("CAIRN_TOKEN").is_ok_and(|v| v == *token) => "CAIRN_TOKEN",
+            Some(_) => "--token",
+        };
+        // The server's view: who the token is, that none is needed, or why it could not say.
+        let (caller_json, caller_human) = match &caller {
+            Ok(Some(who)) => (to_json(who), format!("{} ({} of project {})", who.token_id, who.role, who.project)),
+            Ok(None) => (Value::Null, "(the server needs no token)".to_owned()),
+            Err(why) => (Value::Null, format!("(unknown: {why})")),
+        };
         let shown = |v: &Value| v.as_str().map_or("(none)".to_owned(), str::to_owned);
         let human = format!(
-            "server          {}  ({server_from})\nproject         {}  ({project_from})\ndistributed_id  {}  ({distributed_id_from})\nwriter          {}  ({writer_from})\ntoken           {token_from}",
+            "server          {}  ({server_from})\nproject         {}  ({project_from})\ndistributed_id  {}  ({distributed_id_from})\nwriter          {}  ({writer_from})\ntoken           {token_from}\nidentity        {caller_human}",
             options.server,
             options.project,
             shown(&distributed_id),
@@ -110,7 +124,7 @@ impl Printer {
             "project": options.project,
             "distributed_id": distributed_id,
             "writer": writer,
-            "identity": Value::Null,
+            "identity": caller_json,
             "sources": {
                 "server": server_from,
                 "project": project_from,
@@ -120,6 +134,32 @@ impl Printer {
             },
         });
         Self { human, json }
+    }
+
+    /// A token just made: its secret, shown this once.
+    pub fn token_created(token: cairn_client::CreatedToken) -> Self {
+        let human = format!(
+            "{}\n(token {} for project {} as {}; shown only now: keep it secret)",
+            token.token, token.id, token.project, token.role
+        );
+        Self { human, json: to_json(&token) }
+    }
+
+    /// Token records, one per line.
+    pub fn tokens(tokens: Vec<cairn_client::TokenInfo>) -> Self {
+        let human = tokens
+            .iter()
+            .map(|t| {
+                let state = match (t.revoked_unix_ms, t.expires_unix_ms) {
+                    (Some(_), _) => "revoked".to_owned(),
+                    (None, Some(at)) => format!("expires {at}"),
+                    (None, None) => "no expiry".to_owned(),
+                };
+                format!("{}  {}  {}  {state}", t.id, t.project, t.role)
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        Self { human, json: to_json(&tokens) }
     }
 
     /// Nothing: the command wrote its output itself.

@@ -15,8 +15,16 @@ use backon::{ExponentialBuilder, Retryable};
 use cairn_proto::v1::ListStorageWorkersRequest;
 use cairn_proto::v1::coordinator_service_client::CoordinatorServiceClient;
 use cairn_proto::v1::storage_service_client::StorageServiceClient;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
+
+use crate::credentials::{BearerToken, Credentials};
+
+/// A coordinator client that sends the caller's token.
+pub(crate) type CoordinatorClient = CoordinatorServiceClient<InterceptedService<Channel, BearerToken>>;
+/// A storage client that sends the caller's token.
+pub(crate) type StorageClient = StorageServiceClient<InterceptedService<Channel, BearerToken>>;
 
 use crate::ClientError;
 
@@ -37,10 +45,13 @@ fn backoff() -> ExponentialBuilder {
         .with_total_delay(Some(RETRY_BUDGET))
 }
 
-fn endpoint(address: &str) -> Result<Endpoint, ClientError> {
+fn endpoint(address: &str, credentials: &Credentials) -> Result<Endpoint, ClientError> {
     let connect_error = |message: String| ClientError::Connect { server: address.to_owned(), message };
-    Ok(Endpoint::from_shared(address.to_owned())
-        .map_err(|e| connect_error(e.to_string()))?
+    let mut endpoint = Endpoint::from_shared(address.to_owned()).map_err(|e| connect_error(e.to_string()))?;
+    if address.starts_with("https://") {
+        endpoint = endpoint.tls_config(credentials.tls()).map_err(|e| connect_error(format!("TLS: {e}")))?;
+    }
+    Ok(endpoint
         .connect_timeout(Duration::from_secs(10))
         .tcp_nodelay(true)
         .initial_stream_window_size(cairn_proto::server::STREAM_WINDOW)
@@ -93,12 +104,14 @@ impl Pool {
 pub(crate) struct Connection {
     coordinators: Pool,
     storage: Pool,
+    credentials: Credentials,
+    bearer: BearerToken,
 }
 
 impl Connection {
     /// Connects to the first reachable of the comma-separated `servers`, then asks it
     /// for the live storage workers (none registered: the server serves storage itself).
-    pub(crate) async fn open(servers: &str) -> Result<Arc<Self>, ClientError> {
+    pub(crate) async fn open(servers: &str, credentials: Credentials) -> Result<Arc<Self>, ClientError> {
         let addresses: Vec<&str> = servers.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
         if addresses.is_empty() {
             return Err(ClientError::Usage("--server is empty".into()));
@@ -106,7 +119,7 @@ impl Connection {
         let mut last_error = None;
         let mut reachable = None;
         for (i, address) in addresses.iter().enumerate() {
-            match endpoint(address)?.connect().await {
+            match endpoint(address, &credentials)?.connect().await {
                 Ok(channel) => {
                     reachable = Some((i, channel));
                     break;
@@ -125,10 +138,16 @@ impl Connection {
         let mut channels = vec![(addresses[first].to_owned(), channel)];
         for (i, address) in addresses.iter().enumerate() {
             if i != first {
-                channels.push((address.to_string(), endpoint(address)?.connect_lazy()));
+                channels.push((address.to_string(), endpoint(address, &credentials)?.connect_lazy()));
             }
         }
-        let connection = Arc::new(Self { coordinators: Pool::new(channels.clone()), storage: Pool::new(channels) });
+        let bearer = credentials.bearer()?;
+        let connection = Arc::new(Self {
+            coordinators: Pool::new(channels.clone()),
+            storage: Pool::new(channels),
+            credentials,
+            bearer,
+        });
         connection.refresh_workers().await?;
         Ok(connection)
     }
@@ -144,7 +163,7 @@ impl Connection {
             .await?;
         let mut channels = Vec::new();
         for address in addresses {
-            channels.push((address.clone(), endpoint(&address)?.connect_lazy()));
+            channels.push((address.clone(), endpoint(&address, &self.credentials)?.connect_lazy()));
         }
         self.storage.replace(channels);
         Ok(())
@@ -155,12 +174,15 @@ impl Connection {
     /// for up to [`RETRY_BUDGET`].
     pub(crate) async fn coordinator_call<T, F, Fut>(&self, mut call: F) -> Result<T, ClientError>
     where
-        F: FnMut(CoordinatorServiceClient<Channel>) -> Fut,
+        F: FnMut(CoordinatorClient) -> Fut,
         Fut: Future<Output = Result<T, Status>>,
     {
         let attempt = || {
             let (index, channel) = self.coordinators.current();
-            let answer = call(CoordinatorServiceClient::new(channel).max_decoding_message_size(MAX_MESSAGE_BYTES));
+            let answer = call(
+                CoordinatorServiceClient::with_interceptor(channel, self.bearer.clone())
+                    .max_decoding_message_size(MAX_MESSAGE_BYTES),
+            );
             async move { answer.await.map_err(|status| (index, status)) }
         };
         attempt
@@ -176,18 +198,32 @@ impl Connection {
             .map_err(|(_, status)| status.into())
     }
 
+    /// Runs a coordinator call once, on the current replica: for calls that must not be
+    /// repeated after an unknown outcome.
+    pub(crate) async fn coordinator_once<T, F, Fut>(&self, call: F) -> Result<T, ClientError>
+    where
+        F: FnOnce(CoordinatorClient) -> Fut,
+        Fut: Future<Output = Result<T, Status>>,
+    {
+        let (_, channel) = self.coordinators.current();
+        call(CoordinatorServiceClient::with_interceptor(channel, self.bearer.clone())).await.map_err(ClientError::from)
+    }
+
     /// Runs a storage call, moving to another worker when one fails in a retryable way,
     /// and refreshing the worker list once every worker failed (it may name dead ones).
     /// `call` must be safe to repeat from scratch.
     pub(crate) async fn storage_call<T, F, Fut>(&self, mut call: F) -> Result<T, ClientError>
     where
-        F: FnMut(StorageServiceClient<Channel>) -> Fut,
+        F: FnMut(StorageClient) -> Fut,
         Fut: Future<Output = Result<T, Status>>,
     {
         let failures = &AtomicUsize::new(0);
         let attempt = || {
             let (index, channel) = self.storage.current();
-            let answer = call(StorageServiceClient::new(channel).max_decoding_message_size(MAX_MESSAGE_BYTES));
+            let answer = call(
+                StorageServiceClient::with_interceptor(channel, self.bearer.clone())
+                    .max_decoding_message_size(MAX_MESSAGE_BYTES),
+            );
             async move {
                 match answer.await {
                     Ok(value) => Ok(value),

@@ -3,6 +3,7 @@
 //! versions with every byte verified. The `cairn` CLI is a thin layer over this crate.
 
 mod connection;
+mod credentials;
 mod download;
 mod error;
 mod files;
@@ -15,19 +16,18 @@ mod lifecycle;
 mod local_tree;
 mod progress;
 mod stat_cache;
+mod tokens;
 mod types;
 mod upload;
 
 use std::future::Future;
 use std::sync::Arc;
 
-use cairn_proto::v1::coordinator_service_client::CoordinatorServiceClient;
-use cairn_proto::v1::storage_service_client::StorageServiceClient;
 use tonic::Status;
-use tonic::transport::Channel;
 
-use crate::connection::Connection;
+use crate::connection::{Connection, CoordinatorClient, StorageClient};
 
+pub use credentials::Credentials;
 pub use error::ClientError;
 pub use files::{IGNORE_FILE, LocalFile, WalkRules, collect, parse_add};
 pub use hash::{HashStats, HashedFile, hash_file, hash_files};
@@ -35,6 +35,7 @@ pub use lifecycle::{EditRequest, FinishRequest, LogRequest, UpsertRequest};
 pub use local_tree::TreeDifference;
 pub use progress::{Phase, Progress};
 pub use stat_cache::{Fingerprint, StatCache};
+pub use tokens::{CreatedToken, Identity, TokenInfo};
 /// gRPC status codes, as server refusals carry them.
 pub use tonic::Code as GrpcCode;
 pub use types::{
@@ -56,13 +57,19 @@ pub struct Client {
 }
 
 impl Client {
-    /// Connects to `server` — one address (`http://127.0.0.1:7420`) or several coordinator
-    /// replicas separated by commas — and uses `project` by default. Storage workers are
-    /// discovered from the coordinator.
+    /// Connects to `server` — one address (`http://127.0.0.1:7420`, `https://…`) or several
+    /// coordinator replicas separated by commas — and uses `project` by default, with the
+    /// token and TLS material of the environment ([`Credentials::from_env`]). Storage
+    /// workers are discovered from the coordinator.
     pub async fn connect(server: &str, project: &str) -> Result<Self, ClientError> {
+        Self::connect_with(server, project, Credentials::from_env()?).await
+    }
+
+    /// Like [`Client::connect`], with the given credentials.
+    pub async fn connect_with(server: &str, project: &str, credentials: Credentials) -> Result<Self, ClientError> {
         cairn_core::validate_project(project)?;
         Ok(Self {
-            connection: Connection::open(server).await?,
+            connection: Connection::open(server, credentials).await?,
             project: project.to_owned(),
             use_stat_cache: true,
             use_ignore_files: true,
@@ -111,16 +118,25 @@ impl Client {
     /// A coordinator call, retried on another replica when it fails retryably.
     async fn coordinator_call<T, F, Fut>(&self, call: F) -> Result<T, ClientError>
     where
-        F: FnMut(CoordinatorServiceClient<Channel>) -> Fut,
+        F: FnMut(CoordinatorClient) -> Fut,
         Fut: Future<Output = Result<T, Status>>,
     {
         self.connection.coordinator_call(call).await
     }
 
+    /// A coordinator call made once (not repeatable).
+    async fn coordinator_once<T, F, Fut>(&self, call: F) -> Result<T, ClientError>
+    where
+        F: FnOnce(CoordinatorClient) -> Fut,
+        Fut: Future<Output = Result<T, Status>>,
+    {
+        self.connection.coordinator_once(call).await
+    }
+
     /// A storage call, retried from scratch on another worker when it fails retryably.
     async fn storage_call<T, F, Fut>(&self, call: F) -> Result<T, ClientError>
     where
-        F: FnMut(StorageServiceClient<Channel>) -> Fut,
+        F: FnMut(StorageClient) -> Fut,
         Fut: Future<Output = Result<T, Status>>,
     {
         self.connection.storage_call(call).await

@@ -8,11 +8,9 @@ use std::path::PathBuf;
 use bytes::BytesMut;
 use cairn_core::Digest;
 use cairn_proto::v1::put_blob_request::Part;
-use cairn_proto::v1::storage_service_client::StorageServiceClient;
 use cairn_proto::v1::{FindMissingBlobsRequest, GetUploadStatusRequest, PutBlobHeader, PutBlobRequest};
 use futures::{StreamExt, TryStreamExt, stream};
 use tokio::io::AsyncSeekExt;
-use tonic::transport::Channel;
 
 use crate::{Client, ClientError, HashedFile};
 
@@ -117,7 +115,7 @@ impl BlobSource {
     /// inner one a local failure that no retry elsewhere fixes.
     async fn send(
         &self,
-        storage: &mut StorageServiceClient<Channel>,
+        storage: &mut crate::connection::StorageClient,
         offset: u64,
     ) -> Result<Result<u64, ClientError>, tonic::Status> {
         let mut file = match tokio::fs::File::open(&self.source).await {

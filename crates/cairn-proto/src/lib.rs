@@ -8,6 +8,7 @@
 mod convert;
 pub mod server;
 mod status;
+pub mod tls;
 
 /// The `cairn.v1` package: messages, clients and servers.
 pub mod v1 {

@@ -7,10 +7,12 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::server::Router;
 use tonic_health::ServingStatus;
 
-/// Serves `add_services(base router)` on `listener` until a shutdown signal.
-/// `service_names` are the fully qualified names reported as SERVING by the health service.
+/// Serves `add_services(base router)` on `listener` until a shutdown signal, over TLS when
+/// `tls` says so. `service_names` are the fully qualified names reported as SERVING by the
+/// health service.
 pub async fn serve(
     listener: TcpListener,
+    tls: &crate::tls::TlsArgs,
     service_names: &[&str],
     add_services: impl FnOnce(Router) -> Router,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -45,7 +47,11 @@ pub async fn serve(
             health_reporter.set_service_status(name, ServingStatus::NotServing).await;
         }
     };
-    let served = router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown).await;
+    let served = if tls.enabled() {
+        router.serve_with_incoming_shutdown(crate::tls::incoming(listener, tls)?, shutdown).await
+    } else {
+        router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown).await
+    };
     shutdown_tracing();
     served?;
     Ok(())
@@ -79,15 +85,15 @@ pub const COORDINATOR_SERVICE: &str = "cairn.v1.CoordinatorService";
 /// Full name of the storage service, as health checks name it.
 pub const STORAGE_SERVICE: &str = "cairn.v1.StorageService";
 
-/// The address a server advertises: the flag, or `http://<bound>` when it listens on a
-/// specific IP (an address on all interfaces is not one others can dial).
-pub fn advertise_address(flag: Option<&str>, bound: std::net::SocketAddr) -> Result<String, String> {
+/// The address a server advertises: the flag, or `<scheme>://<bound>` when it listens on
+/// a specific IP (an address on all interfaces is not one others can dial).
+pub fn advertise_address(flag: Option<&str>, bound: std::net::SocketAddr, scheme: &str) -> Result<String, String> {
     match flag {
         Some(address) => Ok(address.to_owned()),
         None if bound.ip().is_unspecified() => {
             Err(format!("listening on {bound}: give --advertise with an address other processes can reach"))
         }
-        None => Ok(format!("http://{bound}")),
+        None => Ok(format!("{scheme}://{bound}")),
     }
 }
 

@@ -72,4 +72,10 @@ pub struct CoordinatorArgs {
     /// Address of the admin HTTP server (Prometheus `/metrics`); unset: no admin server.
     #[arg(long, env = "CAIRN_ADMIN_LISTEN")]
     pub admin_listen: Option<SocketAddr>,
+    #[command(flatten)]
+    pub tls: cairn_proto::tls::TlsArgs,
+    /// Serve without authentication: anyone who reaches the coordinator may read, write
+    /// and delete. Without it, callers need a token (docs/security.md).
+    #[arg(long, env = "CAIRN_INSECURE_NO_AUTH")]
+    pub insecure_no_auth: bool,
 }

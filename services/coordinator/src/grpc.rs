@@ -18,6 +18,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Response, Status, Streaming};
 
+use cairn_auth::{Role, TokenStore};
+
 use crate::commit::{NewVersion, normalize_metadata, validate_aliases};
 use crate::drafts::{DraftView, FinishCommand, UpsertCommand};
 use crate::manifests::encode_sorted;
@@ -38,12 +40,29 @@ const FORWARDED_HEADER: &str = "x-cairn-forwarded";
 pub struct CoordinatorGrpc {
     engine: Arc<Coordinator>,
     peers: Mutex<HashMap<String, CoordinatorServiceClient<Channel>>>,
+    /// Tokens callers must present; None: no authentication (`--insecure-no-auth`).
+    auth: Option<Arc<TokenStore>>,
+    /// TLS of calls to other replicas, when they serve TLS.
+    peer_tls: Option<tonic::transport::ClientTlsConfig>,
 }
 
 impl CoordinatorGrpc {
-    /// Serves `engine`.
-    pub fn new(engine: Arc<Coordinator>) -> Self {
-        Self { engine, peers: Mutex::new(HashMap::new()) }
+    /// Serves `engine`, authenticating callers against `auth` when given.
+    pub fn new(
+        engine: Arc<Coordinator>,
+        auth: Option<Arc<TokenStore>>,
+        peer_tls: Option<tonic::transport::ClientTlsConfig>,
+    ) -> Self {
+        Self { engine, peers: Mutex::new(HashMap::new()), auth, peer_tls }
+    }
+
+    /// Checks that the caller may act with `needs` in `project` (None: a call of no one
+    /// project); nothing is checked when authentication is off.
+    async fn authorize<T>(&self, request: &Request<T>, needs: Role, project: Option<&str>) -> Result<(), Status> {
+        if let Some(auth) = &self.auth {
+            auth.authenticate(request.metadata()).await?.allows(needs, project)?;
+        }
+        Ok(())
     }
 
     /// A client of the replica at `address`, connected lazily and reused.
@@ -52,9 +71,14 @@ impl CoordinatorGrpc {
         if let Some(client) = peers.get(address) {
             return Ok(client.clone());
         }
-        let endpoint = Endpoint::from_shared(address.to_owned())
+        let mut endpoint = Endpoint::from_shared(address.to_owned())
             .map_err(|e| Status::from(CoordError::Malformed(format!("bad owner address {address:?}: {e}"))))?
             .connect_timeout(Duration::from_secs(5));
+        if let Some(tls) = self.peer_tls.clone().filter(|_| address.starts_with("https://")) {
+            endpoint = endpoint
+                .tls_config(tls)
+                .map_err(|e| Status::from(CoordError::Malformed(format!("TLS to {address:?}: {e}"))))?;
+        }
         let client = CoordinatorServiceClient::new(endpoint.connect_lazy());
         peers.insert(address.to_owned(), client.clone());
         Ok(client)
@@ -79,13 +103,34 @@ fn is_forwarded<T>(request: &Request<T>) -> bool {
     request.metadata().contains_key(FORWARDED_HEADER)
 }
 
-/// The request to send to a draft's owner: marked forwarded, with a deadline so that a
-/// hung owner (stalled, partitioned) does not hold this request for ever.
-fn forward<T>(message: T, timeout: Duration) -> Request<T> {
+/// The caller's credentials, passed on when a request is forwarded: the owner
+/// authenticates the caller itself.
+fn bearer_of<T>(request: &Request<T>) -> Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>> {
+    request.metadata().get(cairn_auth::AUTHORIZATION).cloned()
+}
+
+/// The request to send to a draft's owner: marked forwarded, with the caller's token and
+/// a deadline so that a hung owner (stalled, partitioned) does not hold it for ever.
+fn forward<T>(
+    message: T,
+    timeout: Duration,
+    bearer: &Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>,
+) -> Request<T> {
     let mut request = Request::new(message);
     request.metadata_mut().insert(FORWARDED_HEADER, tonic::metadata::MetadataValue::from_static("1"));
+    if let Some(bearer) = bearer {
+        request.metadata_mut().insert(cairn_auth::AUTHORIZATION, bearer.clone());
+    }
     request.set_timeout(timeout);
     request
+}
+
+/// The project a reference names, else the request's.
+fn project_of<'a>(default: &'a str, reference: &'a str) -> std::borrow::Cow<'a, str> {
+    match cairn_core::Reference::parse(reference).ok().and_then(|r| r.project) {
+        Some(project) => std::borrow::Cow::Owned(project),
+        None => std::borrow::Cow::Borrowed(default),
+    }
 }
 
 /// A forwarded call that got no answer becomes a retryable UNAVAILABLE: by the retry, the
@@ -99,6 +144,48 @@ fn owner_unreachable(owner: &str) -> impl FnOnce(Status) -> Status + '_ {
             vec![("owner_address", owner.to_owned())],
         ),
         _ => status,
+    }
+}
+
+impl CoordinatorGrpc {
+    /// The token store, or why token calls cannot be served.
+    fn token_store(&self) -> Result<&Arc<TokenStore>, Status> {
+        self.auth.as_ref().ok_or_else(|| {
+            cairn_proto::error_status(
+                tonic::Code::FailedPrecondition,
+                "AUTH_DISABLED",
+                "this server runs without authentication (--insecure-no-auth): it has no tokens",
+                vec![],
+            )
+        })
+    }
+}
+
+fn role_to_proto(role: Role) -> v1::TokenRole {
+    match role {
+        Role::Reader => v1::TokenRole::Reader,
+        Role::Writer => v1::TokenRole::Writer,
+        Role::Admin => v1::TokenRole::Admin,
+    }
+}
+
+fn role_from_proto(value: i32) -> Result<Role, Status> {
+    match v1::TokenRole::try_from(value) {
+        Ok(v1::TokenRole::Reader) => Ok(Role::Reader),
+        Ok(v1::TokenRole::Writer) => Ok(Role::Writer),
+        Ok(v1::TokenRole::Admin) => Ok(Role::Admin),
+        _ => Err(cairn_auth::AuthError::Invalid("role must be reader, writer or admin".into()).into()),
+    }
+}
+
+fn token_to_proto(record: &cairn_auth::TokenRecord) -> v1::TokenInfo {
+    v1::TokenInfo {
+        id: record.id.clone(),
+        project: record.project.clone(),
+        role: role_to_proto(record.role) as i32,
+        create_time_unix_ms: record.created_unix_ms,
+        expire_time_unix_ms: record.expires_unix_ms,
+        revoke_time_unix_ms: record.revoked_unix_ms,
     }
 }
 
@@ -181,7 +268,8 @@ fn policy_from_proto(value: i32) -> ConflictPolicy {
 #[tonic::async_trait]
 impl CoordinatorService for CoordinatorGrpc {
     async fn upsert(&self, request: Request<v1::UpsertRequest>) -> Result<Response<v1::UpsertResponse>, Status> {
-        let forwarded = is_forwarded(&request);
+        self.authorize(&request, Role::Writer, Some(&request.get_ref().project)).await?;
+        let (forwarded, bearer) = (is_forwarded(&request), bearer_of(&request));
         let r = request.into_inner();
         let original = r.clone();
         let base = match r.base.as_str() {
@@ -211,7 +299,11 @@ impl CoordinatorService for CoordinatorGrpc {
         let result = self.engine.upsert(cmd).await;
         if let Some(owner) = Self::forward_target(&result, forwarded) {
             let timeout = self.engine.config.forward_timeout;
-            return self.peer(&owner)?.upsert(forward(original, timeout)).await.map_err(owner_unreachable(&owner));
+            return self
+                .peer(&owner)?
+                .upsert(forward(original, timeout, &bearer))
+                .await
+                .map_err(owner_unreachable(&owner));
         }
         Ok(Response::new(v1::UpsertResponse { draft: Some(draft_to_proto(&result?)) }))
     }
@@ -220,18 +312,24 @@ impl CoordinatorService for CoordinatorGrpc {
         &self,
         request: Request<v1::SealWriterRequest>,
     ) -> Result<Response<v1::SealWriterResponse>, Status> {
-        let forwarded = is_forwarded(&request);
+        self.authorize(&request, Role::Writer, Some(&request.get_ref().project)).await?;
+        let (forwarded, bearer) = (is_forwarded(&request), bearer_of(&request));
         let r = request.into_inner();
         let result = self.engine.seal_writer(&r.project, &r.artifact, &r.distributed_id, &r.writer_id).await;
         if let Some(owner) = Self::forward_target(&result, forwarded) {
             let timeout = self.engine.config.forward_timeout;
-            return self.peer(&owner)?.seal_writer(forward(r, timeout)).await.map_err(owner_unreachable(&owner));
+            return self
+                .peer(&owner)?
+                .seal_writer(forward(r, timeout, &bearer))
+                .await
+                .map_err(owner_unreachable(&owner));
         }
         Ok(Response::new(v1::SealWriterResponse { draft: Some(draft_to_proto(&result?)) }))
     }
 
     async fn finish(&self, request: Request<v1::FinishRequest>) -> Result<Response<v1::FinishResponse>, Status> {
-        let forwarded = is_forwarded(&request);
+        self.authorize(&request, Role::Writer, Some(&request.get_ref().project)).await?;
+        let (forwarded, bearer) = (is_forwarded(&request), bearer_of(&request));
         let r = request.into_inner();
         let original = r.clone();
         let cmd = FinishCommand {
@@ -249,7 +347,11 @@ impl CoordinatorService for CoordinatorGrpc {
         if let Some(owner) = Self::forward_target(&result, forwarded) {
             // A finish may wait for its writers: its deadline covers that wait too.
             let timeout = self.engine.config.forward_timeout + Duration::from_secs(original.wait_seconds.into());
-            return self.peer(&owner)?.finish(forward(original, timeout)).await.map_err(owner_unreachable(&owner));
+            return self
+                .peer(&owner)?
+                .finish(forward(original, timeout, &bearer))
+                .await
+                .map_err(owner_unreachable(&owner));
         }
         let (version, dedup) = result?;
         let version = self.version_proto(&version).await?;
@@ -257,33 +359,43 @@ impl CoordinatorService for CoordinatorGrpc {
     }
 
     async fn abort(&self, request: Request<v1::AbortRequest>) -> Result<Response<v1::AbortResponse>, Status> {
-        let forwarded = is_forwarded(&request);
+        self.authorize(&request, Role::Writer, Some(&request.get_ref().project)).await?;
+        let (forwarded, bearer) = (is_forwarded(&request), bearer_of(&request));
         let r = request.into_inner();
         let result = self.engine.abort(&r.project, &r.artifact, &r.distributed_id).await;
         if let Some(owner) = Self::forward_target(&result, forwarded) {
             let timeout = self.engine.config.forward_timeout;
-            return self.peer(&owner)?.abort(forward(r, timeout)).await.map_err(owner_unreachable(&owner));
+            return self.peer(&owner)?.abort(forward(r, timeout, &bearer)).await.map_err(owner_unreachable(&owner));
         }
         Ok(Response::new(v1::AbortResponse { draft: Some(draft_to_proto(&result?)) }))
     }
 
     async fn get_draft(&self, request: Request<v1::GetDraftRequest>) -> Result<Response<v1::GetDraftResponse>, Status> {
-        let forwarded = is_forwarded(&request);
+        self.authorize(&request, Role::Reader, Some(&request.get_ref().project)).await?;
+        let (forwarded, bearer) = (is_forwarded(&request), bearer_of(&request));
         let r = request.into_inner();
         let result = self.engine.get_draft(&r.project, &r.artifact, &r.distributed_id).await;
         if let Some(owner) = Self::forward_target(&result, forwarded) {
             let timeout = self.engine.config.forward_timeout;
-            return self.peer(&owner)?.get_draft(forward(r, timeout)).await.map_err(owner_unreachable(&owner));
+            return self.peer(&owner)?.get_draft(forward(r, timeout, &bearer)).await.map_err(owner_unreachable(&owner));
         }
         Ok(Response::new(v1::GetDraftResponse { draft: Some(draft_to_proto(&result?)) }))
     }
 
     async fn log(&self, request: Request<Streaming<v1::LogRequest>>) -> Result<Response<v1::LogResponse>, Status> {
+        // The caller is known before anything is read; the project comes with the header.
+        let caller = match &self.auth {
+            Some(auth) => Some(auth.authenticate(request.metadata()).await?),
+            None => None,
+        };
         let mut stream = request.into_inner();
         let header = match stream.message().await? {
             Some(v1::LogRequest { part: Some(log_request::Part::Header(header)) }) => header,
             _ => return Err(CoordError::Malformed("the first message of Log must be the header".into()).into()),
         };
+        if let Some(caller) = caller {
+            caller.allows(Role::Writer, Some(&header.project))?;
+        }
         validate_project(&header.project).map_err(CoordError::from)?;
         validate_artifact(&header.artifact).map_err(CoordError::from)?;
         validate_type(&header.r#type).map_err(CoordError::from)?;
@@ -341,6 +453,12 @@ impl CoordinatorService for CoordinatorGrpc {
         &self,
         request: Request<v1::GetVersionRequest>,
     ) -> Result<Response<v1::GetVersionResponse>, Status> {
+        self.authorize(
+            &request,
+            Role::Reader,
+            Some(&project_of(&request.get_ref().project, &request.get_ref().reference)),
+        )
+        .await?;
         let r = request.into_inner();
         let version = self.engine.resolve_reference(&r.project, &r.reference).await?;
         Ok(Response::new(v1::GetVersionResponse { version: Some(self.version_proto(&version).await?) }))
@@ -350,6 +468,7 @@ impl CoordinatorService for CoordinatorGrpc {
         &self,
         request: Request<v1::ListVersionsRequest>,
     ) -> Result<Response<v1::ListVersionsResponse>, Status> {
+        self.authorize(&request, Role::Reader, Some(&request.get_ref().project)).await?;
         let r = request.into_inner();
         let (versions, next_page_token) =
             self.engine.list_versions(&r.project, &r.artifact, r.page_size, &r.page_token).await?;
@@ -365,6 +484,12 @@ impl CoordinatorService for CoordinatorGrpc {
         &self,
         request: Request<v1::DeleteVersionRequest>,
     ) -> Result<Response<v1::DeleteVersionResponse>, Status> {
+        self.authorize(
+            &request,
+            Role::Admin,
+            Some(&project_of(&request.get_ref().project, &request.get_ref().reference)),
+        )
+        .await?;
         let r = request.into_inner();
         let deletion = self.engine.delete_version(&r.project, &r.reference, r.force).await?;
         Ok(Response::new(v1::DeleteVersionResponse {
@@ -380,6 +505,7 @@ impl CoordinatorService for CoordinatorGrpc {
         &self,
         request: Request<v1::CollectGarbageRequest>,
     ) -> Result<Response<v1::CollectGarbageResponse>, Status> {
+        self.authorize(&request, Role::Admin, None).await?;
         let r = request.into_inner();
         let grace = r.grace_seconds.map_or(self.engine.config.gc_grace, Duration::from_secs);
         let report = self.engine.collect_garbage(crate::GcOptions { dry_run: r.dry_run, grace }).await?;
@@ -404,6 +530,7 @@ impl CoordinatorService for CoordinatorGrpc {
         &self,
         request: Request<v1::SetRetentionRequest>,
     ) -> Result<Response<v1::SetRetentionResponse>, Status> {
+        self.authorize(&request, Role::Admin, Some(&request.get_ref().project)).await?;
         let r = request.into_inner();
         let keep_last = self.engine.set_retention(&r.project, &r.artifact, r.keep_last).await?;
         Ok(Response::new(v1::SetRetentionResponse { keep_last: keep_last.unwrap_or(0) }))
@@ -413,6 +540,7 @@ impl CoordinatorService for CoordinatorGrpc {
         &self,
         request: Request<v1::DeleteArtifactRequest>,
     ) -> Result<Response<v1::DeleteArtifactResponse>, Status> {
+        self.authorize(&request, Role::Admin, Some(&request.get_ref().project)).await?;
         let r = request.into_inner();
         let deletion = self.engine.delete_artifact(&r.project, &r.artifact, r.force).await?;
         Ok(Response::new(v1::DeleteArtifactResponse {
@@ -427,6 +555,7 @@ impl CoordinatorService for CoordinatorGrpc {
         &self,
         request: Request<v1::ListArtifactsRequest>,
     ) -> Result<Response<v1::ListArtifactsResponse>, Status> {
+        self.authorize(&request, Role::Reader, Some(&request.get_ref().project)).await?;
         let r = request.into_inner();
         let (artifacts, next_page_token) = self.engine.list_artifacts(&r.project, r.page_size, &r.page_token).await?;
         let artifacts = artifacts
@@ -448,6 +577,12 @@ impl CoordinatorService for CoordinatorGrpc {
         &self,
         request: Request<v1::GetManifestRequest>,
     ) -> Result<Response<Self::GetManifestStream>, Status> {
+        self.authorize(
+            &request,
+            Role::Reader,
+            Some(&project_of(&request.get_ref().project, &request.get_ref().reference)),
+        )
+        .await?;
         let r = request.into_inner();
         let version = self.engine.resolve_reference(&r.project, &r.reference).await?;
         let first = v1::GetManifestResponse { version: Some(self.version_proto(&version).await?), entries: vec![] };
@@ -463,6 +598,12 @@ impl CoordinatorService for CoordinatorGrpc {
     }
 
     async fn set_alias(&self, request: Request<v1::SetAliasRequest>) -> Result<Response<v1::SetAliasResponse>, Status> {
+        self.authorize(
+            &request,
+            Role::Writer,
+            Some(&project_of(&request.get_ref().project, &request.get_ref().reference)),
+        )
+        .await?;
         let r = request.into_inner();
         let version = self.engine.set_alias(&r.project, &r.reference, &r.alias).await?;
         Ok(Response::new(v1::SetAliasResponse { version: Some(self.version_proto(&version).await?) }))
@@ -472,6 +613,12 @@ impl CoordinatorService for CoordinatorGrpc {
         &self,
         request: Request<v1::UpdateVersionRequest>,
     ) -> Result<Response<v1::UpdateVersionResponse>, Status> {
+        self.authorize(
+            &request,
+            Role::Writer,
+            Some(&project_of(&request.get_ref().project, &request.get_ref().reference)),
+        )
+        .await?;
         let r = request.into_inner();
         let version = self.engine.update_version(&r.project, &r.reference, &r.metadata_json).await?;
         Ok(Response::new(v1::UpdateVersionResponse { version: Some(self.version_proto(&version).await?) }))
@@ -481,6 +628,7 @@ impl CoordinatorService for CoordinatorGrpc {
         &self,
         request: Request<v1::DeleteAliasRequest>,
     ) -> Result<Response<v1::DeleteAliasResponse>, Status> {
+        self.authorize(&request, Role::Writer, Some(&request.get_ref().project)).await?;
         let r = request.into_inner();
         let previous_index = self.engine.delete_alias(&r.project, &r.artifact, &r.alias).await?;
         Ok(Response::new(v1::DeleteAliasResponse { previous_index }))
@@ -490,6 +638,7 @@ impl CoordinatorService for CoordinatorGrpc {
         &self,
         request: Request<v1::FindMissingBlobsRequest>,
     ) -> Result<Response<v1::FindMissingBlobsResponse>, Status> {
+        self.authorize(&request, Role::Writer, None).await?;
         let r = request.into_inner();
         if r.sha256.len() > MAX_DIGESTS_PER_REQUEST {
             return Err(CoordError::from(CoreError::TooManyEntries {
@@ -504,10 +653,76 @@ impl CoordinatorService for CoordinatorGrpc {
         Ok(Response::new(v1::FindMissingBlobsResponse { missing: missing.iter().map(Digest::to_string).collect() }))
     }
 
+    async fn create_token(
+        &self,
+        request: Request<v1::CreateTokenRequest>,
+    ) -> Result<Response<v1::CreateTokenResponse>, Status> {
+        let auth = self.token_store()?;
+        let caller = auth.authenticate(request.metadata()).await?;
+        let r = request.into_inner();
+        caller.allows(Role::Admin, Some(&r.project))?;
+        let role = role_from_proto(r.role)?;
+        let expires = r.expires_in_seconds.map(|s| crate::clock::now_ms() as i64 + s.saturating_mul(1000) as i64);
+        let made = auth.create(&r.project, role, expires).await?;
+        tracing::info!(
+            token_id = made.record.id,
+            project = r.project,
+            role = role.as_str(),
+            by = caller.token_id,
+            "token created"
+        );
+        Ok(Response::new(v1::CreateTokenResponse { info: Some(token_to_proto(&made.record)), token: made.token }))
+    }
+
+    async fn list_tokens(
+        &self,
+        request: Request<v1::ListTokensRequest>,
+    ) -> Result<Response<v1::ListTokensResponse>, Status> {
+        let auth = self.token_store()?;
+        let caller = auth.authenticate(request.metadata()).await?;
+        let r = request.into_inner();
+        let project = match r.project.as_str() {
+            "" if caller.project == cairn_auth::ALL_PROJECTS => None,
+            "" => Some(caller.project.clone()),
+            project => Some(project.to_owned()),
+        };
+        caller.allows(Role::Admin, project.as_deref())?;
+        let tokens = auth.list(project.as_deref()).await?.iter().map(token_to_proto).collect();
+        Ok(Response::new(v1::ListTokensResponse { tokens }))
+    }
+
+    async fn revoke_token(
+        &self,
+        request: Request<v1::RevokeTokenRequest>,
+    ) -> Result<Response<v1::RevokeTokenResponse>, Status> {
+        let auth = self.token_store()?;
+        let caller = auth.authenticate(request.metadata()).await?;
+        let r = request.into_inner();
+        let record = auth.get(&r.id).await?;
+        caller.allows(Role::Admin, Some(&record.project))?;
+        let revoked = auth.revoke(&r.id).await?;
+        tracing::info!(token_id = r.id, by = caller.token_id, "token revoked");
+        Ok(Response::new(v1::RevokeTokenResponse { info: Some(token_to_proto(&revoked)) }))
+    }
+
+    async fn who_am_i(&self, request: Request<v1::WhoAmIRequest>) -> Result<Response<v1::WhoAmIResponse>, Status> {
+        let Some(auth) = &self.auth else {
+            return Ok(Response::new(v1::WhoAmIResponse::default()));
+        };
+        let caller = auth.authenticate(request.metadata()).await?;
+        Ok(Response::new(v1::WhoAmIResponse {
+            authentication_required: true,
+            token_id: caller.token_id,
+            project: caller.project,
+            role: role_to_proto(caller.role) as i32,
+        }))
+    }
+
     async fn list_storage_workers(
         &self,
         request: Request<v1::ListStorageWorkersRequest>,
     ) -> Result<Response<v1::ListStorageWorkersResponse>, Status> {
+        self.authorize(&request, Role::Reader, None).await?;
         let r = request.into_inner();
         let mut addresses = self.engine.storage_workers().await?;
         addresses.sort();

@@ -197,8 +197,19 @@ impl Coordinator {
     /// The gRPC service of this coordinator.
     pub fn grpc_service(
         self: &Arc<Self>,
+        auth: Option<Arc<cairn_auth::TokenStore>>,
+        peer_tls: Option<tonic::transport::ClientTlsConfig>,
     ) -> cairn_proto::v1::coordinator_service_server::CoordinatorServiceServer<CoordinatorGrpc> {
-        cairn_proto::v1::coordinator_service_server::CoordinatorServiceServer::new(CoordinatorGrpc::new(self.clone()))
+        cairn_proto::v1::coordinator_service_server::CoordinatorServiceServer::new(CoordinatorGrpc::new(
+            self.clone(),
+            auth,
+            peer_tls,
+        ))
+    }
+
+    /// The MetaStore, for the token store of servers running in this process.
+    pub fn meta_store(&self) -> Arc<dyn MetaStore> {
+        self.meta.clone()
     }
 }
 
@@ -218,7 +229,11 @@ pub async fn run(args: CoordinatorArgs) -> Result<(), Box<dyn std::error::Error 
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let bound = listener.local_addr()?;
-    let mut config = CoordinatorConfig::new(&cairn_proto::server::advertise_address(args.advertise.as_deref(), bound)?);
+    let mut config = CoordinatorConfig::new(&cairn_proto::server::advertise_address(
+        args.advertise.as_deref(),
+        bound,
+        args.tls.scheme(),
+    )?);
     config.expiry_sweep_interval = Duration::from_secs(args.expiry_sweep_secs.max(1));
     config.lease_ttl = Duration::from_secs(args.lease_ttl_secs);
     config.forward_timeout = Duration::from_secs(args.forward_timeout_secs.max(1));
@@ -231,11 +246,13 @@ pub async fn run(args: CoordinatorArgs) -> Result<(), Box<dyn std::error::Error 
     let collector = coordinator.spawn_collector();
     println!("cairn coordinator listening on {bound} (node {})", coordinator.node.id);
     let admin = cairn_proto::server::spawn_admin(args.admin_listen).await?;
-    let service = coordinator.grpc_service();
-    let result = cairn_proto::server::serve(listener, &[cairn_proto::server::COORDINATOR_SERVICE], |router| {
-        router.add_service(service)
-    })
-    .await;
+    let auth = cairn_auth::server_token_store(coordinator.meta_store(), args.insecure_no_auth)?;
+    let service = coordinator.grpc_service(auth, cairn_proto::tls::peer_client_config(&args.tls)?);
+    let result =
+        cairn_proto::server::serve(listener, &args.tls, &[cairn_proto::server::COORDINATOR_SERVICE], |router| {
+            router.add_service(service)
+        })
+        .await;
     sweeper.abort();
     if let Some(collector) = collector {
         collector.abort();

@@ -32,4 +32,10 @@ pub struct WorkerConfig {
     /// Address of the admin HTTP server (Prometheus `/metrics`); unset: no admin server.
     #[arg(long, env = "CAIRN_ADMIN_LISTEN")]
     pub admin_listen: Option<SocketAddr>,
+    #[command(flatten)]
+    pub tls: cairn_proto::tls::TlsArgs,
+    /// Serve without authentication: anyone who reaches the worker may read and write
+    /// blobs. Without it, callers need a token (docs/security.md).
+    #[arg(long, env = "CAIRN_INSECURE_NO_AUTH")]
+    pub insecure_no_auth: bool,
 }

@@ -16,8 +16,9 @@ use cairn_proto::v1::storage_service_server::StorageServiceServer;
 pub fn grpc_service(
     blobs: std::sync::Arc<dyn cairn_blob::BlobStore>,
     locks: Option<UploadLocks>,
+    auth: Option<std::sync::Arc<cairn_auth::TokenStore>>,
 ) -> StorageServiceServer<StorageService> {
-    StorageServiceServer::new(StorageService::new(blobs, locks))
+    StorageServiceServer::new(StorageService::new(blobs, locks, auth))
 }
 
 mod config;
@@ -31,26 +32,30 @@ pub async fn run(config: WorkerConfig) -> Result<(), Box<dyn std::error::Error +
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let bound = listener.local_addr()?;
-    let address = cairn_proto::server::advertise_address(config.advertise.as_deref(), bound)?;
+    let address = cairn_proto::server::advertise_address(config.advertise.as_deref(), bound, config.tls.scheme())?;
     // A random default: process ids repeat across containers (every one is pid 1).
     let node_id = config.node_id.clone().unwrap_or_else(|| format!("worker-{}", uuid::Uuid::new_v4().simple()));
     // Without etcd the worker stands alone (clients are pointed at it directly).
-    let (registration, locks) = if config.etcd.is_cluster() {
+    if !config.etcd.is_cluster() && !config.insecure_no_auth {
+        return Err("a worker checks tokens against etcd: give --etcd-endpoints, or --insecure-no-auth".into());
+    }
+    let (registration, locks, auth) = if config.etcd.is_cluster() {
         let meta = config.etcd.open(&config.data_dir).await.map_err(|e| format!("cannot reach etcd: {e}"))?;
+        let auth = cairn_auth::server_token_store(meta.clone(), config.insecure_no_auth)?;
         let member = cairn_meta::Member { node_id: node_id.clone(), address: address.clone() };
         let key = format!("{}{node_id}", cairn_meta::WORKERS_PREFIX);
         let ttl = std::time::Duration::from_secs(config.lease_ttl_secs.max(2));
         let registration =
             std::sync::Arc::new(cairn_meta::Registration::start(meta.clone(), &key, member.encode(), ttl).await?);
         let locks = UploadLocks::new(meta, registration.clone(), node_id.clone());
-        (Some(registration), Some(locks))
+        (Some(registration), Some(locks), auth)
     } else {
-        (None, None)
+        (None, None, None)
     };
     println!("cairn worker listening on {bound} (node {node_id})");
     let admin = cairn_proto::server::spawn_admin(config.admin_listen).await?;
-    let service = grpc_service(blobs, locks);
-    let result = cairn_proto::server::serve(listener, &[cairn_proto::server::STORAGE_SERVICE], |router| {
+    let service = grpc_service(blobs, locks, auth);
+    let result = cairn_proto::server::serve(listener, &config.tls, &[cairn_proto::server::STORAGE_SERVICE], |router| {
         router.add_service(service)
     })
     .await;

@@ -13,6 +13,8 @@ use cairn_proto::{core_error_status, error_status};
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 
+use cairn_auth::{Role, TokenStore};
+
 use crate::upload_lock::UploadLocks;
 use tonic::{Code, Request, Response, Status, Streaming};
 
@@ -21,13 +23,23 @@ pub struct StorageService {
     blobs: Arc<dyn BlobStore>,
     /// Serializes resumable uploads of one blob across workers (cluster mode only).
     locks: Option<UploadLocks>,
+    /// Tokens callers must present; None: no authentication.
+    auth: Option<Arc<TokenStore>>,
 }
 
 impl StorageService {
     /// A service storing into `blobs`; with `locks`, uploads larger than one part are
-    /// serialized per blob across every worker sharing the store.
-    pub fn new(blobs: Arc<dyn BlobStore>, locks: Option<UploadLocks>) -> Self {
-        Self { blobs, locks }
+    /// serialized per blob across every worker sharing the store; with `auth`, callers
+    /// must present a token (readers read, writers also write).
+    pub fn new(blobs: Arc<dyn BlobStore>, locks: Option<UploadLocks>, auth: Option<Arc<TokenStore>>) -> Self {
+        Self { blobs, locks, auth }
+    }
+
+    async fn authorize<T>(&self, request: &Request<T>, needs: Role) -> Result<(), Status> {
+        if let Some(auth) = &self.auth {
+            auth.authenticate(request.metadata()).await?.allows(needs, None)?;
+        }
+        Ok(())
     }
 }
 
@@ -97,6 +109,7 @@ fn malformed(why: &str) -> Status {
 #[tonic::async_trait]
 impl storage_service_server::StorageService for StorageService {
     async fn put_blob(&self, request: Request<Streaming<PutBlobRequest>>) -> Result<Response<PutBlobResponse>, Status> {
+        self.authorize(&request, Role::Writer).await?;
         let mut stream = request.into_inner();
         let header = match stream.message().await? {
             Some(PutBlobRequest { part: Some(Part::Header(header)) }) => header,
@@ -150,6 +163,7 @@ impl storage_service_server::StorageService for StorageService {
     type GetBlobStream = BoxStream<'static, Result<GetBlobResponse, Status>>;
 
     async fn get_blob(&self, request: Request<GetBlobRequest>) -> Result<Response<Self::GetBlobStream>, Status> {
+        self.authorize(&request, Role::Reader).await?;
         let request = request.into_inner();
         let digest = Digest::parse_hex(&request.sha256).map_err(|e| core_error_status(&e))?;
         let length = (request.length > 0).then_some(request.length);
@@ -170,6 +184,7 @@ impl storage_service_server::StorageService for StorageService {
         &self,
         request: Request<GetUploadStatusRequest>,
     ) -> Result<Response<GetUploadStatusResponse>, Status> {
+        self.authorize(&request, Role::Writer).await?;
         let sha256 = request.into_inner().sha256;
         let digest = Digest::parse_hex(&sha256).map_err(|e| core_error_status(&e))?;
         let present = self.blobs.head(&blob_key(&digest)).await.map_err(|e| blob_status(e, &sha256))?.is_some();

@@ -79,8 +79,11 @@ class Client:
     pickled to spawned ones.
 
     `server` may list several coordinator replicas, comma-separated: calls go to one and
-    move to another when it fails. `stat_cache=False` hashes every file instead of
-    trusting the stat cache; `ignore_files=False` uploads what `.cairnignore` leaves out."""
+    move to another when it fails; `https://` servers are reached over TLS (trusting the
+    system's CAs and `CAIRN_CA_CERT`; `CAIRN_CLIENT_CERT`/`CAIRN_CLIENT_KEY` for mTLS).
+    `token` (default `CAIRN_TOKEN`) is sent with every call. `stat_cache=False` hashes
+    every file instead of trusting the stat cache; `ignore_files=False` uploads what
+    `.cairnignore` leaves out."""
 
     def __init__(
         self,
@@ -89,6 +92,7 @@ class Client:
         progress: Optional[bool] = None,
         stat_cache: bool = True,
         ignore_files: bool = True,
+        token: Optional[str] = None,
     ):
         servers = server or os.environ.get("CAIRN_SERVER") or DEFAULT_SERVER
         self.servers = [s.strip() for s in servers.split(",") if s.strip()] or [DEFAULT_SERVER]
@@ -97,6 +101,7 @@ class Client:
         self.progress = progress
         self.stat_cache = stat_cache
         self.ignore_files = ignore_files
+        self._token = token
         self._core_instance: Optional[Any] = None
 
     def __getstate__(self) -> Dict[str, Any]:
@@ -113,8 +118,14 @@ class Client:
                 progress=progress_callback(self.progress),
                 stat_cache=self.stat_cache,
                 ignore_files=self.ignore_files,
+                token=self._token,
             )
         return self._core_instance
+
+    def whoami(self) -> Optional[Dict[str, str]]:
+        """Who the server takes this client for (`token_id`, `project`, `role`), or None
+        when the server needs no token."""
+        return self._core.who_am_i()
 
     # -- single run ---------------------------------------------------------------------
 

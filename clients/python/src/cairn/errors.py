@@ -38,6 +38,14 @@ class Unavailable(CairnError):
     """The server or a backend is unreachable; retrying may help."""
 
 
+class Unauthenticated(CairnError):
+    """No token, or one that is unknown, revoked or expired (reason TOKEN_*)."""
+
+
+class PermissionDenied(CairnError):
+    """A valid token outside its project (PROJECT_NOT_ALLOWED) or role (ROLE_TOO_LOW)."""
+
+
 class DataLoss(CairnError):
     """Bytes did not hash to their address."""
 
@@ -133,6 +141,8 @@ _BY_CODE = {
     "FAILED_PRECONDITION": FailedPrecondition,
     "UNAVAILABLE": Unavailable,
     "DATA_LOSS": DataLoss,
+    "UNAUTHENTICATED": Unauthenticated,
+    "PERMISSION_DENIED": PermissionDenied,
 }
 
 _DATA_LOSS_REASONS = ("DIGEST_MISMATCH", "MANIFEST_MISMATCH")
