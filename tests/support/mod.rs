@@ -37,9 +37,16 @@ impl DevServer {
 
     /// Starts a server on `data_dir`, on `port` (0: any free port).
     pub fn start_on(data_dir: PathBuf, port: u16) -> Self {
+        Self::start_with(data_dir, port, &[], &[])
+    }
+
+    /// Starts a server with extra flags and environment variables.
+    pub fn start_with(data_dir: PathBuf, port: u16, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(cairn_bin())
             .args(["dev", "--listen", &format!("127.0.0.1:{port}"), "--expiry-sweep-secs", "1", "--data-dir"])
             .arg(&data_dir)
+            .args(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
