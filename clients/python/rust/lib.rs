@@ -347,6 +347,14 @@ fn json_to_python(py: Python<'_>, value: &serde_json::Value) -> PyResult<Py<PyAn
 
 #[pymodule]
 fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    // `CAIRN_LOG=debug` shows the client's retries, failovers and resumes on stderr, as
+    // it does for the CLI.
+    if let Ok(filter) = std::env::var("CAIRN_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
     module.add_class::<Core>()?;
     module.add_function(wrap_pyfunction!(job_identity, module)?)?;
     module.add_function(wrap_pyfunction!(collect, module)?)?;
