@@ -74,6 +74,29 @@ seccompProfile:
       fieldPath: status.podIP
 - name: CAIRN_NODE_ID
   value: "$(POD_NAME)"
+{{- if .Values.auth.enabled }}
+- name: CAIRN_BOOTSTRAP_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "cairn.authSecret" . }}
+      key: token
+{{- else }}
+- name: CAIRN_INSECURE_NO_AUTH
+  value: "true"
+{{- end }}
+{{- if .Values.tls.secretName }}
+- name: CAIRN_TLS_CERT
+  value: /etc/cairn/tls/tls.crt
+- name: CAIRN_TLS_KEY
+  value: /etc/cairn/tls/tls.key
+# Replicas forward to each other over TLS: they trust the issuing CA.
+- name: CAIRN_CA_CERT
+  value: /etc/cairn/tls/ca.crt
+{{- if .Values.tls.requireClientCert }}
+- name: CAIRN_CLIENT_CA
+  value: /etc/cairn/tls/ca.crt
+{{- end }}
+{{- end }}
 {{- if .Values.s3.existingSecret }}
 - name: AWS_ACCESS_KEY_ID
   valueFrom:
@@ -86,4 +109,26 @@ seccompProfile:
       name: {{ .Values.s3.existingSecret }}
       key: AWS_SECRET_ACCESS_KEY
 {{- end }}
+{{- end -}}
+
+
+{{/* The Secret holding the bootstrap token. */}}
+{{- define "cairn.authSecret" -}}
+{{- .Values.auth.existingSecret | default (printf "%s-bootstrap-token" (include "cairn.fullname" .)) -}}
+{{- end -}}
+
+{{/* http or https, as the gRPC ports serve. */}}
+{{- define "cairn.scheme" -}}
+{{- if .Values.tls.secretName }}https{{ else }}http{{ end -}}
+{{- end -}}
+
+{{/* The address a pod advertises: its IP in plaintext; with TLS a name its certificate
+covers, <pod>.<headless Service>.<namespace>.svc (the pod's subdomain). */}}
+{{- define "cairn.advertiseHost" -}}
+{{- $root := .root -}}
+{{- if $root.Values.tls.secretName -}}
+https://$(POD_NAME).{{ include "cairn.fullname" $root }}-{{ .service }}.{{ $root.Release.Namespace }}.svc
+{{- else -}}
+http://$(POD_IP)
+{{- end -}}
 {{- end -}}
