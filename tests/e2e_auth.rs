@@ -363,3 +363,42 @@ fn a_coordinator_or_worker_without_tokens_refuses_to_start_unless_told_to_serve_
     assert!(!dev.status.success(), "cairn dev beyond loopback needs --auth or --insecure-no-auth");
     assert!(String::from_utf8_lossy(&dev.stderr).contains("--auth"));
 }
+
+#[test]
+fn mtls_refuses_clients_without_a_certificate_of_the_ca() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = cairn_testkit::TestPki::generate(&tmp.path().join("pki"), "mtls");
+    let stranger = cairn_testkit::TestPki::generate(&tmp.path().join("other"), "stranger");
+    let server = DevServer::start_with(
+        tmp.path().join("data"),
+        0,
+        &[],
+        &[
+            ("CAIRN_TLS_CERT", pki.server_cert.to_str().unwrap()),
+            ("CAIRN_TLS_KEY", pki.server_key.to_str().unwrap()),
+            ("CAIRN_CLIENT_CA", pki.ca.to_str().unwrap()),
+        ],
+    );
+    let url = server.url.replace("http://", "https://");
+    let cwd = tmp.path();
+    write_tree(&cwd.join("files"), &[("a.txt", b"over mTLS")]);
+    let ls = |env: &[(&str, &str)]| {
+        let mut all = vec![("CAIRN_SERVER", url.as_str())];
+        all.extend_from_slice(env);
+        server.cli_env(cwd, &["ls", "--json"], &all)
+    };
+    let ca = ("CAIRN_CA_CERT", pki.ca.to_str().unwrap());
+    let (cert, key) = (pki.client_cert.to_str().unwrap(), pki.client_key.to_str().unwrap());
+    let (other_cert, other_key) = (stranger.client_cert.to_str().unwrap(), stranger.client_key.to_str().unwrap());
+
+    assert_ne!(ls(&[ca]).code, 0, "no client certificate: refused");
+    assert_ne!(ls(&[ca, ("CAIRN_CLIENT_CERT", other_cert), ("CAIRN_CLIENT_KEY", other_key)]).code, 0, "another CA's");
+    assert_ne!(ls(&[("CAIRN_CLIENT_CERT", cert), ("CAIRN_CLIENT_KEY", key)]).code, 0, "the server's CA not trusted");
+    assert_ne!(server.cli_env(cwd, &["ls"], &[ca]).code, 0, "plaintext to a TLS port");
+
+    // The right certificate, and the whole lifecycle works over mTLS.
+    let good = [ca, ("CAIRN_CLIENT_CERT", cert), ("CAIRN_CLIENT_KEY", key), ("CAIRN_SERVER", url.as_str())];
+    server.cli_env(cwd, &["log", "files", "--name", "secure", "--type", "t"], &good).ok();
+    server.cli_env(cwd, &["get", "secure", "-o", "back"], &good).ok();
+    assert_eq!(std::fs::read(cwd.join("back/a.txt")).unwrap(), b"over mTLS");
+}
