@@ -8,8 +8,8 @@ mod support;
 use std::path::Path;
 use std::time::Duration;
 
-use cairn_proto::v1::{self, coordinator_service_client::CoordinatorServiceClient, put_blob_request::Part};
 use cairn_proto::v1::storage_service_client::StorageServiceClient;
+use cairn_proto::v1::{self, coordinator_service_client::CoordinatorServiceClient, put_blob_request::Part};
 use support::{DevServer, sha256_hex, write_tree};
 use tonic::transport::Channel;
 use tonic::{Code, Request};
@@ -187,10 +187,9 @@ async fn call(channel: &Channel, rpc: &str, token: Option<&str>, victim: &str) -
             .find_missing_blobs(with_token(v1::FindMissingBlobsRequest { sha256: vec![entry.sha256.clone()] }, t))
             .await
             .map(drop),
-        "ListStorageWorkers" => c
-            .list_storage_workers(with_token(v1::ListStorageWorkersRequest::default(), t))
-            .await
-            .map(drop),
+        "ListStorageWorkers" => {
+            c.list_storage_workers(with_token(v1::ListStorageWorkersRequest::default(), t)).await.map(drop)
+        }
         "DeleteVersion" => c
             .delete_version(with_token(
                 v1::DeleteVersionRequest { project: project(), reference: "ds:v0".into(), force: true },
@@ -294,7 +293,8 @@ fn token(server: &DevServer, cwd: &Path, args: &[&str]) -> (String, String) {
 #[tokio::test]
 async fn every_rpc_refuses_every_bad_caller_with_its_reason_and_changes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
-    let server = DevServer::start_with(tmp.path().join("data"), 0, &["--auth"], &[("CAIRN_BOOTSTRAP_TOKEN", BOOTSTRAP)]);
+    let server =
+        DevServer::start_with(tmp.path().join("data"), 0, &["--auth"], &[("CAIRN_BOOTSTRAP_TOKEN", BOOTSTRAP)]);
     let cwd = tmp.path();
     write_tree(&cwd.join("files"), &[("a.txt", b"content of a.txt")]);
     let admin = [("CAIRN_TOKEN", BOOTSTRAP)];
@@ -322,7 +322,12 @@ async fn every_rpc_refuses_every_bad_caller_with_its_reason_and_changes_nothing(
         if names_project {
             expect.push(("other project", Some(other_project.as_str()), Code::PermissionDenied, "PROJECT_NOT_ALLOWED"));
         } else if needs > Needs::Writer {
-            expect.push(("writer of another project", Some(other_project.as_str()), Code::PermissionDenied, "ROLE_TOO_LOW"));
+            expect.push((
+                "writer of another project",
+                Some(other_project.as_str()),
+                Code::PermissionDenied,
+                "ROLE_TOO_LOW",
+            ));
         }
         if needs > Needs::Reader {
             expect.push(("reader", Some(reader.as_str()), Code::PermissionDenied, "ROLE_TOO_LOW"));

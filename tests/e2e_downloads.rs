@@ -141,3 +141,29 @@ fn a_download_never_writes_through_a_symbolic_link_in_the_output_directory() {
     assert!(refused.stderr.contains("symbolic link"), "{}", refused.stderr);
     assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0, "nothing was written through the link");
 }
+
+#[test]
+fn a_download_that_fails_verification_leaves_no_temporary_file_of_any_entry() {
+    // A corrupted blob fails its file, which cancels the files downloading beside it:
+    // none of them may leave a temporary file in the user's directory.
+    let tmp = tempfile::tempdir().unwrap();
+    let server = DevServer::start(tmp.path());
+    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let mut files: Vec<(String, Vec<u8>)> = (0..40).map(|i| (format!("f{i:02}.bin"), vec![i as u8; 200_000])).collect();
+    files.push(("m-corrupt.bin".into(), big.clone()));
+    let refs: Vec<(&str, &[u8])> = files.iter().map(|(n, c)| (n.as_str(), c.as_slice())).collect();
+    write_tree(&tmp.path().join("src"), &refs);
+    server.cli(tmp.path(), &["log", "src", "--name", "d", "--type", "dataset"]).ok();
+    let hex = sha256_hex(&big);
+    let stored = server.data_dir.join("blobs/objects/blobs/sha256").join(&hex[..2]).join(&hex);
+    let mut bytes = std::fs::read(&stored).unwrap();
+    bytes[10] ^= 0xFF;
+    std::fs::write(&stored, bytes).unwrap();
+
+    let failed = server.cli(tmp.path(), &["get", "d", "-o", "out"]);
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert!(failed.stderr.contains("DIGEST_MISMATCH") || failed.stderr.contains("hashes to"), "{}", failed.stderr);
+    let left = read_tree(&tmp.path().join("out"));
+    assert!(left.iter().all(|(name, _)| !name.contains("cairn-partial")), "temporary files left: {left:?}");
+    assert!(left.iter().all(|(name, _)| name != "m-corrupt.bin"), "the corrupt file was written");
+}

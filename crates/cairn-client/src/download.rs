@@ -60,6 +60,9 @@ impl Client {
         tokio::fs::create_dir_all(&parent).await.map_err(|e| ClientError::io(&parent, e))?;
         let file_name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let temp = parent.join(format!(".{file_name}.cairn-partial-{}", uuid::Uuid::new_v4().simple()));
+        // Removed however this download ends: failed, or cancelled because another file of
+        // the same download failed (nothing of a failed download is left in the directory).
+        let guard = PartialFile(Some(temp.clone()));
         let from_cache = match self.cached_blob(&entry).await {
             Some(cached) => tokio::fs::copy(&cached, &temp).await.is_ok(),
             None => false,
@@ -71,12 +74,10 @@ impl Client {
                     self.store_in_cache(&entry, &temp).await;
                 }
                 tokio::fs::rename(&temp, &target).await.map_err(|e| ClientError::io(&target, e))?;
+                guard.keep();
                 Ok(if from_cache { Fetched::FromCache } else { Fetched::Downloaded(entry.size) })
             }
-            Err(err) => {
-                let _ = tokio::fs::remove_file(&temp).await;
-                Err(err)
-            }
+            Err(err) => Err(err),
         }
     }
 
@@ -116,6 +117,23 @@ impl Client {
             }
         })
         .await?
+    }
+}
+
+/// A temporary download file, deleted when dropped unless it was renamed into place.
+struct PartialFile(Option<PathBuf>);
+
+impl PartialFile {
+    fn keep(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for PartialFile {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 

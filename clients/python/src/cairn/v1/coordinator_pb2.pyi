@@ -1,10 +1,22 @@
 from cairn.v1 import types_pb2 as _types_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class TokenRole(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TOKEN_ROLE_UNSPECIFIED: _ClassVar[TokenRole]
+    TOKEN_ROLE_READER: _ClassVar[TokenRole]
+    TOKEN_ROLE_WRITER: _ClassVar[TokenRole]
+    TOKEN_ROLE_ADMIN: _ClassVar[TokenRole]
+TOKEN_ROLE_UNSPECIFIED: TokenRole
+TOKEN_ROLE_READER: TokenRole
+TOKEN_ROLE_WRITER: TokenRole
+TOKEN_ROLE_ADMIN: TokenRole
 
 class UpsertRequest(_message.Message):
     __slots__ = ("project", "artifact", "type", "distributed_id", "writer_id", "entries", "removals", "expected_writers", "seal", "conflict_policy", "base", "ttl_seconds", "request_id")
@@ -343,6 +355,80 @@ class UpdateVersionResponse(_message.Message):
     VERSION_FIELD_NUMBER: _ClassVar[int]
     version: _types_pb2.Version
     def __init__(self, version: _Optional[_Union[_types_pb2.Version, _Mapping]] = ...) -> None: ...
+
+class TokenInfo(_message.Message):
+    __slots__ = ("id", "project", "role", "create_time_unix_ms", "expire_time_unix_ms", "revoke_time_unix_ms")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    REVOKE_TIME_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    project: str
+    role: TokenRole
+    create_time_unix_ms: int
+    expire_time_unix_ms: int
+    revoke_time_unix_ms: int
+    def __init__(self, id: _Optional[str] = ..., project: _Optional[str] = ..., role: _Optional[_Union[TokenRole, str]] = ..., create_time_unix_ms: _Optional[int] = ..., expire_time_unix_ms: _Optional[int] = ..., revoke_time_unix_ms: _Optional[int] = ...) -> None: ...
+
+class CreateTokenRequest(_message.Message):
+    __slots__ = ("project", "role", "expires_in_seconds")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_IN_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    role: TokenRole
+    expires_in_seconds: int
+    def __init__(self, project: _Optional[str] = ..., role: _Optional[_Union[TokenRole, str]] = ..., expires_in_seconds: _Optional[int] = ...) -> None: ...
+
+class CreateTokenResponse(_message.Message):
+    __slots__ = ("info", "token")
+    INFO_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    info: TokenInfo
+    token: str
+    def __init__(self, info: _Optional[_Union[TokenInfo, _Mapping]] = ..., token: _Optional[str] = ...) -> None: ...
+
+class ListTokensRequest(_message.Message):
+    __slots__ = ("project",)
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    def __init__(self, project: _Optional[str] = ...) -> None: ...
+
+class ListTokensResponse(_message.Message):
+    __slots__ = ("tokens",)
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    tokens: _containers.RepeatedCompositeFieldContainer[TokenInfo]
+    def __init__(self, tokens: _Optional[_Iterable[_Union[TokenInfo, _Mapping]]] = ...) -> None: ...
+
+class RevokeTokenRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class RevokeTokenResponse(_message.Message):
+    __slots__ = ("info",)
+    INFO_FIELD_NUMBER: _ClassVar[int]
+    info: TokenInfo
+    def __init__(self, info: _Optional[_Union[TokenInfo, _Mapping]] = ...) -> None: ...
+
+class WhoAmIRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class WhoAmIResponse(_message.Message):
+    __slots__ = ("authentication_required", "token_id", "project", "role")
+    AUTHENTICATION_REQUIRED_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    authentication_required: bool
+    token_id: str
+    project: str
+    role: TokenRole
+    def __init__(self, authentication_required: bool = ..., token_id: _Optional[str] = ..., project: _Optional[str] = ..., role: _Optional[_Union[TokenRole, str]] = ...) -> None: ...
 
 class CollectGarbageRequest(_message.Message):
     __slots__ = ("dry_run", "grace_seconds")

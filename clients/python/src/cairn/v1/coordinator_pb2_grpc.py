@@ -111,6 +111,26 @@ class CoordinatorServiceStub(object):
                 request_serializer=cairn_dot_v1_dot_coordinator__pb2.UpdateVersionRequest.SerializeToString,
                 response_deserializer=cairn_dot_v1_dot_coordinator__pb2.UpdateVersionResponse.FromString,
                 )
+        self.CreateToken = channel.unary_unary(
+                '/cairn.v1.CoordinatorService/CreateToken',
+                request_serializer=cairn_dot_v1_dot_coordinator__pb2.CreateTokenRequest.SerializeToString,
+                response_deserializer=cairn_dot_v1_dot_coordinator__pb2.CreateTokenResponse.FromString,
+                )
+        self.ListTokens = channel.unary_unary(
+                '/cairn.v1.CoordinatorService/ListTokens',
+                request_serializer=cairn_dot_v1_dot_coordinator__pb2.ListTokensRequest.SerializeToString,
+                response_deserializer=cairn_dot_v1_dot_coordinator__pb2.ListTokensResponse.FromString,
+                )
+        self.RevokeToken = channel.unary_unary(
+                '/cairn.v1.CoordinatorService/RevokeToken',
+                request_serializer=cairn_dot_v1_dot_coordinator__pb2.RevokeTokenRequest.SerializeToString,
+                response_deserializer=cairn_dot_v1_dot_coordinator__pb2.RevokeTokenResponse.FromString,
+                )
+        self.WhoAmI = channel.unary_unary(
+                '/cairn.v1.CoordinatorService/WhoAmI',
+                request_serializer=cairn_dot_v1_dot_coordinator__pb2.WhoAmIRequest.SerializeToString,
+                response_deserializer=cairn_dot_v1_dot_coordinator__pb2.WhoAmIResponse.FromString,
+                )
 
 
 class CoordinatorServiceServicer(object):
@@ -360,6 +380,50 @@ class CoordinatorServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateToken(self, request, context):
+        """Makes an API token for a project and role; the secret is in this answer only (the
+        server keeps its sha256). Needs an admin token of that project.
+
+        Retry: not idempotent: each call makes another token.
+        Errors: INVALID_ARGUMENT INVALID_TOKEN_REQUEST; UNAUTHENTICATED; PERMISSION_DENIED
+        PROJECT_NOT_ALLOWED, ROLE_TOO_LOW.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTokens(self, request, context):
+        """Lists tokens (never their secrets): of one project, or of every project the caller
+        administers. Needs an admin token.
+
+        Retry: safe (a read).
+        Errors: UNAUTHENTICATED; PERMISSION_DENIED PROJECT_NOT_ALLOWED, ROLE_TOO_LOW.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeToken(self, request, context):
+        """Revokes a token: refused from then on (at once by this replica, within 10 s by every
+        other server). Needs an admin token of the token's project.
+
+        Retry: safe: revoking twice keeps the first revocation.
+        Errors: NOT_FOUND TOKEN_NOT_FOUND; UNAUTHENTICATED; PERMISSION_DENIED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WhoAmI(self, request, context):
+        """Who the caller is: the token's id, project and role, or that the server needs none.
+
+        Retry: safe (a read).
+        Errors: UNAUTHENTICATED for a token that is unknown, revoked or expired.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CoordinatorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -457,6 +521,26 @@ def add_CoordinatorServiceServicer_to_server(servicer, server):
                     servicer.UpdateVersion,
                     request_deserializer=cairn_dot_v1_dot_coordinator__pb2.UpdateVersionRequest.FromString,
                     response_serializer=cairn_dot_v1_dot_coordinator__pb2.UpdateVersionResponse.SerializeToString,
+            ),
+            'CreateToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateToken,
+                    request_deserializer=cairn_dot_v1_dot_coordinator__pb2.CreateTokenRequest.FromString,
+                    response_serializer=cairn_dot_v1_dot_coordinator__pb2.CreateTokenResponse.SerializeToString,
+            ),
+            'ListTokens': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTokens,
+                    request_deserializer=cairn_dot_v1_dot_coordinator__pb2.ListTokensRequest.FromString,
+                    response_serializer=cairn_dot_v1_dot_coordinator__pb2.ListTokensResponse.SerializeToString,
+            ),
+            'RevokeToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeToken,
+                    request_deserializer=cairn_dot_v1_dot_coordinator__pb2.RevokeTokenRequest.FromString,
+                    response_serializer=cairn_dot_v1_dot_coordinator__pb2.RevokeTokenResponse.SerializeToString,
+            ),
+            'WhoAmI': grpc.unary_unary_rpc_method_handler(
+                    servicer.WhoAmI,
+                    request_deserializer=cairn_dot_v1_dot_coordinator__pb2.WhoAmIRequest.FromString,
+                    response_serializer=cairn_dot_v1_dot_coordinator__pb2.WhoAmIResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -790,5 +874,73 @@ class CoordinatorService(object):
         return grpc.experimental.unary_unary(request, target, '/cairn.v1.CoordinatorService/UpdateVersion',
             cairn_dot_v1_dot_coordinator__pb2.UpdateVersionRequest.SerializeToString,
             cairn_dot_v1_dot_coordinator__pb2.UpdateVersionResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def CreateToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/cairn.v1.CoordinatorService/CreateToken',
+            cairn_dot_v1_dot_coordinator__pb2.CreateTokenRequest.SerializeToString,
+            cairn_dot_v1_dot_coordinator__pb2.CreateTokenResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/cairn.v1.CoordinatorService/ListTokens',
+            cairn_dot_v1_dot_coordinator__pb2.ListTokensRequest.SerializeToString,
+            cairn_dot_v1_dot_coordinator__pb2.ListTokensResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def RevokeToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/cairn.v1.CoordinatorService/RevokeToken',
+            cairn_dot_v1_dot_coordinator__pb2.RevokeTokenRequest.SerializeToString,
+            cairn_dot_v1_dot_coordinator__pb2.RevokeTokenResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def WhoAmI(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/cairn.v1.CoordinatorService/WhoAmI',
+            cairn_dot_v1_dot_coordinator__pb2.WhoAmIRequest.SerializeToString,
+            cairn_dot_v1_dot_coordinator__pb2.WhoAmIResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
