@@ -57,7 +57,7 @@ def server(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv("CAIRN_PROJECT", raising=False)
     for name in ("CAIRN_DISTRIBUTED_ID", "CAIRN_WRITER", "TORCHELASTIC_RUN_ID", "RANK", "JOB_COMPLETION_INDEX",
                  "JOB_NAME", "JOB_UID", "JOBSET_NAME", "JOBSET_UID", "JOB_INDEX", "SLURM_JOB_ID", "SLURM_STEP_ID",
-                 "SLURM_PROCID", "OMPI_COMM_WORLD_RANK", "PMI_RANK"):
+                 "SLURM_PROCID", "OMPI_COMM_WORLD_RANK", "PMI_RANK", "MASTER_ADDR", "WORLD_SIZE"):
         monkeypatch.delenv(name, raising=False)
     yield dev
     dev.stop()

@@ -50,6 +50,7 @@ ENVIRONMENTS = [
     {"SLURM_JOB_ID": "991", "OMPI_COMM_WORLD_RANK": "3"},
     {"CAIRN_DISTRIBUTED_ID": "x", "PMI_RANK": "9"},
     {"TORCHELASTIC_RUN_ID": "none", "RANK": "1"},
+    {"MASTER_ADDR": "resnet-master-0", "MASTER_PORT": "23456", "WORLD_SIZE": "4", "RANK": "3"},
     {"HOSTNAME": "pod-1"},
 ]
 

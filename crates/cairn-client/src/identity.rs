@@ -1,6 +1,6 @@
 //! Who this process is within a distributed job: the `distributed_id` its ranks share and
 //! its own `writer` id, read from the job's environment. One rule set for every client
-//! (the CLI now; the Python SDK is to call it too). The first rule that applies wins, and
+//! (the CLI, and the Python SDK through its native core). The first rule that applies wins, and
 //! nothing is ever guessed: when no rule applies, the caller refuses and names the
 //! variables to set.
 //!
@@ -9,9 +9,12 @@
 //!    `JOB_INDEX` and `JOB_COMPLETION_INDEX`;
 //! 3. an Indexed Job: `JOB_UID` or `JOB_NAME` with `JOB_COMPLETION_INDEX`;
 //! 4. torchrun: `TORCHELASTIC_RUN_ID` (not its default `none`) with `RANK`;
-//! 5. SLURM: `SLURM_JOB_ID` (+ `SLURM_STEP_ID`) with `SLURM_PROCID`;
-//! 6. MPI: `OMPI_COMM_WORLD_RANK` or `PMI_RANK` for the writer; the job id must come from
-//!    one of the rules above (MPI launchers export none that is portable).
+//! 5. a Kubeflow PyTorchJob: `MASTER_ADDR=<job>-master-0` with `RANK` and `WORLD_SIZE`;
+//! 6. SLURM: `SLURM_JOB_ID` (+ `SLURM_STEP_ID`) with `SLURM_PROCID`;
+//! 7. MPI (a Kubeflow MPIJob included): `OMPI_COMM_WORLD_RANK` or `PMI_RANK` for the
+//!    writer; the job id must come from a rule above or `CAIRN_DISTRIBUTED_ID` (MPI
+//!    launchers export none that is portable; an MPIJob can expose its name through the
+//!    Downward API).
 
 /// A value and the environment variable(s) it came from.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -70,6 +73,9 @@ fn distributed_id(var: &dyn Fn(&str) -> Option<String>) -> Result<Sourced, Strin
         }
         _ => {}
     }
+    if let Some(job) = pytorchjob_name(var) {
+        return Ok(sourced(format!("pytorchjob-{job}"), "MASTER_ADDR"));
+    }
     if let Some(job) = var("SLURM_JOB_ID") {
         return Ok(match var("SLURM_STEP_ID") {
             Some(step) => sourced(format!("slurm-{job}-step-{step}"), "SLURM_JOB_ID, SLURM_STEP_ID"),
@@ -79,6 +85,17 @@ fn distributed_id(var: &dyn Fn(&str) -> Option<String>) -> Result<Sourced, Strin
     Err("nothing in the environment identifies the job: set CAIRN_DISTRIBUTED_ID (or run as a JobSet or Indexed \
          Job with the Downward API variables of deploy/examples/, under torchrun with --rdzv-id, or under SLURM)"
         .to_owned())
+}
+
+/// The job's name under a Kubeflow PyTorchJob: the training operator gives every pod
+/// `RANK`, `WORLD_SIZE` and `MASTER_ADDR=<job name>-master-0` (the master's Service).
+/// The name is the job's id, so a job re-created under the same name needs its own
+/// `CAIRN_DISTRIBUTED_ID`.
+fn pytorchjob_name(var: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    if var("RANK").is_none() || var("WORLD_SIZE").is_none() {
+        return None;
+    }
+    var("MASTER_ADDR")?.split('.').next()?.strip_suffix("-master-0").filter(|name| !name.is_empty()).map(str::to_owned)
 }
 
 fn writer(var: &dyn Fn(&str) -> Option<String>) -> Result<Sourced, String> {
@@ -97,6 +114,11 @@ fn writer(var: &dyn Fn(&str) -> Option<String>) -> Result<Sourced, String> {
         return Ok(sourced(format!("rank-{index}"), "JOB_COMPLETION_INDEX"));
     }
     if var("TORCHELASTIC_RUN_ID").is_some()
+        && let Some(rank) = var("RANK")
+    {
+        return Ok(sourced(format!("rank-{rank}"), "RANK"));
+    }
+    if pytorchjob_name(var).is_some()
         && let Some(rank) = var("RANK")
     {
         return Ok(sourced(format!("rank-{rank}"), "RANK"));
@@ -151,6 +173,11 @@ mod tests {
             ),
             (&[("SLURM_JOB_ID", "991"), ("OMPI_COMM_WORLD_RANK", "3")], (Some("slurm-991"), Some("rank-3"))),
             (&[("CAIRN_DISTRIBUTED_ID", "x"), ("PMI_RANK", "9")], (Some("x"), Some("rank-9"))),
+            (
+                &[("MASTER_ADDR", "resnet-master-0"), ("MASTER_PORT", "23456"), ("WORLD_SIZE", "4"), ("RANK", "2")],
+                (Some("pytorchjob-resnet"), Some("rank-2")),
+            ),
+            (&[("MASTER_ADDR", "10.0.0.7"), ("WORLD_SIZE", "4"), ("RANK", "2")], (None, None)),
             (&[("JOB_NAME", "no-index")], (None, None)),
             (&[("HOSTNAME", "node-3")], (None, None)),
         ];

@@ -8,9 +8,10 @@ wins, and nothing is ever guessed:
    and `JOB_COMPLETION_INDEX` for the writer; Indexed Job: `JOB_UID` or `JOB_NAME`, with
    `JOB_COMPLETION_INDEX`;
 3. torchrun: `TORCHELASTIC_RUN_ID` (not its default `none`, which is refused) with `RANK`;
-4. SLURM: `SLURM_JOB_ID` (+ `SLURM_STEP_ID`) with `SLURM_PROCID`;
-5. MPI: `OMPI_COMM_WORLD_RANK` or `PMI_RANK` for the writer; the job id must come from a
-   rule above.
+4. a Kubeflow PyTorchJob: `MASTER_ADDR=<job>-master-0` with `RANK` and `WORLD_SIZE`;
+5. SLURM: `SLURM_JOB_ID` (+ `SLURM_STEP_ID`) with `SLURM_PROCID`;
+6. MPI (a Kubeflow MPIJob too): `OMPI_COMM_WORLD_RANK` or `PMI_RANK` for the writer; the
+   job id must come from a rule above or `CAIRN_DISTRIBUTED_ID`.
 """
 
 from __future__ import annotations
