@@ -56,6 +56,18 @@ impl CoordinatorGrpc {
         Self { engine, peers: Mutex::new(HashMap::new()), auth, peer_tls }
     }
 
+    /// [`Self::authorize`] in the project of the reference `fields` picks out of the
+    /// request (the reference's own project, else the request's).
+    async fn authorize_reference<T>(
+        &self,
+        request: &Request<T>,
+        needs: Role,
+        fields: impl Fn(&T) -> (&String, &String),
+    ) -> Result<(), Status> {
+        let (project, reference) = fields(request.get_ref());
+        self.authorize(request, needs, Some(&project_of(project, reference))).await
+    }
+
     /// Checks that the caller may act with `needs` in `project` (None: a call of no one
     /// project); nothing is checked when authentication is off.
     async fn authorize<T>(&self, request: &Request<T>, needs: Role, project: Option<&str>) -> Result<(), Status> {
@@ -453,12 +465,7 @@ impl CoordinatorService for CoordinatorGrpc {
         &self,
         request: Request<v1::GetVersionRequest>,
     ) -> Result<Response<v1::GetVersionResponse>, Status> {
-        self.authorize(
-            &request,
-            Role::Reader,
-            Some(&project_of(&request.get_ref().project, &request.get_ref().reference)),
-        )
-        .await?;
+        self.authorize_reference(&request, Role::Reader, |r| (&r.project, &r.reference)).await?;
         let r = request.into_inner();
         let version = self.engine.resolve_reference(&r.project, &r.reference).await?;
         Ok(Response::new(v1::GetVersionResponse { version: Some(self.version_proto(&version).await?) }))
@@ -484,12 +491,7 @@ impl CoordinatorService for CoordinatorGrpc {
         &self,
         request: Request<v1::DeleteVersionRequest>,
     ) -> Result<Response<v1::DeleteVersionResponse>, Status> {
-        self.authorize(
-            &request,
-            Role::Admin,
-            Some(&project_of(&request.get_ref().project, &request.get_ref().reference)),
-        )
-        .await?;
+        self.authorize_reference(&request, Role::Admin, |r| (&r.project, &r.reference)).await?;
         let r = request.into_inner();
         let deletion = self.engine.delete_version(&r.project, &r.reference, r.force).await?;
         Ok(Response::new(v1::DeleteVersionResponse {
@@ -577,12 +579,7 @@ impl CoordinatorService for CoordinatorGrpc {
         &self,
         request: Request<v1::GetManifestRequest>,
     ) -> Result<Response<Self::GetManifestStream>, Status> {
-        self.authorize(
-            &request,
-            Role::Reader,
-            Some(&project_of(&request.get_ref().project, &request.get_ref().reference)),
-        )
-        .await?;
+        self.authorize_reference(&request, Role::Reader, |r| (&r.project, &r.reference)).await?;
         let r = request.into_inner();
         let version = self.engine.resolve_reference(&r.project, &r.reference).await?;
         let first = v1::GetManifestResponse { version: Some(self.version_proto(&version).await?), entries: vec![] };
@@ -598,12 +595,7 @@ impl CoordinatorService for CoordinatorGrpc {
     }
 
     async fn set_alias(&self, request: Request<v1::SetAliasRequest>) -> Result<Response<v1::SetAliasResponse>, Status> {
-        self.authorize(
-            &request,
-            Role::Writer,
-            Some(&project_of(&request.get_ref().project, &request.get_ref().reference)),
-        )
-        .await?;
+        self.authorize_reference(&request, Role::Writer, |r| (&r.project, &r.reference)).await?;
         let r = request.into_inner();
         let version = self.engine.set_alias(&r.project, &r.reference, &r.alias).await?;
         Ok(Response::new(v1::SetAliasResponse { version: Some(self.version_proto(&version).await?) }))
@@ -613,12 +605,7 @@ impl CoordinatorService for CoordinatorGrpc {
         &self,
         request: Request<v1::UpdateVersionRequest>,
     ) -> Result<Response<v1::UpdateVersionResponse>, Status> {
-        self.authorize(
-            &request,
-            Role::Writer,
-            Some(&project_of(&request.get_ref().project, &request.get_ref().reference)),
-        )
-        .await?;
+        self.authorize_reference(&request, Role::Writer, |r| (&r.project, &r.reference)).await?;
         let r = request.into_inner();
         let version = self.engine.update_version(&r.project, &r.reference, &r.metadata_json).await?;
         Ok(Response::new(v1::UpdateVersionResponse { version: Some(self.version_proto(&version).await?) }))
