@@ -96,13 +96,18 @@ def test_a_second_log_of_10000_unchanged_files_is_served_by_the_stat_cache(serve
     print(f"no-op re-log of 10,000 files: {elapsed:.3f} s")
 
 
+def _random_file(path: pathlib.Path, mib: int) -> pathlib.Path:
+    """A file of `mib` MiB of random bytes (nothing in it repeats, so nothing dedups)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        for _ in range(mib):
+            f.write(os.urandom(1 << 20))
+    return path
+
+
 def test_ctrl_c_cancels_a_transfer_and_raises_keyboard_interrupt(server, tmp_path):
     # A child process logs 256 MiB and is sent SIGINT once uploading has begun.
-    big = tmp_path / "big"
-    big.mkdir()
-    with open(big / "data.bin", "wb") as f:
-        for _ in range(256):
-            f.write(os.urandom(1 << 20))
+    big = _random_file(tmp_path / "big" / "data.bin", 256).parent
     script = textwrap.dedent(
         """
         import os, signal, sys, time, cairn, cairn.client as c
@@ -136,11 +141,7 @@ def test_ctrl_c_cancels_a_transfer_and_raises_keyboard_interrupt(server, tmp_pat
 def test_an_upload_killed_mid_way_resumes_from_python(server, tmp_path):
     # The child kills itself (SIGKILL) once 40 MiB of a 96 MiB file are uploaded; the
     # next log from Python resumes after the stored 8 MiB parts.
-    big = tmp_path / "big"
-    big.mkdir()
-    with open(big / "model.bin", "wb") as f:
-        for _ in range(96):
-            f.write(os.urandom(1 << 20))
+    big = _random_file(tmp_path / "big" / "model.bin", 96).parent
     script = textwrap.dedent(
         """
         import os, signal, sys, cairn, cairn.client as c
