@@ -34,11 +34,12 @@ fn finished_digest(draft: &mut DraftRecord, index: &StagedIndex) -> Digest {
     writer.finish().0
 }
 
-/// Per-writer batches of entries whose paths are disjoint across writers.
+/// Per-writer batches of entries whose paths are disjoint across writers. Generated names
+/// start with `f` so that none is a Windows device name (`aux`, `con`, …), which paths refuse.
 fn writer_batches() -> impl Strategy<Value = Vec<Vec<Vec<Entry>>>> {
     (1usize..6).prop_flat_map(|writers| {
         proptest::collection::vec(
-            proptest::collection::vec(proptest::collection::vec(("[a-z]{1,4}", "[a-z]{0,3}"), 0..5), 1..4),
+            proptest::collection::vec(proptest::collection::vec(("f[a-z]{0,3}", "[a-z]{0,3}"), 0..5), 1..4),
             writers,
         )
         .prop_map(|per_writer| {
@@ -97,10 +98,10 @@ proptest! {
 
     #[test]
     fn a_conflicting_path_is_always_detected_and_changes_nothing(
-        shared in "[a-z]{1,4}",
+        shared in "f[a-z]{0,3}",
         first in "[a-z]{1,3}",
         second in "[A-Z]{1,3}",
-        others in proptest::collection::vec("[a-z]{1,4}", 0..6),
+        others in proptest::collection::vec("f[a-z]{0,3}", 0..6),
         second_goes_first in any::<bool>(),
     ) {
         let mut draft = new_draft();
