@@ -51,14 +51,15 @@ fn main() -> ExitCode {
     }
 }
 
-/// With `CAIRN_REPORT_PEAK_RSS=1`, prints this process's peak resident memory on stderr
-/// (used by `cairn bench` to measure clients).
+/// With `CAIRN_REPORT_PEAK_RSS=1`, prints this process's peak resident memory and the CPU
+/// time it used on stderr (used by `cairn bench` to measure clients).
 fn report_peak_rss() {
     if std::env::var("CAIRN_REPORT_PEAK_RSS").is_ok_and(|v| v == "1") {
         let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
         if let Some(kb) = status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)) {
             eprintln!("peak_rss_bytes={}", kb.parse::<u64>().unwrap_or(0) * 1024);
         }
+        eprintln!("cpu_seconds={:.2}", bench::cpu_of("/proc/self/stat").as_secs_f64());
     }
 }
 

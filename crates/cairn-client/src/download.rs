@@ -4,21 +4,26 @@
 //! blobs are taken from it when their bytes hash right (never trusting size alone), and
 //! stored into it after a verified download. Temporary files a killed download left are
 //! removed by the next download into the same directories: each directory is read once
-//! per download, so the cost stays linear in the number of files.
+//! per download, so the cost stays linear in the number of files. Small files (up to
+//! 1 MiB) are fetched many to a GetBlobs call and written on blocking threads, each
+//! verified on its own; directories are created once per download.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use cairn_core::{Entry, Sha256Hasher};
-use cairn_proto::v1::GetBlobRequest;
+use cairn_core::{Digest, Entry, Sha256Hasher};
+use cairn_proto::v1::{GetBlobRequest, GetBlobsRequest};
+use cairn_proto::{MAX_BATCHED_BLOB, MAX_BLOBS_PER_CALL};
 use futures::{StreamExt, TryStreamExt, stream};
 use tokio::io::AsyncWriteExt;
 
 use crate::hash::hash_file;
 use crate::{Client, ClientError};
 
-/// Files downloaded at once.
+/// Files (or batches of small files) downloaded at once.
 const DOWNLOAD_CONCURRENCY: usize = 4;
+/// Bytes of small files per GetBlobs call.
+const BATCH_BYTES: u64 = 8 * 1024 * 1024;
 
 /// What downloading one entry did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,15 +46,114 @@ impl Client {
         for parent in &parents {
             remove_stale_partials(parent).await;
         }
+        let to_create: Vec<PathBuf> = parents.into_iter().collect();
+        tokio::task::spawn_blocking(move || {
+            to_create.iter().try_for_each(|p| std::fs::create_dir_all(p).map_err(|e| ClientError::io(p, e)))
+        })
+        .await
+        .map_err(|e| ClientError::Usage(format!("directory thread failed: {e}")))??;
         crate::progress::begin(&self.progress, crate::Phase::Downloading, entries.iter().map(|e| e.size).sum());
-        let jobs = entries.into_iter().map(|entry| {
+        // Entries taken from a content cache go one by one (the cache is per blob).
+        let batched = |e: &Entry| self.content_cache.is_none() && e.size <= MAX_BATCHED_BLOB;
+        let (small, large): (Vec<Entry>, Vec<Entry>) = entries.into_iter().partition(batched);
+        let jobs = small_batches(small).into_iter().map(Download::Batch).chain(large.into_iter().map(Download::One));
+        let jobs = jobs.map(|job| {
             let client = self.clone();
-            let target = dir.join(entry.path.as_str());
-            async move { client.download_entry(entry, target).await }
+            let dir = dir.to_path_buf();
+            async move {
+                match job {
+                    Download::Batch(batch) => client.download_batch(batch, &dir).await,
+                    Download::One(entry) => {
+                        let target = dir.join(entry.path.as_str());
+                        client.download_entry(entry, target).await.map(|fetched| vec![fetched])
+                    }
+                }
+            }
         });
-        let fetched = stream::iter(jobs).buffer_unordered(DOWNLOAD_CONCURRENCY).try_collect().await;
+        let fetched: Result<Vec<Vec<Fetched>>, ClientError> =
+            stream::iter(jobs).buffer_unordered(DOWNLOAD_CONCURRENCY).try_collect().await;
         crate::progress::end(&self.progress);
-        fetched
+        Ok(fetched?.into_iter().flatten().collect())
+    }
+
+    /// Downloads small entries with one GetBlobs call: files already present are left
+    /// alone, every blob is verified against its digest, then the files are written (each
+    /// to a temporary name, fsynced and renamed) on a blocking thread.
+    async fn download_batch(&self, batch: Vec<Entry>, dir: &Path) -> Result<Vec<Fetched>, ClientError> {
+        let targets: Vec<(Entry, PathBuf)> =
+            batch.into_iter().map(|e| (e.clone(), dir.join(e.path.as_str()))).collect();
+        let (present, wanted) = tokio::task::spawn_blocking(move || {
+            let mut present = 0;
+            let mut wanted = Vec::new();
+            for (entry, target) in targets {
+                if is_present_blocking(&target, &entry)? {
+                    present += 1;
+                } else {
+                    wanted.push((entry, target));
+                }
+            }
+            Ok::<_, ClientError>((present, wanted))
+        })
+        .await
+        .map_err(|e| ClientError::Usage(format!("download thread failed: {e}")))??;
+        let mut fetched = vec![Fetched::AlreadyPresent; present];
+        if wanted.is_empty() {
+            return Ok(fetched);
+        }
+        let digests: Vec<String> =
+            wanted.iter().map(|(e, _)| e.sha256).collect::<BTreeSet<Digest>>().iter().map(Digest::to_string).collect();
+        let request = GetBlobsRequest { sha256: digests };
+        let blobs = self
+            .storage_call(|mut storage| {
+                let request = request.clone();
+                async move {
+                    let mut stream = storage.get_blobs(request).await?.into_inner();
+                    let mut blobs = std::collections::HashMap::new();
+                    while let Some(message) = stream.message().await? {
+                        if let Some(blob) = message.blob {
+                            blobs.insert(blob.sha256, blob.content);
+                        }
+                    }
+                    Ok(blobs)
+                }
+            })
+            .await;
+        let blobs = match blobs {
+            Ok(blobs) => blobs,
+            Err(err) if err.code() == Some(tonic::Code::Unimplemented) => {
+                tracing::debug!("the storage service has no GetBlobs; fetching one file at a time");
+                for (entry, target) in wanted {
+                    fetched.push(self.download_entry(entry, target).await?);
+                }
+                return Ok(fetched);
+            }
+            Err(err) => return Err(err),
+        };
+        let mut writes = Vec::with_capacity(wanted.len());
+        for (entry, target) in wanted {
+            let content = blobs.get(&entry.sha256.to_string()).ok_or(ClientError::Protocol("blob asked for"))?.clone();
+            let actual = Digest::of(&content);
+            if actual != entry.sha256 {
+                return Err(ClientError::Verify {
+                    path: entry.path.to_string(),
+                    expected: entry.sha256.to_string(),
+                    actual: actual.to_string(),
+                });
+            }
+            writes.push((target, content));
+        }
+        let written = tokio::task::spawn_blocking(move || {
+            writes
+                .iter()
+                .map(|(target, content)| write_file(target, content).map(|()| content.len() as u64))
+                .collect::<Result<Vec<u64>, ClientError>>()
+        })
+        .await
+        .map_err(|e| ClientError::Usage(format!("download thread failed: {e}")))?;
+        let written: Vec<u64> = written?;
+        crate::progress::advance(&self.progress, written.iter().sum());
+        fetched.extend(written.into_iter().map(Fetched::Downloaded));
+        Ok(fetched)
     }
 
     async fn download_entry(&self, entry: Entry, target: PathBuf) -> Result<Fetched, ClientError> {
@@ -118,6 +222,47 @@ impl Client {
         })
         .await?
     }
+}
+
+/// One download job: small entries for one GetBlobs call, or one larger entry.
+enum Download {
+    Batch(Vec<Entry>),
+    One(Entry),
+}
+
+/// Groups small entries into GetBlobs calls of at most BATCH_BYTES and the call's blob limit.
+fn small_batches(entries: Vec<Entry>) -> Vec<Vec<Entry>> {
+    let mut out: Vec<Vec<Entry>> = Vec::new();
+    let mut bytes = 0;
+    for entry in entries {
+        match out.last_mut() {
+            Some(batch) if batch.len() < MAX_BLOBS_PER_CALL && bytes + entry.size <= BATCH_BYTES => {
+                bytes += entry.size;
+                batch.push(entry);
+            }
+            _ => {
+                bytes = entry.size;
+                out.push(vec![entry]);
+            }
+        }
+    }
+    out
+}
+
+/// Writes verified bytes to `target` through a temporary file beside it (fsynced, then
+/// renamed), so the target is either absent, as it was, or complete.
+fn write_file(target: &Path, content: &[u8]) -> Result<(), ClientError> {
+    use std::io::Write;
+    let parent = target.parent().expect("targets are under the download directory");
+    let file_name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temp = parent.join(format!(".{file_name}.cairn-partial-{}", uuid::Uuid::new_v4().simple()));
+    let guard = PartialFile(Some(temp.clone()));
+    let mut file = std::fs::File::create(&temp).map_err(|e| ClientError::io(&temp, e))?;
+    file.write_all(content).and_then(|()| file.sync_all()).map_err(|e| ClientError::io(&temp, e))?;
+    drop(file);
+    std::fs::rename(&temp, target).map_err(|e| ClientError::io(target, e))?;
+    guard.keep();
+    Ok(())
 }
 
 /// A temporary download file, deleted when dropped unless it was renamed into place.
@@ -210,6 +355,15 @@ async fn remove_stale_partials(dir: &Path) {
         if name.starts_with('.') && name.contains(".cairn-partial-") {
             let _ = tokio::fs::remove_file(entry.path()).await;
         }
+    }
+}
+
+/// True when `target` already holds exactly the entry's content (checked by hash), on
+/// the calling (blocking) thread.
+fn is_present_blocking(target: &Path, entry: &Entry) -> Result<bool, ClientError> {
+    match std::fs::metadata(target) {
+        Ok(meta) if meta.is_file() && meta.len() == entry.size => Ok(hash_file(target)?.0 == entry.sha256),
+        _ => Ok(false),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Uploading: ask which blobs are missing, stream only those to the storage service,
-//! several at a time. The worker verifies every byte, so a file that changed after it was
+//! several at a time: small blobs (up to 1 MiB) many to a PutBlobs call, larger ones one
+//! PutBlob each. The worker verifies every byte, so a file that changed after it was
 //! hashed is refused rather than stored under a wrong digest.
 
 use std::collections::BTreeMap;
@@ -7,8 +8,11 @@ use std::path::PathBuf;
 
 use bytes::BytesMut;
 use cairn_core::Digest;
+use cairn_proto::MAX_BATCHED_BLOB;
 use cairn_proto::v1::put_blob_request::Part;
-use cairn_proto::v1::{FindMissingBlobsRequest, GetUploadStatusRequest, PutBlobHeader, PutBlobRequest};
+use cairn_proto::v1::{
+    FindMissingBlobsRequest, GetUploadStatusRequest, PutBlobHeader, PutBlobRequest, PutBlobsRequest, WholeBlob,
+};
 use futures::{StreamExt, TryStreamExt, stream};
 use tokio::io::AsyncSeekExt;
 
@@ -22,6 +26,11 @@ const UPLOAD_CONCURRENCY: usize = 4;
 const CHUNK: usize = 1024 * 1024;
 /// Blobs from this size on ask whether an interrupted upload can be resumed.
 const RESUMABLE_SIZE: u64 = 8 * 1024 * 1024;
+/// Bytes of small blobs per PutBlobs call, and per message of it (under gRPC's 4 MiB).
+const BATCH_BYTES: u64 = 8 * 1024 * 1024;
+const MESSAGE_BYTES: u64 = 3 * 1024 * 1024;
+/// Small blobs per PutBlobs call.
+const BATCH_BLOBS: usize = 1024;
 
 impl Client {
     /// Digests among `digests` that the server does not store.
@@ -51,14 +60,63 @@ impl Client {
         let digests: Vec<Digest> = by_digest.keys().copied().collect();
         let missing = self.find_missing(&digests).await?;
         crate::progress::begin(&self.progress, crate::Phase::Uploading, missing.iter().map(|d| by_digest[d].1).sum());
-        let uploads = missing.into_iter().map(|digest| {
-            let (source, size) = by_digest[&digest].clone();
+        let (small, large): (Vec<Digest>, Vec<Digest>) =
+            missing.into_iter().partition(|digest| by_digest[digest].1 <= MAX_BATCHED_BLOB);
+        let small = batches(small.into_iter().map(|digest| (digest, by_digest[&digest].clone())).collect());
+        let large = large.into_iter().map(|digest| (digest, by_digest[&digest].clone()));
+        let jobs = small.into_iter().map(Upload::Batch).chain(large.map(|(digest, file)| Upload::One(digest, file)));
+        let jobs = jobs.map(|job| {
             let client = self.clone();
-            async move { client.put_blob_from_file(digest, size, source).await }
+            async move {
+                match job {
+                    Upload::Batch(batch) => client.put_small_blobs(batch).await,
+                    Upload::One(digest, (source, size)) => client.put_blob_from_file(digest, size, source).await,
+                }
+            }
         });
-        let sent: Vec<u64> = stream::iter(uploads).buffer_unordered(UPLOAD_CONCURRENCY).try_collect().await?;
+        let sent: Vec<u64> = stream::iter(jobs).buffer_unordered(UPLOAD_CONCURRENCY).try_collect().await?;
         crate::progress::end(&self.progress);
         Ok(sent.iter().sum())
+    }
+
+    /// Sends small files in one PutBlobs call (read on a blocking thread first; a server
+    /// without PutBlobs gets one PutBlob per file); returns the bytes sent.
+    async fn put_small_blobs(&self, batch: Vec<(Digest, (PathBuf, u64))>) -> Result<u64, ClientError> {
+        let files = batch.clone();
+        let blobs = tokio::task::spawn_blocking(move || {
+            files
+                .into_iter()
+                .map(|(digest, (source, _))| match std::fs::read(&source) {
+                    Ok(content) => Ok(WholeBlob { sha256: digest.to_string(), content: content.into() }),
+                    Err(err) => Err(ClientError::io(&source, err)),
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .map_err(|e| ClientError::Usage(format!("reading thread failed: {e}")))??;
+        let bytes: u64 = blobs.iter().map(|b| b.content.len() as u64).sum();
+        let messages = messages_of(blobs);
+        let sent = self
+            .storage_call(|mut storage| {
+                let messages = messages.clone();
+                async move { storage.put_blobs(stream::iter(messages)).await.map(|r| r.into_inner()) }
+            })
+            .await;
+        match sent {
+            Ok(_) => {
+                crate::progress::advance(&self.progress, bytes);
+                Ok(bytes)
+            }
+            Err(err) if err.code() == Some(tonic::Code::Unimplemented) => {
+                tracing::debug!("the storage service has no PutBlobs; sending one PutBlob per file");
+                let mut sent = 0;
+                for (digest, (source, size)) in batch {
+                    sent += self.put_blob_from_file(digest, size, source).await?;
+                }
+                Ok(sent)
+            }
+            Err(err) => Err(err),
+        }
     }
 
     /// Streams one file as the blob `digest`; returns the bytes sent (0 if already stored).
@@ -94,6 +152,53 @@ impl Client {
             .await??;
         Ok(sent)
     }
+}
+
+/// One upload job: small blobs for one PutBlobs call, or one larger blob.
+enum Upload {
+    Batch(Vec<(Digest, (PathBuf, u64))>),
+    One(Digest, (PathBuf, u64)),
+}
+
+/// Groups small blobs into PutBlobs calls of at most BATCH_BYTES and BATCH_BLOBS each.
+fn batches(blobs: Vec<(Digest, (PathBuf, u64))>) -> Vec<Vec<(Digest, (PathBuf, u64))>> {
+    let mut out: Vec<Vec<(Digest, (PathBuf, u64))>> = Vec::new();
+    let mut bytes = 0;
+    for blob in blobs {
+        let size = blob.1.1;
+        match out.last_mut() {
+            Some(batch) if batch.len() < BATCH_BLOBS && bytes + size <= BATCH_BYTES => {
+                bytes += size;
+                batch.push(blob);
+            }
+            _ => {
+                bytes = size;
+                out.push(vec![blob]);
+            }
+        }
+    }
+    out
+}
+
+/// Packs whole blobs into PutBlobs messages of at most MESSAGE_BYTES of content each (a
+/// blob larger than that, up to 1 MiB under the 4 MiB message limit, goes alone).
+fn messages_of(blobs: Vec<WholeBlob>) -> Vec<PutBlobsRequest> {
+    let mut out: Vec<PutBlobsRequest> = Vec::new();
+    let mut bytes = 0;
+    for blob in blobs {
+        let size = blob.content.len() as u64;
+        match out.last_mut() {
+            Some(message) if bytes + size <= MESSAGE_BYTES => {
+                bytes += size;
+                message.blobs.push(blob);
+            }
+            _ => {
+                bytes = size;
+                out.push(PutBlobsRequest { blobs: vec![blob] });
+            }
+        }
+    }
+    out
 }
 
 /// True when a worker refused to resume at the offset asked (its stored upload is gone).

@@ -18,6 +18,11 @@ pub mod v1 {
 /// Encoded `FileDescriptorSet` of the API, served by gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("cairn_v1_descriptor");
 
+/// Largest blob PutBlobs and GetBlobs carry whole; larger ones use PutBlob and GetBlob.
+pub const MAX_BATCHED_BLOB: u64 = 1024 * 1024;
+/// Most blobs one GetBlobs call may ask for.
+pub const MAX_BLOBS_PER_CALL: usize = 1024;
+
 /// The gRPC error domain of every `google.rpc.ErrorInfo` cairn returns.
 pub const ERROR_DOMAIN: &str = "cairn.dev";
 

@@ -2,6 +2,7 @@
 //! blob visible in the BlobStore only after its sha256 and size verify. Stateless: any
 //! number of workers can serve one store.
 
+mod batch;
 pub mod metrics;
 mod service;
 mod upload_lock;

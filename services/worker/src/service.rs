@@ -6,7 +6,8 @@ use cairn_blob::{BlobError, BlobStore, blob_key, put_verified_from, upload_progr
 use cairn_core::Digest;
 use cairn_proto::v1::put_blob_request::Part;
 use cairn_proto::v1::{
-    GetBlobRequest, GetBlobResponse, GetUploadStatusRequest, GetUploadStatusResponse, PutBlobRequest, PutBlobResponse,
+    GetBlobRequest, GetBlobResponse, GetBlobsRequest, GetBlobsResponse, GetUploadStatusRequest,
+    GetUploadStatusResponse, PutBlobRequest, PutBlobResponse, PutBlobsRequest, PutBlobsResponse,
     storage_service_server,
 };
 use cairn_proto::{core_error_status, error_status};
@@ -44,7 +45,7 @@ impl StorageService {
 }
 
 /// Maps a storage failure to a status that names what failed.
-fn blob_status(err: BlobError, sha256: &str) -> Status {
+pub(crate) fn blob_status(err: BlobError, sha256: &str) -> Status {
     let message = err.to_string();
     match err {
         BlobError::DigestMismatch { expected, actual } => error_status(
@@ -194,5 +195,23 @@ impl storage_service_server::StorageService for StorageService {
             upload_progress(&*self.blobs, &digest).await.map_err(|e| blob_status(e, &sha256))?
         };
         Ok(Response::new(GetUploadStatusResponse { present, offset }))
+    }
+
+    async fn put_blobs(
+        &self,
+        request: Request<Streaming<PutBlobsRequest>>,
+    ) -> Result<Response<PutBlobsResponse>, Status> {
+        self.authorize(&request, Role::Writer).await?;
+        let started = std::time::Instant::now();
+        let result = crate::batch::put_blobs(self.blobs.clone(), request.into_inner()).await;
+        crate::metrics::UPLOAD_SECONDS.observe(started.elapsed().as_secs_f64());
+        result.map(Response::new)
+    }
+
+    type GetBlobsStream = BoxStream<'static, Result<GetBlobsResponse, Status>>;
+
+    async fn get_blobs(&self, request: Request<GetBlobsRequest>) -> Result<Response<Self::GetBlobsStream>, Status> {
+        self.authorize(&request, Role::Reader).await?;
+        crate::batch::get_blobs(self.blobs.clone(), request.into_inner().sha256).map(Response::new)
     }
 }

@@ -11,6 +11,7 @@ mod scenarios;
 use std::path::PathBuf;
 
 use clap::Args;
+pub use runner::cpu_of;
 
 /// Benchmark options.
 #[derive(Debug, Args)]
@@ -21,8 +22,9 @@ pub struct BenchArgs {
     /// Small datasets (seconds instead of minutes), to check the bench itself works.
     #[arg(long)]
     pub quick: bool,
-    /// Scenarios to run, comma-separated letters (default: all of a,b,c,d,e).
-    #[arg(long, value_delimiter = ',', default_value = "a,b,c,d,e")]
+    /// Scenarios to run, comma-separated letters (default: all of a,b,c,d,e,g,h; f is
+    /// measured with d).
+    #[arg(long, value_delimiter = ',', default_value = "a,b,c,d,e,g,h")]
     pub only: Vec<String>,
     /// Keep the work directory afterwards.
     #[arg(long)]

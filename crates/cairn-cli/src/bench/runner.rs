@@ -1,5 +1,7 @@
 //! Processes the bench drives: a `cairn dev` server and `cairn` client commands, each a
-//! real process of the binary running the bench, timed from outside.
+//! real process of the binary under test (the one running the bench unless
+//! `CAIRN_BENCH_BINARY` names another, e.g. an older build for before/after figures),
+//! timed from outside.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -12,9 +14,17 @@ pub struct Server {
     pub url: String,
 }
 
+/// The `cairn` binary whose server and client are measured.
+fn binary_under_test() -> Result<PathBuf, String> {
+    match std::env::var_os("CAIRN_BENCH_BINARY") {
+        Some(path) => Ok(PathBuf::from(path)),
+        None => std::env::current_exe().map_err(|e| e.to_string()),
+    }
+}
+
 impl Server {
     pub fn start(data_dir: &Path) -> Result<Self, String> {
-        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let exe = binary_under_test()?;
         let mut child = Command::new(exe)
             .args(["dev", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
@@ -36,6 +46,23 @@ impl Server {
     pub fn peak_rss(&self) -> u64 {
         peak_rss_of(&format!("/proc/{}/status", self.child.id()))
     }
+
+    /// CPU time (user + system, all threads) the server process has used so far.
+    pub fn cpu(&self) -> Duration {
+        cpu_of(&format!("/proc/{}/stat", self.child.id()))
+    }
+}
+
+/// utime + stime from a /proc stat file (0 if unreadable). The fields count USER_HZ
+/// ticks, which Linux fixes at 100 per second for this interface.
+pub fn cpu_of(stat_path: &str) -> Duration {
+    let stat = std::fs::read_to_string(stat_path).unwrap_or_default();
+    // The command name (field 2) may hold spaces; the fields after its ')' are fixed.
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    // After ')': state is index 0, so utime (field 14) is index 11 and stime index 12.
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
 impl Drop for Server {
@@ -59,11 +86,13 @@ pub struct Run {
     pub json: serde_json::Value,
     pub wall: Duration,
     pub client_peak_rss: u64,
+    /// CPU time of the client process (user + system), as it reported on exit.
+    pub client_cpu: Duration,
 }
 
 /// Runs `cairn <args> --json` against `server` in `cwd`, with the stat cache in `cache_dir`.
 pub fn cairn(server: &Server, cwd: &Path, cache_dir: &Path, args: &[&str]) -> Result<Run, String> {
-    let exe: PathBuf = std::env::current_exe().map_err(|e| e.to_string())?;
+    let exe = binary_under_test()?;
     let started = Instant::now();
     let output = Command::new(exe)
         .args(args)
@@ -73,6 +102,7 @@ pub fn cairn(server: &Server, cwd: &Path, cache_dir: &Path, args: &[&str]) -> Re
         .env("CAIRN_CACHE_DIR", cache_dir)
         .env("CAIRN_REPORT_PEAK_RSS", "1")
         .env_remove("CAIRN_PROJECT")
+        .env_remove("CAIRN_CONTENT_CACHE")
         .output()
         .map_err(|e| e.to_string())?;
     let wall = started.elapsed();
@@ -82,6 +112,11 @@ pub fn cairn(server: &Server, cwd: &Path, cache_dir: &Path, args: &[&str]) -> Re
     }
     let client_peak_rss =
         stderr.lines().find_map(|l| l.strip_prefix("peak_rss_bytes=")).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+    let client_cpu = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("cpu_seconds="))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map_or(Duration::ZERO, Duration::from_secs_f64);
     let json = serde_json::from_slice(&output.stdout).map_err(|e| format!("bad JSON from cairn: {e}"))?;
-    Ok(Run { json, wall, client_peak_rss })
+    Ok(Run { json, wall, client_peak_rss, client_cpu })
 }
