@@ -142,6 +142,83 @@ impl Drop for LocalWriter {
     }
 }
 
+/// Threads writing one [`BlobStore::put_many`] call's objects.
+const PUT_MANY_THREADS: usize = 4;
+
+/// Writes each object to its temporary file and fsyncs it; returns (final, temporary)
+/// paths, and on failure also the ones written so far, for the caller to remove.
+#[allow(clippy::type_complexity)]
+fn write_synced(
+    group: Vec<(PathBuf, PathBuf, Bytes)>,
+) -> Result<Vec<(PathBuf, PathBuf)>, (Vec<(PathBuf, PathBuf)>, BlobError)> {
+    let mut done = Vec::with_capacity(group.len());
+    for (target, tmp, data) in group {
+        let written = std::fs::File::create(&tmp).and_then(|mut file| {
+            std::io::Write::write_all(&mut file, &data)?;
+            file.sync_all()
+        });
+        done.push((target, tmp));
+        if let Err(err) = written {
+            return Err((done, err.into()));
+        }
+    }
+    Ok(done)
+}
+
+/// Renames fsynced temporary files to their keys, then fsyncs every directory that
+/// received one, once.
+fn rename_into_place(written: Vec<(PathBuf, PathBuf)>) -> Result<(), BlobError> {
+    let mut dirs = std::collections::BTreeSet::new();
+    let mut failure = None;
+    for (target, tmp) in written {
+        if failure.is_some() {
+            let _ = std::fs::remove_file(&tmp);
+            continue;
+        }
+        let parent = target.parent().expect("object paths have a parent").to_path_buf();
+        let renamed = std::fs::rename(&tmp, &target).or_else(|err| {
+            if err.kind() != std::io::ErrorKind::NotFound {
+                return Err(err);
+            }
+            std::fs::create_dir_all(&parent)?;
+            std::fs::rename(&tmp, &target)
+        });
+        match renamed {
+            Ok(()) => {
+                dirs.insert(parent);
+            }
+            Err(err) => {
+                let _ = std::fs::remove_file(&tmp);
+                failure = Some(err);
+            }
+        }
+    }
+    // The directories are fsynced from several threads too.
+    let dirs: Vec<PathBuf> = dirs.into_iter().collect();
+    let per_thread = dirs.len().div_ceil(PUT_MANY_THREADS).max(1);
+    std::thread::scope(|scope| {
+        let syncs: Vec<_> = dirs
+            .chunks(per_thread)
+            .map(|chunk| scope.spawn(move || chunk.iter().try_for_each(|dir| std::fs::File::open(dir)?.sync_all())))
+            .collect();
+        syncs.into_iter().try_for_each(|sync| sync.join().unwrap_or_else(|_| Err(std::io::Error::other("panicked"))))
+    })?;
+    match failure {
+        Some(err) => Err(err.into()),
+        None => Ok(()),
+    }
+}
+
+/// The size of the file at `path`, `None` when there is none.
+fn stat_size(path: &Path) -> Result<Option<u64>, BlobError> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => Ok(Some(meta.len())),
+        Ok(_) => Ok(None),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(err.into()),
+    }
+}
+
 #[async_trait]
 impl BlobStore for LocalFileStore {
     async fn begin_put(&self, key: &str) -> Result<Box<dyn BlobWriter>, BlobError> {
@@ -247,6 +324,67 @@ impl BlobStore for LocalFileStore {
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(err) => Err(err.into()),
         }
+    }
+
+    async fn put_many(&self, objects: Vec<(String, Bytes)>) -> Result<(), BlobError> {
+        let mut targets = Vec::with_capacity(objects.len());
+        for (key, data) in objects {
+            targets.push((self.path_of(&key)?, self.tmp.join(uuid::Uuid::new_v4().to_string()), data));
+        }
+        // Written and fsynced from several threads (a disk commits concurrent fsyncs
+        // together); then renamed into place, and each directory fsynced once.
+        let threads = PUT_MANY_THREADS.min(targets.len()).max(1);
+        let per_thread = targets.len().div_ceil(threads).max(1);
+        let mut groups: Vec<Vec<(PathBuf, PathBuf, Bytes)>> = Vec::new();
+        let mut rest = targets.into_iter();
+        loop {
+            let group: Vec<_> = rest.by_ref().take(per_thread).collect();
+            if group.is_empty() {
+                break;
+            }
+            groups.push(group);
+        }
+        let writes: Vec<_> = groups.into_iter().map(|group| tokio::task::spawn_blocking(move || write_synced(group))).collect();
+        let mut written = Vec::new();
+        let mut failure = None;
+        for write in writes {
+            match write.await.map_err(|e| BlobError::Io(e.to_string()))? {
+                Ok(group) => written.extend(group),
+                Err((group, err)) => {
+                    written.extend(group);
+                    failure = Some(err);
+                }
+            }
+        }
+        if let Some(err) = failure {
+            for (_, tmp) in written {
+                let _ = std::fs::remove_file(tmp);
+            }
+            return Err(err);
+        }
+        tokio::task::spawn_blocking(move || rename_into_place(written))
+            .await
+            .map_err(|e| BlobError::Io(e.to_string()))?
+    }
+
+    async fn head_many(&self, keys: Vec<String>) -> Result<Vec<Option<u64>>, BlobError> {
+        let paths = keys.iter().map(|key| self.path_of(key)).collect::<Result<Vec<PathBuf>, BlobError>>()?;
+        // Split in two so both cores stat at once (cold entries wait on the disk).
+        let half = paths.len().div_ceil(2).max(1);
+        let tasks: Vec<_> = paths
+            .chunks(half)
+            .map(|chunk| {
+                let chunk = chunk.to_vec();
+                tokio::task::spawn_blocking(move || chunk.iter().map(|path| stat_size(path)).collect::<Vec<_>>())
+            })
+            .collect();
+        let mut sizes = Vec::with_capacity(keys.len());
+        for task in tasks {
+            for size in task.await.map_err(|e| BlobError::Io(e.to_string()))? {
+                sizes.push(size?);
+            }
+        }
+        Ok(sizes)
     }
 
     async fn delete(&self, key: &str) -> Result<(), BlobError> {

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 
 use crate::metrics::timed;
 use crate::{BlobError, BlobStore, BlobWriter, ByteStream};
@@ -76,6 +77,14 @@ impl BlobStore for Metered {
 
     async fn head(&self, key: &str) -> Result<Option<u64>, BlobError> {
         timed(self.backend, "head", self.inner.head(key)).await
+    }
+
+    async fn put_many(&self, objects: Vec<(String, Bytes)>) -> Result<(), BlobError> {
+        timed(self.backend, "put_many", self.inner.put_many(objects)).await
+    }
+
+    async fn head_many(&self, keys: Vec<String>) -> Result<Vec<Option<u64>>, BlobError> {
+        timed(self.backend, "head_many", self.inner.head_many(keys)).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), BlobError> {

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use futures::stream::BoxStream;
-use futures::{StreamExt, stream};
+use futures::{StreamExt, TryStreamExt, stream};
 
 use crate::BlobError;
 
@@ -53,6 +53,12 @@ pub trait BlobWriter: Send {
     }
 }
 
+/// Existence checks in flight in the default [`BlobStore::head_many`] (S3 round trips).
+const HEAD_MANY_CONCURRENCY: usize = 32;
+
+/// Writes in flight in the default [`BlobStore::put_many`].
+const PUT_MANY_CONCURRENCY: usize = 16;
+
 /// Immutable objects under string keys.
 #[async_trait]
 pub trait BlobStore: Send + Sync + 'static {
@@ -85,11 +91,30 @@ pub trait BlobStore: Send + Sync + 'static {
         Ok(self.part_size())
     }
 
+    /// Writes many whole small objects (each visible only complete, as with
+    /// [`BlobStoreExt::put_bytes`]): by default several at a time; local files fsync each
+    /// directory once per call instead of once per object.
+    async fn put_many(&self, objects: Vec<(String, Bytes)>) -> Result<(), BlobError> {
+        stream::iter(objects)
+            .map(|(key, data)| async move { self.put_bytes(&key, data).await })
+            .buffer_unordered(PUT_MANY_CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(())
+    }
+
     /// Streams `length` bytes (all remaining when `None`) from `offset`.
     async fn get(&self, key: &str, offset: u64, length: Option<u64>) -> Result<ByteStream, BlobError>;
 
     /// Size of the object, or `None` when it does not exist.
     async fn head(&self, key: &str) -> Result<Option<u64>, BlobError>;
+
+    /// [`BlobStore::head`] of many keys, in order: by default several at a time; a store
+    /// that can answer many at once more cheaply (local files: one blocking task instead
+    /// of one per key) does so.
+    async fn head_many(&self, keys: Vec<String>) -> Result<Vec<Option<u64>>, BlobError> {
+        stream::iter(keys).map(|key| async move { self.head(&key).await }).buffered(HEAD_MANY_CONCURRENCY).try_collect().await
+    }
 
     /// Deletes an object; deleting a missing object is not an error.
     async fn delete(&self, key: &str) -> Result<(), BlobError>;

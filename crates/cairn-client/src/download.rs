@@ -22,6 +22,8 @@ use crate::{Client, ClientError};
 
 /// Files (or batches of small files) downloaded at once.
 const DOWNLOAD_CONCURRENCY: usize = 4;
+/// Small files of one GetBlobs call written at once.
+const WRITES_PER_BATCH: usize = 8;
 /// Bytes of small files per GetBlobs call.
 const BATCH_BYTES: u64 = 8 * 1024 * 1024;
 
@@ -142,15 +144,17 @@ impl Client {
             }
             writes.push((target, content));
         }
-        let written = tokio::task::spawn_blocking(move || {
-            writes
-                .iter()
-                .map(|(target, content)| write_file(target, content).map(|()| content.len() as u64))
-                .collect::<Result<Vec<u64>, ClientError>>()
-        })
-        .await
-        .map_err(|e| ClientError::Usage(format!("download thread failed: {e}")))?;
-        let written: Vec<u64> = written?;
+        // Several files at a time: each write ends in an fsync, and a disk commits
+        // concurrent ones together.
+        let written: Vec<u64> = stream::iter(writes)
+            .map(|(target, content)| async move {
+                tokio::task::spawn_blocking(move || write_file(&target, &content).map(|()| content.len() as u64))
+                    .await
+                    .map_err(|e| ClientError::Usage(format!("download thread failed: {e}")))?
+            })
+            .buffer_unordered(WRITES_PER_BATCH)
+            .try_collect()
+            .await?;
         crate::progress::advance(&self.progress, written.iter().sum());
         fetched.extend(written.into_iter().map(Fetched::Downloaded));
         Ok(fetched)

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use cairn_core::EntryPath;
 
 use crate::ClientError;
+use crate::stat_cache::Fingerprint;
 
 /// A local file and the entry path it becomes.
 #[derive(Debug, Clone)]
@@ -23,6 +24,8 @@ pub struct LocalFile {
     pub path: EntryPath,
     /// Size when collected.
     pub size: u64,
+    /// The file's state when collected, so hashing need not look at it again.
+    pub(crate) fingerprint: Option<crate::stat_cache::Fingerprint>,
 }
 
 /// The name of ignore files.
@@ -56,12 +59,12 @@ pub fn collect(sources: &[(PathBuf, Option<String>)], rules: &WalkRules) -> Resu
         let mut found = Vec::new();
         if meta.is_dir() {
             walk(source, rules, &mut found)?;
-            for (file, relative, size) in found {
+            for (file, relative, fingerprint) in found {
                 let name = match dest {
                     Some(dest) => format!("{}/{relative}", dest.trim_end_matches('/')),
                     None => relative,
                 };
-                insert(&mut by_path, file, &name, size)?;
+                insert(&mut by_path, file, &name, fingerprint)?;
             }
         } else {
             let name = match dest {
@@ -71,7 +74,7 @@ pub fn collect(sources: &[(PathBuf, Option<String>)], rules: &WalkRules) -> Resu
                     .map(|n| n.to_string_lossy().into_owned())
                     .ok_or_else(|| ClientError::Usage(format!("{} has no file name", source.display())))?,
             };
-            insert(&mut by_path, source.clone(), &name, meta.len())?;
+            insert(&mut by_path, source.clone(), &name, Fingerprint::of(&meta))?;
         }
     }
     Ok(by_path.into_values().collect())
@@ -81,7 +84,7 @@ fn insert(
     by_path: &mut BTreeMap<EntryPath, LocalFile>,
     source: PathBuf,
     name: &str,
-    size: u64,
+    fingerprint: Fingerprint,
 ) -> Result<(), ClientError> {
     let path = EntryPath::parse(name)?;
     if let Some(previous) = by_path.get(&path) {
@@ -91,11 +94,11 @@ fn insert(
             source.display()
         )));
     }
-    by_path.insert(path.clone(), LocalFile { source, path, size });
+    by_path.insert(path.clone(), LocalFile { source, path, size: fingerprint.size(), fingerprint: Some(fingerprint) });
     Ok(())
 }
 
-fn walk(root: &Path, rules: &WalkRules, out: &mut Vec<(PathBuf, String, u64)>) -> Result<(), ClientError> {
+fn walk(root: &Path, rules: &WalkRules, out: &mut Vec<(PathBuf, String, Fingerprint)>) -> Result<(), ClientError> {
     let left_out: Vec<PathBuf> = rules.left_out.iter().filter_map(|dir| dir.canonicalize().ok()).collect();
     let mut walker = ignore::WalkBuilder::new(root);
     walker.standard_filters(false).follow_links(true).parents(false);
@@ -123,10 +126,11 @@ fn walk(root: &Path, rules: &WalkRules, out: &mut Vec<(PathBuf, String, u64)>) -
             continue;
         }
         let path = entry.path().to_path_buf();
-        let size = entry.metadata().map_err(|e| walk_error(root, e))?.len();
+        // The walk's own look at the file (links followed) serves the stat cache too.
+        let fingerprint = Fingerprint::of(&entry.metadata().map_err(|e| walk_error(root, e))?);
         let relative = path.strip_prefix(root).expect("walked paths are under the root");
         let parts: Vec<String> = relative.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
-        out.push((path.clone(), parts.join("/"), size));
+        out.push((path.clone(), parts.join("/"), fingerprint));
     }
     Ok(())
 }

@@ -139,7 +139,10 @@ impl Client {
             Ok(latest) => latest.digest == digest.to_string(),
             Err(_) => false,
         };
+        let upload_started = std::time::Instant::now();
         let mut uploaded = if unchanged { 0 } else { self.upload_missing(&hashed).await? };
+        tracing::debug!(uploaded, upload_ms = upload_started.elapsed().as_millis() as u64, "uploaded missing blobs");
+        let commit_started = std::time::Instant::now();
         let header = v1::LogRequest {
             part: Some(log_request::Part::Header(v1::LogHeader {
                 project: self.project.clone(),
@@ -173,6 +176,7 @@ impl Client {
             }
             other => other?,
         };
+        tracing::debug!(commit_ms = commit_started.elapsed().as_millis() as u64, "logged the version");
         let version = required(response.version, "version")?;
         Ok(CommitSummary::new(version, response.dedup, uploaded).with_hashing(stats))
     }

@@ -5,12 +5,7 @@ use std::collections::BTreeMap;
 
 use cairn_blob::blob_key;
 use cairn_core::{Digest, Entry};
-use futures::{StreamExt, TryStreamExt, stream};
-
 use crate::{CoordError, Coordinator};
-
-/// Concurrent existence checks per request.
-const HEAD_CONCURRENCY: usize = 32;
 
 impl Coordinator {
     /// Fails unless every entry's blob is stored with exactly the declared size.
@@ -21,31 +16,27 @@ impl Coordinator {
         }
         // Journaled before the checks: no collection deletes what they found (gc/journal.rs).
         self.journal_references(first_use.keys()).await?;
-        // Futures own what they use (not borrows of `self`), which keeps them `Send` for
-        // any lifetime as tonic's handlers require.
-        let blobs = self.blobs.clone();
-        stream::iter(first_use.into_values())
-            .map(move |entry| {
-                let blobs = blobs.clone();
-                async move {
-                    match blobs.head(&blob_key(&entry.sha256)).await? {
-                        None => Err(CoordError::BlobNotStored {
-                            path: entry.path.to_string(),
-                            sha256: entry.sha256.to_string(),
-                        }),
-                        Some(stored) if stored != entry.size => Err(CoordError::BlobSizeMismatch {
-                            path: entry.path.to_string(),
-                            sha256: entry.sha256.to_string(),
-                            declared: entry.size,
-                            stored,
-                        }),
-                        Some(_) => Ok(()),
-                    }
+        let keys = first_use.keys().map(blob_key).collect();
+        let sizes = self.blobs.head_many(keys).await?;
+        for (entry, stored) in first_use.into_values().zip(sizes) {
+            match stored {
+                None => {
+                    return Err(CoordError::BlobNotStored {
+                        path: entry.path.to_string(),
+                        sha256: entry.sha256.to_string(),
+                    });
                 }
-            })
-            .buffer_unordered(HEAD_CONCURRENCY)
-            .try_collect::<Vec<()>>()
-            .await?;
+                Some(stored) if stored != entry.size => {
+                    return Err(CoordError::BlobSizeMismatch {
+                        path: entry.path.to_string(),
+                        sha256: entry.sha256.to_string(),
+                        declared: entry.size,
+                        stored,
+                    });
+                }
+                Some(_) => {}
+            }
+        }
         Ok(())
     }
 
@@ -60,15 +51,7 @@ impl Coordinator {
         // The client skips uploading what is present and uploads what is missing, then
         // refers to both: all are journaled, so no collection deletes them meanwhile.
         self.journal_references(digests).await?;
-        let blobs = self.blobs.clone();
-        let present: Vec<bool> = stream::iter(digests.to_vec())
-            .map(move |digest| {
-                let blobs = blobs.clone();
-                async move { Ok::<_, CoordError>(blobs.head(&blob_key(&digest)).await?.is_some()) }
-            })
-            .buffered(HEAD_CONCURRENCY)
-            .try_collect()
-            .await?;
-        Ok(digests.iter().zip(present).filter(|(_, present)| !present).map(|(d, _)| *d).collect())
+        let sizes = self.blobs.head_many(digests.iter().map(blob_key).collect()).await?;
+        Ok(digests.iter().zip(sizes).filter(|(_, size)| size.is_none()).map(|(d, _)| *d).collect())
     }
 }

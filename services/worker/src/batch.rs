@@ -5,19 +5,21 @@
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use cairn_blob::{BlobError, BlobStore, BlobStoreExt, blob_key};
+use cairn_blob::{BlobError, BlobStore, blob_key};
 use cairn_core::Digest;
 use cairn_proto::v1::{GetBlobsResponse, PutBlobsRequest, PutBlobsResponse, WholeBlob};
 use cairn_proto::{MAX_BATCHED_BLOB, MAX_BLOBS_PER_CALL, core_error_status, error_status};
 use futures::stream::BoxStream;
-use futures::{StreamExt, TryStreamExt, stream};
+use futures::{StreamExt, stream};
 use tonic::{Code, Status, Streaming};
 
 use crate::service::blob_status;
 
-/// Blobs of one call written, or read, at once: enough to overlap fsyncs (a local disk
-/// commits them together) and S3 round trips.
+/// Blobs of one GetBlobs call read at once: enough to overlap S3 round trips.
 const IN_FLIGHT: usize = 16;
+/// Bytes of verified blobs of one PutBlobs call held before they are written: bounds the
+/// call's memory, and is more than a client sends per call, so a call is one group.
+const GROUP_BYTES: u64 = 16 * 1024 * 1024;
 
 fn too_large(sha256: &str, size: u64, rpc: &str) -> Status {
     error_status(
@@ -45,47 +47,55 @@ fn verified(store: &dyn BlobStore, blob: WholeBlob) -> Result<(Digest, Bytes), S
     Ok((digest, blob.content))
 }
 
-/// Stores every blob of the stream after verifying it. Blobs are written as a whole put
+/// Stores every blob of the stream after verifying it. Verified blobs are gathered into
+/// groups of up to GROUP_BYTES and each group is written at once (a local store then
+/// fsyncs each directory once per group, not once per blob). Blobs are written whole
 /// (temporary object, then renamed or completed), so a reader never sees part of one.
 pub async fn put_blobs(
     store: Arc<dyn BlobStore>,
-    messages: Streaming<PutBlobsRequest>,
+    mut messages: Streaming<PutBlobsRequest>,
 ) -> Result<PutBlobsResponse, Status> {
-    let blobs = messages
-        .map_err(|status| {
-            error_status(
-                Code::Cancelled,
-                "UPLOAD_INTERRUPTED",
-                format!("PutBlobs stream failed: {}", status.message()),
-                vec![],
-            )
-        })
-        .map_ok(|message| stream::iter(message.blobs.into_iter().map(Ok::<WholeBlob, Status>)))
-        .try_flatten();
-    let stores = blobs.map(|blob| {
-        let store = store.clone();
-        async move {
-            let (digest, content) = verified(&*store, blob?)?;
-            let size = content.len() as u64;
-            store.put_bytes(&blob_key(&digest), content).await.map_err(|e| blob_status(e, &digest.to_string()))?;
-            crate::metrics::UPLOADS.with_label_values(&["stored"]).inc();
-            crate::metrics::BYTES_RECEIVED.inc_by(size);
-            Ok::<u64, Status>(size)
-        }
-    });
     let mut response = PutBlobsResponse::default();
-    let mut stores = stores.buffer_unordered(IN_FLIGHT);
-    while let Some(stored) = stores.next().await {
-        match stored {
-            Ok(size) => {
-                response.stored += 1;
-                response.bytes_stored += size;
-            }
+    let mut group: Vec<(String, Bytes)> = Vec::new();
+    let mut group_bytes = 0;
+    loop {
+        let message = match messages.message().await {
+            Ok(Some(message)) => Some(message),
+            Ok(None) => None,
             Err(status) => {
-                let kind = if status.code() == Code::Cancelled { "interrupted" } else { "refused" };
-                crate::metrics::UPLOADS.with_label_values(&[kind]).inc();
-                return Err(status);
+                crate::metrics::UPLOADS.with_label_values(&["interrupted"]).inc();
+                let why = format!("PutBlobs stream failed: {}", status.message());
+                return Err(error_status(Code::Cancelled, "UPLOAD_INTERRUPTED", why, vec![]));
             }
+        };
+        let last = message.is_none();
+        if let Some(message) = message {
+            // Hashing a message's few MiB is done off the async threads.
+            let verifier = store.clone();
+            let objects = tokio::task::spawn_blocking(move || {
+                message
+                    .blobs
+                    .into_iter()
+                    .map(|blob| verified(&*verifier, blob).map(|(digest, content)| (blob_key(&digest), content)))
+                    .collect::<Result<Vec<_>, Status>>()
+            })
+            .await
+            .map_err(|e| Status::internal(format!("verifying thread failed: {e}")))?
+            .inspect_err(|_| crate::metrics::UPLOADS.with_label_values(&["refused"]).inc())?;
+            group_bytes += objects.iter().map(|(_, content)| content.len() as u64).sum::<u64>();
+            group.extend(objects);
+        }
+        if !group.is_empty() && (last || group_bytes >= GROUP_BYTES) {
+            let count = group.len() as u64;
+            store.put_many(std::mem::take(&mut group)).await.map_err(|e| blob_status(e, ""))?;
+            crate::metrics::UPLOADS.with_label_values(&["stored"]).inc_by(count);
+            crate::metrics::BYTES_RECEIVED.inc_by(group_bytes);
+            response.stored += count;
+            response.bytes_stored += group_bytes;
+            group_bytes = 0;
+        }
+        if last {
+            break;
         }
     }
     tracing::debug!(blobs = response.stored, bytes = response.bytes_stored, "blobs stored");

@@ -121,8 +121,11 @@ fn rate(bytes: u64, d: Duration) -> String {
     format!("{:.2} s ({:.0} MiB/s)", secs(d), mib(bytes) / secs(d).max(1e-9))
 }
 
+/// Called before each measured step: flushes dirty pages (so writeback of the data just
+/// generated does not land in the next measurement's fsyncs) and waits past the stat
+/// cache's racy window, so freshly written files can be remembered.
 fn settle() {
-    // Past the stat cache's racy window, so freshly written files can be remembered.
+    let _ = std::process::Command::new("sync").status();
     std::thread::sleep(Duration::from_millis(150));
 }
 
@@ -183,6 +186,7 @@ fn mixed_dataset(work: &Path, scale: &Scale, cache: &Path, with_b: bool, report:
     let limit = hash_and_copy(&files_under(&data), &root.join("copy")).map_err(io)?;
     std::fs::remove_dir_all(root.join("copy")).map_err(io)?;
     let server = Server::start(&root.join("server"))?;
+    settle();
     let server_cpu_before = server.cpu();
     let first = cairn(&server, &root, cache, &["log", "data", "--name", "mixed", "--type", "dataset"])?;
     let cpu = first.client_cpu + server.cpu().saturating_sub(server_cpu_before);
@@ -245,7 +249,9 @@ fn mixed_dataset(work: &Path, scale: &Scale, cache: &Path, with_b: bool, report:
         changed.push(path);
     }
     let changed_bytes: u64 = changed.iter().map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)).sum();
+    settle();
     let limit_changed = hash_and_copy(&changed, &root.join("copy-b")).map_err(io)?;
+    settle();
     let second = cairn(&server, &root, cache, &["log", "data", "--name", "mixed", "--type", "dataset"])?;
     let uploaded = second.json["uploaded_bytes"].as_u64().unwrap_or(u64::MAX);
     let hashed = second.json["hashed_bytes"].as_u64().unwrap_or(0);
@@ -429,6 +435,7 @@ fn download_into_empty_dir(
 ) -> Result<Duration, String> {
     let output = root.join(format!("download-{name}"));
     let output_arg = output.to_string_lossy().into_owned();
+    settle();
     let run = cairn(server, root, cache, &["get", &format!("{name}:latest"), "--output", &output_arg])?;
     let ratio = secs(run.wall) / secs(limit);
     report.add(Line {
@@ -466,6 +473,7 @@ fn tiny_files(work: &Path, scale: &Scale, cache: &Path, with_h: bool, report: &m
     let limit = hash_and_copy(&files_under(&data), &root.join("copy")).map_err(io)?;
     std::fs::remove_dir_all(root.join("copy")).map_err(io)?;
     let server = Server::start(&root.join("server"))?;
+    settle();
     let first = cairn(&server, &root, cache, &["log", "data", "--name", "tiny", "--type", "dataset"])?;
     let ratio = secs(first.wall) / secs(limit);
     report.add(Line {
@@ -493,6 +501,7 @@ fn tiny_files(work: &Path, scale: &Scale, cache: &Path, with_h: bool, report: &m
     for (k, path) in files.iter().step_by(50).take(patched).enumerate() {
         patch_in_place(path, 0, 64, 70_000 + k as u64).map_err(io)?;
     }
+    settle();
     let relog = cairn(&server, &root, cache, &["log", "data", "--name", "tiny", "--type", "dataset"])?;
     report.add(Line {
         scenario: "(g) re-log after 2 % patched",
