@@ -51,6 +51,8 @@ const RPCS: &[(&str, Needs, bool)] = &[
     ("PutBlob", Needs::Writer, false),
     ("GetBlob", Needs::Reader, false),
     ("GetUploadStatus", Needs::Writer, false),
+    ("PutBlobs", Needs::Writer, false),
+    ("GetBlobs", Needs::Reader, false),
 ];
 
 fn with_token<T>(message: T, token: Option<&str>) -> Request<T> {
@@ -252,6 +254,16 @@ async fn call(channel: &Channel, rpc: &str, token: Option<&str>, victim: &str) -
             .get_upload_status(with_token(v1::GetUploadStatusRequest { sha256: entry.sha256.clone() }, t))
             .await
             .map(drop),
+        "PutBlobs" => {
+            let blobs = vec![v1::WholeBlob { sha256: entry.sha256.clone(), content: bytes::Bytes::from(blob) }];
+            let messages = vec![v1::PutBlobsRequest { blobs }];
+            s.put_blobs(with_token(futures::stream::iter(messages), t)).await.map(drop)
+        }
+        "GetBlobs" => {
+            let request = v1::GetBlobsRequest { sha256: vec![sha256_hex(b"content of a.txt")] };
+            let mut stream = s.get_blobs(with_token(request, t)).await?.into_inner();
+            stream.message().await.map(drop)
+        }
         other => panic!("no call for {other}"),
     }
 }

@@ -167,3 +167,33 @@ fn a_download_that_fails_verification_leaves_no_temporary_file_of_any_entry() {
     assert!(left.iter().all(|(name, _)| !name.contains("cairn-partial")), "temporary files left: {left:?}");
     assert!(left.iter().all(|(name, _)| name != "m-corrupt.bin"), "the corrupt file was written");
 }
+
+#[test]
+fn small_files_fetched_in_batches_are_verified_one_by_one() {
+    // Small files come many to a GetBlobs call; one corrupted blob among them fails the
+    // download with a verification error, and neither it nor any temporary file is left.
+    let tmp = tempfile::tempdir().unwrap();
+    let server = DevServer::start(tmp.path());
+    let files: Vec<(String, Vec<u8>)> = (0..300)
+        .map(|i| (format!("d{:02}/f{i:03}.txt", i % 30), format!("line {i}\n").repeat(1 + i % 40).into_bytes()))
+        .collect();
+    let refs: Vec<(&str, &[u8])> = files.iter().map(|(n, c)| (n.as_str(), c.as_slice())).collect();
+    write_tree(&tmp.path().join("src"), &refs);
+    server.cli(tmp.path(), &["log", "src", "--name", "small", "--type", "dataset"]).ok();
+
+    server.cli(tmp.path(), &["get", "small", "-o", "whole"]).ok();
+    assert_eq!(read_tree(&tmp.path().join("whole")), read_tree(&tmp.path().join("src")));
+
+    let victim = &files[123].1;
+    let hex = sha256_hex(victim);
+    let stored = server.data_dir.join("blobs/objects/blobs/sha256").join(&hex[..2]).join(&hex);
+    let mut bytes = std::fs::read(&stored).unwrap();
+    bytes[0] ^= 0xFF;
+    std::fs::write(&stored, bytes).unwrap();
+    let failed = server.cli(tmp.path(), &["get", "small", "-o", "out"]);
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert!(failed.stderr.contains("hashes to") && failed.stderr.contains(&files[123].0), "{}", failed.stderr);
+    let left = read_tree(&tmp.path().join("out"));
+    assert!(left.iter().all(|(name, _)| !name.contains("cairn-partial")), "temporary files left: {left:?}");
+    assert!(left.iter().all(|(name, _)| name != &files[123].0), "the corrupt file was written");
+}

@@ -319,3 +319,99 @@ async fn update_version_replaces_metadata_only_and_refuses_bad_metadata_changing
         .unwrap();
     assert_eq!(read.metadata_json, updated.metadata_json, "refused updates changed nothing");
 }
+
+fn whole(content: &[u8]) -> v1::WholeBlob {
+    v1::WholeBlob { sha256: sha256_hex(content), content: bytes::Bytes::copy_from_slice(content) }
+}
+
+async fn missing(server: &DevServer, contents: &[&[u8]]) -> Vec<String> {
+    let request = v1::FindMissingBlobsRequest { sha256: contents.iter().map(|c| sha256_hex(c)).collect() };
+    server.coordinator().await.find_missing_blobs(request).await.unwrap().into_inner().missing
+}
+
+#[tokio::test]
+async fn put_blobs_and_get_blobs_carry_many_small_blobs_each_verified() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = DevServer::start(tmp.path());
+    let contents: Vec<Vec<u8>> =
+        (0..300u32).map(|i| format!("small blob {i}\n").repeat(1 + i as usize % 50).into()).collect();
+    let largest = vec![7u8; cairn_proto::MAX_BATCHED_BLOB as usize];
+    let (first, second) = contents.split_at(120);
+    let messages = vec![
+        v1::PutBlobsRequest { blobs: first.iter().map(|c| whole(c)).collect() },
+        v1::PutBlobsRequest { blobs: second.iter().map(|c| whole(c)).chain([whole(&largest)]).collect() },
+    ];
+    let stored = server.storage().await.put_blobs(futures::stream::iter(messages)).await.unwrap().into_inner();
+    assert_eq!(stored.stored, 301);
+    assert_eq!(stored.bytes_stored, contents.iter().map(|c| c.len() as u64).sum::<u64>() + largest.len() as u64);
+    let refs: Vec<&[u8]> = contents.iter().map(Vec::as_slice).chain([largest.as_slice()]).collect();
+    assert!(missing(&server, &refs).await.is_empty(), "every blob is stored");
+
+    // Read back in the order asked, duplicates included, each whole.
+    let mut asked: Vec<&[u8]> = refs.iter().rev().copied().collect();
+    asked.push(refs[0]);
+    let request = v1::GetBlobsRequest { sha256: asked.iter().map(|c| sha256_hex(c)).collect() };
+    let mut stream = server.storage().await.get_blobs(request).await.unwrap().into_inner();
+    let mut got = Vec::new();
+    while let Some(message) = stream.next().await {
+        got.push(message.unwrap().blob.unwrap());
+    }
+    assert_eq!(got.len(), asked.len());
+    for (blob, content) in got.iter().zip(&asked) {
+        assert_eq!((blob.sha256.as_str(), blob.content.as_ref()), (sha256_hex(content).as_str(), *content));
+    }
+}
+
+#[tokio::test]
+async fn put_blobs_refuses_a_wrong_digest_an_oversized_blob_and_a_bad_digest_storing_none_of_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = DevServer::start(tmp.path());
+    let good: &[u8] = b"good bytes";
+    let lying =
+        v1::WholeBlob { sha256: sha256_hex(b"what was promised"), content: bytes::Bytes::from_static(b"other") };
+    let message = v1::PutBlobsRequest { blobs: vec![lying] };
+    let status = server.storage().await.put_blobs(futures::stream::iter(vec![message])).await.unwrap_err();
+    assert_eq!((status.code(), support::reason(&status)), (tonic::Code::DataLoss, "DIGEST_MISMATCH".to_owned()));
+    assert_eq!(missing(&server, &[b"what was promised", b"other"]).await.len(), 2, "nothing stored");
+
+    let oversized = vec![1u8; cairn_proto::MAX_BATCHED_BLOB as usize + 1];
+    let message = v1::PutBlobsRequest { blobs: vec![whole(&oversized)] };
+    let status = server.storage().await.put_blobs(futures::stream::iter(vec![message])).await.unwrap_err();
+    assert_eq!((status.code(), support::reason(&status)), (tonic::Code::InvalidArgument, "BLOB_TOO_LARGE".to_owned()));
+    assert_eq!(missing(&server, &[&oversized]).await.len(), 1);
+
+    let bad = v1::WholeBlob { sha256: "not-a-digest".into(), content: bytes::Bytes::from_static(b"x") };
+    let message = v1::PutBlobsRequest { blobs: vec![whole(good), bad] };
+    let status = server.storage().await.put_blobs(futures::stream::iter(vec![message])).await.unwrap_err();
+    assert_eq!(support::reason(&status), "INVALID_DIGEST");
+    // The message is checked whole before any of it is written.
+    assert_eq!(missing(&server, &[good]).await.len(), 1);
+    let leftovers = std::fs::read_dir(server.data_dir.join("blobs/tmp")).unwrap().count();
+    assert_eq!(leftovers, 0, "no temporary object is left behind");
+}
+
+#[tokio::test]
+async fn get_blobs_refuses_too_many_unknown_and_oversized_blobs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = DevServer::start(tmp.path());
+    let too_many = v1::GetBlobsRequest { sha256: vec![sha256_hex(b"x"); cairn_proto::MAX_BLOBS_PER_CALL + 1] };
+    let status = server.storage().await.get_blobs(too_many).await.unwrap_err();
+    assert_eq!((status.code(), support::reason(&status)), (tonic::Code::InvalidArgument, "TOO_MANY_BLOBS".to_owned()));
+    let bad = v1::GetBlobsRequest { sha256: vec!["zz".into()] };
+    assert_eq!(support::reason(&server.storage().await.get_blobs(bad).await.unwrap_err()), "INVALID_DIGEST");
+
+    let big = vec![3u8; cairn_proto::MAX_BATCHED_BLOB as usize + 10];
+    store_blob(&server, &big).await;
+    store_blob(&server, b"small").await;
+    for (asked, code, reason) in [
+        (vec![sha256_hex(b"small"), sha256_hex(b"never stored")], tonic::Code::NotFound, "BLOB_NOT_FOUND"),
+        (vec![sha256_hex(b"small"), sha256_hex(&big)], tonic::Code::InvalidArgument, "BLOB_TOO_LARGE"),
+    ] {
+        let mut stream =
+            server.storage().await.get_blobs(v1::GetBlobsRequest { sha256: asked }).await.unwrap().into_inner();
+        let first = stream.next().await.unwrap().unwrap().blob.unwrap();
+        assert_eq!(first.content.as_ref(), b"small");
+        let status = stream.next().await.unwrap().unwrap_err();
+        assert_eq!((status.code(), support::reason(&status)), (code, reason.to_owned()));
+    }
+}

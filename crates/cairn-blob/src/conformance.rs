@@ -40,6 +40,8 @@ macro_rules! blob_conformance_tests {
             an_unreadable_checkpoint_is_discarded,
             listed_objects_carry_their_size_and_modification_time,
             an_upload_left_behind_is_listed_until_aborted,
+            many_objects_put_at_once_read_back_and_are_headed_in_order,
+            a_put_of_many_with_a_bad_key_is_refused,
         );
     };
     (@each $make_store:expr; $($name:ident),+ $(,)?) => {
@@ -188,6 +190,37 @@ pub async fn missing_objects_and_bad_keys_are_clear_errors(store: Arc<dyn BlobSt
     for bad in ["", "/abs", "a/../b", "a//b", "..", "a\\b"] {
         assert!(matches!(store.begin_put(bad).await, Err(BlobError::InvalidKey { .. })), "{bad:?}");
     }
+}
+
+/// `put_many` stores every object whole, across directories, including overwrites with
+/// identical content; `head_many` answers in the order asked, `None` for the missing.
+pub async fn many_objects_put_at_once_read_back_and_are_headed_in_order(store: Arc<dyn BlobStore>) {
+    let objects: Vec<(String, Bytes)> = (0..40u64)
+        .map(|i| (format!("many/{:02x}/obj-{i}", i % 7), Bytes::from(pattern(100 + i as usize * 37, i))))
+        .collect();
+    store.put_many(objects.clone()).await.unwrap();
+    store.put_many(objects[..3].to_vec()).await.unwrap();
+    for (key, data) in &objects {
+        assert_eq!(read_range(&*store, key, 0, None).await, data.to_vec(), "{key}");
+    }
+    let mut keys: Vec<String> = objects.iter().map(|(key, _)| key.clone()).collect();
+    keys.insert(5, "many/none/missing".into());
+    let sizes = store.head_many(keys.clone()).await.unwrap();
+    assert_eq!(sizes.len(), keys.len());
+    assert_eq!(sizes[5], None);
+    for (key, size) in keys.iter().zip(&sizes).filter(|(key, _)| !key.ends_with("missing")) {
+        let expected = objects.iter().find(|(k, _)| k == key).unwrap().1.len() as u64;
+        assert_eq!(*size, Some(expected), "{key}");
+    }
+    assert_eq!(store.head_many(Vec::new()).await.unwrap(), Vec::<Option<u64>>::new());
+}
+
+/// A `put_many` naming a key that could escape the store is refused.
+pub async fn a_put_of_many_with_a_bad_key_is_refused(store: Arc<dyn BlobStore>) {
+    let objects =
+        vec![("fine/a".to_owned(), Bytes::from_static(b"a")), ("a/../b".to_owned(), Bytes::from_static(b"b"))];
+    assert!(matches!(store.put_many(objects).await, Err(BlobError::InvalidKey { .. })));
+    assert!(matches!(store.head_many(vec!["a//b".into()]).await, Err(BlobError::InvalidKey { .. })));
 }
 
 /// A stream of `data` in 1 MiB chunks that breaks off after `cut` bytes.

@@ -344,7 +344,8 @@ impl BlobStore for LocalFileStore {
             }
             groups.push(group);
         }
-        let writes: Vec<_> = groups.into_iter().map(|group| tokio::task::spawn_blocking(move || write_synced(group))).collect();
+        let writes: Vec<_> =
+            groups.into_iter().map(|group| tokio::task::spawn_blocking(move || write_synced(group))).collect();
         let mut written = Vec::new();
         let mut failure = None;
         for write in writes {

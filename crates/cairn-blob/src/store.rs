@@ -113,7 +113,11 @@ pub trait BlobStore: Send + Sync + 'static {
     /// that can answer many at once more cheaply (local files: one blocking task instead
     /// of one per key) does so.
     async fn head_many(&self, keys: Vec<String>) -> Result<Vec<Option<u64>>, BlobError> {
-        stream::iter(keys).map(|key| async move { self.head(&key).await }).buffered(HEAD_MANY_CONCURRENCY).try_collect().await
+        stream::iter(keys)
+            .map(|key| async move { self.head(&key).await })
+            .buffered(HEAD_MANY_CONCURRENCY)
+            .try_collect()
+            .await
     }
 
     /// Deletes an object; deleting a missing object is not an error.

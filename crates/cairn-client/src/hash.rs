@@ -27,19 +27,26 @@ impl HashedFile {
     }
 }
 
+thread_local! {
+    /// Each thread's read buffer, reused: zeroing a fresh 1 MiB per file was a sixth of
+    /// the time of hashing many small files.
+    static READ_BUFFER: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; 1024 * 1024]);
+}
+
 /// Digest and size of one file, read in 1 MiB blocks.
 pub fn hash_file(path: &std::path::Path) -> Result<(Digest, u64), ClientError> {
     let mut file = std::fs::File::open(path).map_err(|e| ClientError::io(path, e))?;
     let mut hasher = Sha256Hasher::new();
-    let mut buffer = vec![0u8; 1024 * 1024];
-    loop {
-        let n = file.read(&mut buffer).map_err(|e| ClientError::io(path, e))?;
-        if n == 0 {
-            let len = hasher.len();
-            return Ok((hasher.finish(), len));
+    READ_BUFFER.with_borrow_mut(|buffer| {
+        loop {
+            let n = file.read(buffer).map_err(|e| ClientError::io(path, e))?;
+            if n == 0 {
+                let len = hasher.len();
+                return Ok((hasher.finish(), len));
+            }
+            hasher.update(&buffer[..n]);
         }
-        hasher.update(&buffer[..n]);
-    }
+    })
 }
 
 /// What hashing did: how much was read, how much the stat cache saved.

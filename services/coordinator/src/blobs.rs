@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::{CoordError, Coordinator};
 use cairn_blob::blob_key;
 use cairn_core::{Digest, Entry};
-use crate::{CoordError, Coordinator};
 
 impl Coordinator {
     /// Fails unless every entry's blob is stored with exactly the declared size.
