@@ -1,6 +1,7 @@
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from typing import ClassVar as _ClassVar, Mapping as _Mapping, Optional as _Optional, Union as _Union
+from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -61,3 +62,37 @@ class GetUploadStatusResponse(_message.Message):
     present: bool
     offset: int
     def __init__(self, present: bool = ..., offset: _Optional[int] = ...) -> None: ...
+
+class WholeBlob(_message.Message):
+    __slots__ = ("sha256", "content")
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    sha256: str
+    content: bytes
+    def __init__(self, sha256: _Optional[str] = ..., content: _Optional[bytes] = ...) -> None: ...
+
+class PutBlobsRequest(_message.Message):
+    __slots__ = ("blobs",)
+    BLOBS_FIELD_NUMBER: _ClassVar[int]
+    blobs: _containers.RepeatedCompositeFieldContainer[WholeBlob]
+    def __init__(self, blobs: _Optional[_Iterable[_Union[WholeBlob, _Mapping]]] = ...) -> None: ...
+
+class PutBlobsResponse(_message.Message):
+    __slots__ = ("stored", "bytes_stored")
+    STORED_FIELD_NUMBER: _ClassVar[int]
+    BYTES_STORED_FIELD_NUMBER: _ClassVar[int]
+    stored: int
+    bytes_stored: int
+    def __init__(self, stored: _Optional[int] = ..., bytes_stored: _Optional[int] = ...) -> None: ...
+
+class GetBlobsRequest(_message.Message):
+    __slots__ = ("sha256",)
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    sha256: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, sha256: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class GetBlobsResponse(_message.Message):
+    __slots__ = ("blob",)
+    BLOB_FIELD_NUMBER: _ClassVar[int]
+    blob: WholeBlob
+    def __init__(self, blob: _Optional[_Union[WholeBlob, _Mapping]] = ...) -> None: ...

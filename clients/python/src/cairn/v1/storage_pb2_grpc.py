@@ -31,6 +31,16 @@ class StorageServiceStub(object):
                 request_serializer=cairn_dot_v1_dot_storage__pb2.GetUploadStatusRequest.SerializeToString,
                 response_deserializer=cairn_dot_v1_dot_storage__pb2.GetUploadStatusResponse.FromString,
                 )
+        self.PutBlobs = channel.stream_unary(
+                '/cairn.v1.StorageService/PutBlobs',
+                request_serializer=cairn_dot_v1_dot_storage__pb2.PutBlobsRequest.SerializeToString,
+                response_deserializer=cairn_dot_v1_dot_storage__pb2.PutBlobsResponse.FromString,
+                )
+        self.GetBlobs = channel.unary_stream(
+                '/cairn.v1.StorageService/GetBlobs',
+                request_serializer=cairn_dot_v1_dot_storage__pb2.GetBlobsRequest.SerializeToString,
+                response_deserializer=cairn_dot_v1_dot_storage__pb2.GetBlobsResponse.FromString,
+                )
 
 
 class StorageServiceServicer(object):
@@ -77,6 +87,36 @@ class StorageServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PutBlobs(self, request_iterator, context):
+        """Stores many small blobs in one call: each message carries whole blobs, each with its
+        own sha256, verified one by one and stored as PutBlob stores it. A blob whose bytes do
+        not match its sha256 fails the call and is not stored; the blobs before it in the
+        call are stored (they are verified content). One call instead of one PutBlob per
+        file is what makes datasets of many small files fast.
+
+        Retry: safe: storing a blob again stores the same bytes under the same key.
+        Errors: INVALID_ARGUMENT MALFORMED_STREAM, INVALID_DIGEST, BLOB_TOO_LARGE (a blob over
+        1 MiB: send it with PutBlob); DATA_LOSS DIGEST_MISMATCH; CANCELLED UPLOAD_INTERRUPTED;
+        RESOURCE_EXHAUSTED INSUFFICIENT_STORAGE; UNAVAILABLE STORAGE_UNAVAILABLE.
+        Limits: 4 MiB per message; each blob at most 1 MiB (1,048,576 bytes).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBlobs(self, request, context):
+        """Reads many small blobs whole in one call: one message per blob, in the order asked.
+
+        Retry: safe (a read).
+        Errors: INVALID_ARGUMENT INVALID_DIGEST, TOO_MANY_BLOBS (over 1,024 in one call),
+        BLOB_TOO_LARGE (a blob over 1 MiB: read it with GetBlob); NOT_FOUND BLOB_NOT_FOUND;
+        UNAVAILABLE STORAGE_UNAVAILABLE.
+        Limits: at most 1,024 blobs per call, each at most 1 MiB.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StorageServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -94,6 +134,16 @@ def add_StorageServiceServicer_to_server(servicer, server):
                     servicer.GetUploadStatus,
                     request_deserializer=cairn_dot_v1_dot_storage__pb2.GetUploadStatusRequest.FromString,
                     response_serializer=cairn_dot_v1_dot_storage__pb2.GetUploadStatusResponse.SerializeToString,
+            ),
+            'PutBlobs': grpc.stream_unary_rpc_method_handler(
+                    servicer.PutBlobs,
+                    request_deserializer=cairn_dot_v1_dot_storage__pb2.PutBlobsRequest.FromString,
+                    response_serializer=cairn_dot_v1_dot_storage__pb2.PutBlobsResponse.SerializeToString,
+            ),
+            'GetBlobs': grpc.unary_stream_rpc_method_handler(
+                    servicer.GetBlobs,
+                    request_deserializer=cairn_dot_v1_dot_storage__pb2.GetBlobsRequest.FromString,
+                    response_serializer=cairn_dot_v1_dot_storage__pb2.GetBlobsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -155,5 +205,39 @@ class StorageService(object):
         return grpc.experimental.unary_unary(request, target, '/cairn.v1.StorageService/GetUploadStatus',
             cairn_dot_v1_dot_storage__pb2.GetUploadStatusRequest.SerializeToString,
             cairn_dot_v1_dot_storage__pb2.GetUploadStatusResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def PutBlobs(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(request_iterator, target, '/cairn.v1.StorageService/PutBlobs',
+            cairn_dot_v1_dot_storage__pb2.PutBlobsRequest.SerializeToString,
+            cairn_dot_v1_dot_storage__pb2.PutBlobsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def GetBlobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(request, target, '/cairn.v1.StorageService/GetBlobs',
+            cairn_dot_v1_dot_storage__pb2.GetBlobsRequest.SerializeToString,
+            cairn_dot_v1_dot_storage__pb2.GetBlobsResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
