@@ -42,6 +42,7 @@ macro_rules! blob_conformance_tests {
             an_upload_left_behind_is_listed_until_aborted,
             many_objects_put_at_once_read_back_and_are_headed_in_order,
             a_put_of_many_with_a_bad_key_is_refused,
+            empty_objects_and_reads_at_the_end_are_empty_and_past_it_refused,
         );
     };
     (@each $make_store:expr; $($name:ident),+ $(,)?) => {
@@ -190,6 +191,23 @@ pub async fn missing_objects_and_bad_keys_are_clear_errors(store: Arc<dyn BlobSt
     for bad in ["", "/abs", "a/../b", "a//b", "..", "a\\b"] {
         assert!(matches!(store.begin_put(bad).await, Err(BlobError::InvalidKey { .. })), "{bad:?}");
     }
+}
+
+/// An empty object reads back empty; a read at an object's end is empty, past it an
+/// InvalidRange; a ranged read of a missing object is NotFound (S3 answers these with one
+/// GET and looks at the size only on a 416).
+pub async fn empty_objects_and_reads_at_the_end_are_empty_and_past_it_refused(store: Arc<dyn BlobStore>) {
+    store.put_bytes("e/empty", Bytes::new()).await.unwrap();
+    assert_eq!(store.head("e/empty").await.unwrap(), Some(0));
+    assert_eq!(read_range(&*store, "e/empty", 0, None).await, Vec::<u8>::new());
+    assert_eq!(read_range(&*store, "e/empty", 0, Some(10)).await, Vec::<u8>::new());
+    assert!(matches!(store.get("e/empty", 1, None).await, Err(BlobError::InvalidRange { .. })));
+    store.put_bytes("e/three", Bytes::from_static(b"abc")).await.unwrap();
+    assert_eq!(read_range(&*store, "e/three", 3, Some(5)).await, Vec::<u8>::new());
+    assert_eq!(read_range(&*store, "e/three", 1, Some(0)).await, Vec::<u8>::new());
+    assert_eq!(read_range(&*store, "e/three", 0, Some(1 << 20)).await, b"abc".to_vec());
+    assert!(matches!(store.get("e/three", 4, Some(1)).await, Err(BlobError::InvalidRange { .. })));
+    assert!(matches!(store.get("e/missing", 5, Some(3)).await, Err(BlobError::NotFound(_))));
 }
 
 /// `put_many` stores every object whole, across directories, including overwrites with

@@ -515,28 +515,34 @@ impl BlobStore for S3Store {
     }
 
     async fn get(&self, key: &str, offset: u64, length: Option<u64>) -> Result<ByteStream, BlobError> {
-        let size = self.head(key).await?.ok_or_else(|| BlobError::NotFound(key.to_owned()))?;
-        if offset > size {
-            return Err(BlobError::InvalidRange { key: key.to_owned(), offset, size });
-        }
-        let end = length.map_or(size, |len| offset.saturating_add(len).min(size));
-        if end == offset {
+        // One GET, not a HEAD first (S3 bills per request): a range past the end is
+        // answered 416, and only then is the size looked up, to tell an empty read at
+        // the end (or of an empty object) from an invalid range.
+        if length == Some(0) {
+            let size = self.head(key).await?.ok_or_else(|| BlobError::NotFound(key.to_owned()))?;
+            if offset > size {
+                return Err(BlobError::InvalidRange { key: key.to_owned(), offset, size });
+            }
             return Ok(stream::empty().boxed());
         }
-        let response = crate::metrics::timed(
-            "s3",
-            "get_object",
-            self.client
-                .get_object()
-                .bucket(&self.bucket)
-                .key(self.object_key(key)?)
-                .range(format!("bytes={offset}-{}", end - 1))
-                .send(),
-        )
-        .await
-        .map_err(|err| {
-            if status_of(&err) == Some(404) { BlobError::NotFound(key.to_owned()) } else { s3_error(err) }
-        })?;
+        let range = match (offset, length) {
+            (0, None) => None,
+            (_, None) => Some(format!("bytes={offset}-")),
+            (_, Some(len)) => Some(format!("bytes={offset}-{}", offset.saturating_add(len) - 1)),
+        };
+        let request = self.client.get_object().bucket(&self.bucket).key(self.object_key(key)?).set_range(range).send();
+        let response = match crate::metrics::timed("s3", "get_object", request).await {
+            Ok(response) => response,
+            Err(err) if status_of(&err) == Some(404) => return Err(BlobError::NotFound(key.to_owned())),
+            Err(err) if status_of(&err) == Some(416) => {
+                let size = self.head(key).await?.ok_or_else(|| BlobError::NotFound(key.to_owned()))?;
+                if offset > size {
+                    return Err(BlobError::InvalidRange { key: key.to_owned(), offset, size });
+                }
+                return Ok(stream::empty().boxed());
+            }
+            Err(err) => return Err(s3_error(err)),
+        };
         let (body, idle) = (response.body, self.read_idle_timeout);
         // A body that stops arriving ends the stream with an error instead of hanging it.
         let chunks = stream::unfold(Some(body), move |body| async move {

@@ -21,7 +21,7 @@ use crate::hash::hash_file;
 use crate::{Client, ClientError};
 
 /// Files (or batches of small files) downloaded at once.
-const DOWNLOAD_CONCURRENCY: usize = 4;
+const DOWNLOAD_CONCURRENCY: usize = 8;
 /// Small files of one GetBlobs call written at once.
 const WRITES_PER_BATCH: usize = 8;
 /// Bytes of small files per GetBlobs call.

@@ -21,7 +21,7 @@ use crate::{Client, ClientError, HashedFile};
 /// Digests per FindMissingBlobs request.
 const FIND_MISSING_BATCH: usize = 10_000;
 /// Blobs uploaded at once.
-const UPLOAD_CONCURRENCY: usize = 4;
+const UPLOAD_CONCURRENCY: usize = 8;
 /// Bytes per PutBlob chunk.
 const CHUNK: usize = 1024 * 1024;
 /// Blobs from this size on ask whether an interrupted upload can be resumed.
