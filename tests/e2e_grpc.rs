@@ -415,3 +415,38 @@ async fn get_blobs_refuses_too_many_unknown_and_oversized_blobs() {
         assert_eq!((status.code(), support::reason(&status)), (code, reason.to_owned()));
     }
 }
+
+#[tokio::test]
+async fn a_log_changing_a_few_files_still_checks_every_blob_the_latest_version_lacks() {
+    // Blobs the latest version refers to are taken as stored; anything else — a new
+    // digest, or a known digest declared with another size — is checked and refused.
+    let tmp = tempfile::tempdir().unwrap();
+    let server = DevServer::start(tmp.path());
+    let (kept, added) = (b"kept content".to_vec(), b"added content".to_vec());
+    store_blob(&server, &kept).await;
+    let entry =
+        |path: &str, content: &[u8], size: u64| v1::Entry { path: path.into(), sha256: sha256_hex(content), size };
+    let log = |entries: Vec<v1::Entry>| {
+        let server = &server;
+        async move { server.coordinator().await.log(futures::stream::iter(log_messages("few", entries))).await }
+    };
+    // One digest under two sizes in one log: both are checked, before any version exists.
+    let twins = vec![entry("a", &kept, kept.len() as u64), entry("c", &kept, 3)];
+    let status = server.coordinator().await.log(futures::stream::iter(log_messages("twins", twins))).await.unwrap_err();
+    assert_eq!(support::reason(&status), "SIZE_MISMATCH");
+    log(vec![entry("a", &kept, kept.len() as u64)]).await.unwrap();
+
+    let refused = log(vec![entry("a", &kept, kept.len() as u64), entry("b", &added, added.len() as u64)]).await;
+    let status = refused.unwrap_err();
+    assert_eq!(
+        (status.code(), support::reason(&status)),
+        (tonic::Code::FailedPrecondition, "BLOB_NOT_STORED".to_owned())
+    );
+    assert!(status.message().contains('b'), "{}", status.message());
+    let lying = log(vec![entry("a", &kept, kept.len() as u64), entry("c", &kept, 3)]).await.unwrap_err();
+    assert_eq!(support::reason(&lying), "SIZE_MISMATCH");
+
+    store_blob(&server, &added).await;
+    let second = log(vec![entry("a", &kept, kept.len() as u64), entry("b", &added, added.len() as u64)]).await;
+    assert_eq!(second.unwrap().into_inner().version.unwrap().index, 1);
+}

@@ -1,7 +1,7 @@
 //! The rule "never record an entry whose blob is not stored": every entry's blob is looked
 //! up in the BlobStore (which holds only verified blobs) before a change is accepted.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use crate::{CoordError, Coordinator};
 use cairn_blob::blob_key;
@@ -10,13 +10,28 @@ use cairn_core::{Digest, Entry};
 impl Coordinator {
     /// Fails unless every entry's blob is stored with exactly the declared size.
     pub(crate) async fn verify_blobs_stored(&self, entries: &[Entry]) -> Result<(), CoordError> {
-        let mut first_use: BTreeMap<Digest, Entry> = BTreeMap::new();
+        self.verify_blobs_stored_except(entries, &HashSet::new()).await
+    }
+
+    /// Like [`Coordinator::verify_blobs_stored`], but takes `known` (digest and size) as
+    /// stored without looking: blobs a live version refers to, which the collector keeps.
+    /// Every entry is journaled all the same, in case that version is deleted meanwhile.
+    pub(crate) async fn verify_blobs_stored_except(
+        &self,
+        entries: &[Entry],
+        known: &HashSet<(Digest, u64)>,
+    ) -> Result<(), CoordError> {
+        // Keyed by digest and size: two entries naming one digest with two sizes are both
+        // checked (at least one of them is wrong).
+        let mut first_use: BTreeMap<(Digest, u64), Entry> = BTreeMap::new();
         for entry in entries {
-            first_use.entry(entry.sha256).or_insert_with(|| entry.clone());
+            first_use.entry((entry.sha256, entry.size)).or_insert_with(|| entry.clone());
         }
         // Journaled before the checks: no collection deletes what they found (gc/journal.rs).
-        self.journal_references(first_use.keys()).await?;
-        let keys = first_use.keys().map(blob_key).collect();
+        let digests: std::collections::BTreeSet<&Digest> = first_use.keys().map(|(digest, _)| digest).collect();
+        self.journal_references(digests).await?;
+        first_use.retain(|key, _| !known.contains(key));
+        let keys = first_use.keys().map(|(digest, _)| blob_key(digest)).collect();
         let sizes = self.blobs.head_many(keys).await?;
         for (entry, stored) in first_use.into_values().zip(sizes) {
             match stored {

@@ -31,6 +31,9 @@ const MANIFEST_PAGE: usize = 1000;
 
 /// Most digests per FindMissingBlobs request.
 const MAX_DIGESTS_PER_REQUEST: usize = 10_000;
+/// A Log whose artifact's latest version has at most this many entries skips the blob
+/// checks of what that version already refers to (its manifest is read whole: bounded).
+const REUSE_LATEST_CHECKS_UP_TO: u64 = 200_000;
 
 /// Request metadata marking a request one replica forwarded to the draft's owner; a
 /// forwarded request is never forwarded again.
@@ -436,11 +439,15 @@ impl CoordinatorService for CoordinatorGrpc {
         let manifest = encode_sorted(entries.iter().cloned())?;
         // The latest version's blobs were verified when it was committed, and the collector
         // keeps what a version refers to: an identical re-log needs no existence checks,
-        // only a journal in case that version is deleted before this commit lands.
-        if self.engine.is_latest_digest(&header.project, &header.artifact, &manifest.digest).await? {
-            self.engine.journal_entries(&entries).await?;
-        } else {
-            self.engine.verify_blobs_stored(&entries).await?;
+        // only a journal in case that version is deleted before this commit lands; a log
+        // that changes a few files checks only the blobs the latest version lacks.
+        match self.engine.latest_version(&header.project, &header.artifact).await? {
+            Some(latest) if latest.digest == manifest.digest => self.engine.journal_entries(&entries).await?,
+            Some(latest) if latest.files <= REUSE_LATEST_CHECKS_UP_TO => {
+                let known = self.engine.read_manifest(latest.digest).await?.into_iter().map(|e| (e.sha256, e.size));
+                self.engine.verify_blobs_stored_except(&entries, &known.collect()).await?;
+            }
+            _ => self.engine.verify_blobs_stored(&entries).await?,
         }
         let new = NewVersion {
             project: header.project.clone(),

@@ -74,15 +74,15 @@ impl Coordinator {
     }
 
     /// True when `digest` is the digest of the artifact's newest version.
-    pub(crate) async fn is_latest_digest(
+    /// The latest version of an artifact, if it has one.
+    pub(crate) async fn latest_version(
         &self,
         project: &str,
         artifact: &str,
-        digest: &cairn_core::Digest,
-    ) -> Result<bool, CoordError> {
-        let Some((record, _)) = self.load_artifact(project, artifact).await? else { return Ok(false) };
-        let Some(index) = record.latest() else { return Ok(false) };
-        Ok(self.load_version(project, artifact, index).await?.is_some_and(|(v, _)| &v.digest == digest))
+    ) -> Result<Option<cairn_core::VersionRecord>, CoordError> {
+        let Some((record, _)) = self.load_artifact(project, artifact).await? else { return Ok(None) };
+        let Some(index) = record.latest() else { return Ok(None) };
+        Ok(self.load_version(project, artifact, index).await?.map(|(version, _)| version))
     }
 
     /// Resolves a selector within one artifact.
