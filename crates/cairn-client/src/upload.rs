@@ -58,7 +58,14 @@ impl Client {
             by_digest.entry(hashed.sha256).or_insert_with(|| (hashed.file.source.clone(), hashed.file.size));
         }
         let digests: Vec<Digest> = by_digest.keys().copied().collect();
+        let asked = std::time::Instant::now();
         let missing = self.find_missing(&digests).await?;
+        tracing::debug!(
+            digests = digests.len(),
+            missing = missing.len(),
+            find_missing_ms = asked.elapsed().as_millis() as u64,
+            "asked what is missing"
+        );
         crate::progress::begin(&self.progress, crate::Phase::Uploading, missing.iter().map(|d| by_digest[d].1).sum());
         let (small, large): (Vec<Digest>, Vec<Digest>) =
             missing.into_iter().partition(|digest| by_digest[digest].1 <= MAX_BATCHED_BLOB);
