@@ -140,6 +140,8 @@ pub struct DevArgs {
     pub housekeeping: cairn_coordinator::HousekeepingArgs,
     #[command(flatten)]
     pub tls: cairn_proto::tls::TlsArgs,
+    #[command(flatten)]
+    pub limits: cairn_worker::StreamLimits,
     /// Require tokens (off by default on loopback; `CAIRN_BOOTSTRAP_TOKEN` is the first admin).
     #[arg(long, env = "CAIRN_AUTH")]
     pub auth: bool,

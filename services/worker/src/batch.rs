@@ -11,7 +11,7 @@ use cairn_proto::v1::{GetBlobsResponse, PutBlobsRequest, PutBlobsResponse, Whole
 use cairn_proto::{MAX_BATCHED_BLOB, MAX_BLOBS_PER_CALL, core_error_status, error_status};
 use futures::stream::BoxStream;
 use futures::{StreamExt, stream};
-use tonic::{Code, Status, Streaming};
+use tonic::{Code, Status};
 
 use crate::service::blob_status;
 
@@ -53,13 +53,13 @@ fn verified(store: &dyn BlobStore, blob: WholeBlob) -> Result<(Digest, Bytes), S
 /// (temporary object, then renamed or completed), so a reader never sees part of one.
 pub async fn put_blobs(
     store: Arc<dyn BlobStore>,
-    mut messages: Streaming<PutBlobsRequest>,
+    mut messages: impl futures::Stream<Item = Result<PutBlobsRequest, Status>> + Unpin,
 ) -> Result<PutBlobsResponse, Status> {
     let mut response = PutBlobsResponse::default();
     let mut group: Vec<(String, Bytes)> = Vec::new();
     let mut group_bytes = 0;
     loop {
-        let message = match messages.message().await {
+        let message = match messages.next().await.transpose() {
             Ok(Some(message)) => Some(message),
             Ok(None) => None,
             Err(status) => {

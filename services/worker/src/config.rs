@@ -34,6 +34,8 @@ pub struct WorkerConfig {
     pub admin_listen: Option<SocketAddr>,
     #[command(flatten)]
     pub tls: cairn_proto::tls::TlsArgs,
+    #[command(flatten)]
+    pub limits: crate::StreamLimits,
     /// Serve without authentication: anyone who reaches the worker may read and write
     /// blobs. Without it, callers need a token (docs/security.md).
     #[arg(long, env = "CAIRN_INSECURE_NO_AUTH")]

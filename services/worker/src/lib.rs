@@ -3,23 +3,27 @@
 //! number of workers can serve one store.
 
 mod batch;
+mod idle;
 pub mod metrics;
 mod service;
 mod upload_lock;
 
+pub use idle::{DEFAULT_STREAM_IDLE_TIMEOUT, StreamLimits};
 pub use service::StorageService;
 pub use upload_lock::{UPLOAD_LOCKS_PREFIX, UploadLocks};
 
 use cairn_proto::v1::storage_service_server::StorageServiceServer;
 
 /// The worker's gRPC service over `blobs`; `locks` serialize resumable uploads of one blob
-/// across the workers of a cluster.
+/// across the workers of a cluster; upload streams idle for longer than `idle_timeout`
+/// are ended.
 pub fn grpc_service(
     blobs: std::sync::Arc<dyn cairn_blob::BlobStore>,
     locks: Option<UploadLocks>,
     auth: Option<std::sync::Arc<cairn_auth::TokenStore>>,
+    idle_timeout: std::time::Duration,
 ) -> StorageServiceServer<StorageService> {
-    StorageServiceServer::new(StorageService::new(blobs, locks, auth))
+    StorageServiceServer::new(StorageService::new(blobs, locks, auth).with_idle_timeout(idle_timeout))
 }
 
 mod config;
@@ -55,7 +59,7 @@ pub async fn run(config: WorkerConfig) -> Result<(), Box<dyn std::error::Error +
     };
     println!("cairn worker listening on {bound} (node {node_id})");
     let admin = cairn_proto::server::spawn_admin(config.admin_listen).await?;
-    let service = grpc_service(blobs, locks, auth);
+    let service = grpc_service(blobs, locks, auth, config.limits.idle_timeout());
     let result = cairn_proto::server::serve(listener, &config.tls, &[cairn_proto::server::STORAGE_SERVICE], |router| {
         router.add_service(service)
     })

@@ -28,11 +28,11 @@ pub static UPLOADS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     register_int_counter_vec!("cairn_uploads_total", "PutBlob calls by outcome", &["outcome"]).expect("registers once")
 });
 
-/// Duration of PutBlob calls.
+/// Duration of PutBlob and PutBlobs calls.
 pub static UPLOAD_SECONDS: LazyLock<Histogram> = LazyLock::new(|| {
     register_histogram!(
         "cairn_upload_seconds",
-        "Duration of PutBlob calls",
+        "Duration of PutBlob and PutBlobs calls",
         vec![0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0]
     )
     .expect("registers once")

@@ -26,6 +26,8 @@ pub struct StorageService {
     locks: Option<UploadLocks>,
     /// Tokens callers must present; None: no authentication.
     auth: Option<Arc<TokenStore>>,
+    /// How long an upload stream may go without a message.
+    idle_timeout: std::time::Duration,
 }
 
 impl StorageService {
@@ -33,7 +35,13 @@ impl StorageService {
     /// serialized per blob across every worker sharing the store; with `auth`, callers
     /// must present a token (readers read, writers also write).
     pub fn new(blobs: Arc<dyn BlobStore>, locks: Option<UploadLocks>, auth: Option<Arc<TokenStore>>) -> Self {
-        Self { blobs, locks, auth }
+        Self { blobs, locks, auth, idle_timeout: crate::DEFAULT_STREAM_IDLE_TIMEOUT }
+    }
+
+    /// Ends upload streams that go `idle` without a message.
+    pub fn with_idle_timeout(mut self, idle: std::time::Duration) -> Self {
+        self.idle_timeout = idle;
+        self
     }
 
     async fn authorize<T>(&self, request: &Request<T>, needs: Role) -> Result<(), Status> {
@@ -111,8 +119,8 @@ fn malformed(why: &str) -> Status {
 impl storage_service_server::StorageService for StorageService {
     async fn put_blob(&self, request: Request<Streaming<PutBlobRequest>>) -> Result<Response<PutBlobResponse>, Status> {
         self.authorize(&request, Role::Writer).await?;
-        let mut stream = request.into_inner();
-        let header = match stream.message().await? {
+        let mut stream = crate::idle::idle_limited(request.into_inner(), self.idle_timeout);
+        let header = match stream.next().await.transpose()? {
             Some(PutBlobRequest { part: Some(Part::Header(header)) }) => header,
             _ => return Err(malformed("the first message of PutBlob must be the header")),
         };
@@ -203,7 +211,8 @@ impl storage_service_server::StorageService for StorageService {
     ) -> Result<Response<PutBlobsResponse>, Status> {
         self.authorize(&request, Role::Writer).await?;
         let started = std::time::Instant::now();
-        let result = crate::batch::put_blobs(self.blobs.clone(), request.into_inner()).await;
+        let messages = crate::idle::idle_limited(request.into_inner(), self.idle_timeout);
+        let result = crate::batch::put_blobs(self.blobs.clone(), messages).await;
         crate::metrics::UPLOAD_SECONDS.observe(started.elapsed().as_secs_f64());
         result.map(Response::new)
     }
