@@ -384,8 +384,8 @@ fn a_coordinator_or_worker_without_tokens_refuses_to_start_unless_told_to_serve_
 #[test]
 fn mtls_refuses_clients_without_a_certificate_of_the_ca() {
     let tmp = tempfile::tempdir().unwrap();
-    let pki = cairn_testkit::TestPki::generate(&tmp.path().join("pki"), "mtls");
-    let stranger = cairn_testkit::TestPki::generate(&tmp.path().join("other"), "stranger");
+    let pki = cairn_testkit::TestPki::generate(&tmp.path().join("pki"), "mtls").unwrap();
+    let stranger = cairn_testkit::TestPki::generate(&tmp.path().join("other"), "stranger").unwrap();
     let server = DevServer::start_with(
         tmp.path().join("data"),
         0,

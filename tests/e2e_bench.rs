@@ -14,7 +14,7 @@ fn the_quick_bench_runs_every_scenario_and_reports_its_figures() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "bench failed: {stdout} {}", String::from_utf8_lossy(&output.stderr));
     assert!(stdout.contains("CPU SHA extensions:"), "{stdout}");
-    for scenario in ["(a)", "(b)", "(c)", "(d)", "(e)", "(f)", "(g)", "(h)"] {
+    for scenario in ["(a)", "(b)", "(c)", "(d)", "(e)", "(f)", "(g)", "(h)", "(i)"] {
         assert!(stdout.contains(scenario), "missing {scenario}: {stdout}");
     }
     let json: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
@@ -27,6 +27,7 @@ fn the_quick_bench_runs_every_scenario_and_reports_its_figures() {
     assert_eq!(json["h_files"], 20_000);
     assert!(json["a_cpu_seconds_per_gib"].as_f64().unwrap() > 0.0, "client and server CPU were measured");
     assert!(json["g_download_seconds"].as_f64().unwrap() > 0.0);
+    assert!(json["i_tls_seconds"].as_f64().unwrap() > 0.0, "the TLS-and-tokens server took logs");
     let relogged = json["g_relog_uploaded_bytes"].as_u64().unwrap();
     assert!(relogged > 0 && relogged < json["g_bytes"].as_u64().unwrap() / 10, "only the patched files moved");
     assert!(json["f_server_peak_rss_bytes"].as_u64().unwrap() > 0);

@@ -87,7 +87,7 @@ impl Cluster {
     /// Starts a cluster whose workers get `worker_args` too.
     pub fn start_with(coordinators: usize, workers: usize, worker_args: &[&str]) -> Self {
         let root = tempfile::tempdir().unwrap();
-        let pki = TestPki::generate(&root.path().join("pki"), "cluster");
+        let pki = TestPki::generate(&root.path().join("pki"), "cluster").unwrap();
         let mut cluster = Self {
             worker_args: worker_args.iter().map(|a| (*a).to_owned()).collect(),
             pki,

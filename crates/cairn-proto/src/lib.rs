@@ -6,6 +6,7 @@
 #![allow(clippy::large_enum_variant)]
 
 mod convert;
+pub mod pki;
 pub mod server;
 mod status;
 pub mod tls;

@@ -22,9 +22,9 @@ pub struct BenchArgs {
     /// Small datasets (seconds instead of minutes), to check the bench itself works.
     #[arg(long)]
     pub quick: bool,
-    /// Scenarios to run, comma-separated letters (default: all of a,b,c,d,e,g,h; f is
+    /// Scenarios to run, comma-separated letters (default: all of a,b,c,d,e,g,h,i; f is
     /// measured with d).
-    #[arg(long, value_delimiter = ',', default_value = "a,b,c,d,e,g,h")]
+    #[arg(long, value_delimiter = ',', default_value = "a,b,c,d,e,g,h,i")]
     pub only: Vec<String>,
     /// Keep the work directory afterwards.
     #[arg(long)]

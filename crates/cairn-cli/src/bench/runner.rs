@@ -12,6 +12,22 @@ use std::time::{Duration, Instant};
 pub struct Server {
     child: Child,
     pub url: String,
+    /// With TLS and tokens: the CA clients trust and the token they present.
+    secure: Option<(PathBuf, String)>,
+}
+
+/// TLS and authentication for a bench server: a loopback CA and an admin token.
+pub struct Secure {
+    pub pki: cairn_proto::pki::LocalPki,
+    pub token: String,
+}
+
+impl Secure {
+    /// A fresh CA in `dir` and a random bootstrap token.
+    pub fn generate(dir: &Path) -> Result<Self, String> {
+        let pki = cairn_proto::pki::LocalPki::generate(dir, "bench")?;
+        Ok(Self { pki, token: format!("bench-{}", uuid::Uuid::new_v4().simple()) })
+    }
 }
 
 /// The `cairn` binary whose server and client are measured.
@@ -24,10 +40,28 @@ fn binary_under_test() -> Result<PathBuf, String> {
 
 impl Server {
     pub fn start(data_dir: &Path) -> Result<Self, String> {
+        Self::start_with(data_dir, None)
+    }
+
+    /// A server speaking TLS with `secure`'s certificate and requiring tokens.
+    pub fn start_secure(data_dir: &Path, secure: &Secure) -> Result<Self, String> {
+        Self::start_with(data_dir, Some(secure))
+    }
+
+    fn start_with(data_dir: &Path, secure: Option<&Secure>) -> Result<Self, String> {
         let exe = binary_under_test()?;
-        let mut child = Command::new(exe)
-            .args(["dev", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
+        let mut command = Command::new(exe);
+        command.args(["dev", "--listen", "127.0.0.1:0", "--data-dir"]).arg(data_dir);
+        if let Some(secure) = secure {
+            command
+                .arg("--auth")
+                .arg("--tls-cert")
+                .arg(&secure.pki.server_cert)
+                .arg("--tls-key")
+                .arg(&secure.pki.server_key)
+                .env("CAIRN_BOOTSTRAP_TOKEN", &secure.token);
+        }
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -39,7 +73,12 @@ impl Server {
             .find(|w| w.starts_with("127.0.0.1:"))
             .ok_or_else(|| format!("cairn dev did not start: {line:?}"))?
             .to_owned();
-        Ok(Self { child, url: format!("http://{address}") })
+        let scheme = if secure.is_some() { "https" } else { "http" };
+        Ok(Self {
+            child,
+            url: format!("{scheme}://{address}"),
+            secure: secure.map(|s| (s.pki.ca.clone(), s.token.clone())),
+        })
     }
 
     /// Peak resident memory of the server process so far (VmHWM).
@@ -93,8 +132,14 @@ pub struct Run {
 /// Runs `cairn <args> --json` against `server` in `cwd`, with the stat cache in `cache_dir`.
 pub fn cairn(server: &Server, cwd: &Path, cache_dir: &Path, args: &[&str]) -> Result<Run, String> {
     let exe = binary_under_test()?;
+    let mut command = Command::new(exe);
+    if let Some((ca, token)) = &server.secure {
+        command.env("CAIRN_CA_CERT", ca).env("CAIRN_TOKEN", token);
+    } else {
+        command.env_remove("CAIRN_TOKEN").env_remove("CAIRN_CA_CERT");
+    }
     let started = Instant::now();
-    let output = Command::new(exe)
+    let output = command
         .args(args)
         .arg("--json")
         .current_dir(cwd)

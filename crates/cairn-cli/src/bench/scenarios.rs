@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::dataset::{lognormal_sizes, patch_in_place, write_random_file};
 use super::limit::hash_and_copy;
-use super::runner::{Server, cairn};
+use super::runner::{Secure, Server, cairn};
 
 /// Dataset sizes.
 pub struct Scale {
@@ -169,19 +169,75 @@ pub fn run_all(work: &Path, scale: &Scale, only: &[String]) -> Result<Report, St
     if wants("g") || wants("h") {
         tiny_files(work, scale, &cache, wants("h"), &mut report)?;
     }
+    if wants("i") {
+        secure_first_version(work, scale, &mut report)?;
+    }
     Ok(report)
+}
+
+/// Writes (a)'s mixed dataset into `data` (unless it is there); returns its size.
+fn write_mixed(data: &Path, scale: &Scale) -> Result<u64, String> {
+    let sizes = lognormal_sizes(scale.mixed_files, scale.mixed_bytes, 1);
+    for (i, size) in sizes.iter().enumerate() {
+        let path = data.join(format!("part-{:03}/file-{i:05}.bin", i % 37));
+        if std::fs::metadata(&path).is_ok_and(|m| m.len() == *size) {
+            continue;
+        }
+        write_random_file(&path, *size, 1000 + i as u64).map_err(io)?;
+    }
+    Ok(sizes.iter().sum())
+}
+
+/// (i) (a)'s first version with TLS and tokens against the same without: alternating
+/// runs on fresh servers, medians compared.
+fn secure_first_version(work: &Path, scale: &Scale, report: &mut Report) -> Result<(), String> {
+    const RUNS: usize = 3;
+    let root = work.join("mixed");
+    let data = root.join("data");
+    write_mixed(&data, scale)?;
+    let secure = Secure::generate(&work.join("pki"))?;
+    let (mut plain, mut tls) = (Vec::new(), Vec::new());
+    for run in 0..RUNS {
+        for with_tls in [false, true] {
+            let dir = root.join(format!("server-i-{run}-{with_tls}"));
+            let server = if with_tls { Server::start_secure(&dir, &secure)? } else { Server::start(&dir)? };
+            let cache = root.join(format!("cache-i-{run}-{with_tls}"));
+            settle();
+            let logged = cairn(&server, &root, &cache, &["log", "data", "--name", "mixed", "--type", "dataset"])?;
+            if with_tls {
+                tls.push(logged.wall)
+            } else {
+                plain.push(logged.wall)
+            }
+            drop(server);
+            let _ = std::fs::remove_dir_all(&dir);
+            let _ = std::fs::remove_dir_all(&cache);
+        }
+    }
+    let median = |mut times: Vec<Duration>| {
+        times.sort();
+        times[times.len() / 2]
+    };
+    let (plain, tls) = (median(plain), median(tls));
+    let ratio = secs(tls) / secs(plain);
+    report.add(Line {
+        scenario: "(i) (a) with TLS and tokens",
+        measured: format!("{:.2} s (median of {RUNS})", secs(tls)),
+        baseline: format!("without: {:.2} s (median of {RUNS})", secs(plain)),
+        ratio: format!("{ratio:.2}x"),
+        target: "<= 1.15x without",
+        met: Some(ratio <= 1.15),
+    });
+    report.figure("i_plain_seconds", secs(plain).into());
+    report.figure("i_tls_seconds", secs(tls).into());
+    Ok(())
 }
 
 /// (a) first version of a mixed dataset; (b) a second version after a small change.
 fn mixed_dataset(work: &Path, scale: &Scale, cache: &Path, with_b: bool, report: &mut Report) -> Result<(), String> {
     let root = work.join("mixed");
     let data = root.join("data");
-    let sizes = lognormal_sizes(scale.mixed_files, scale.mixed_bytes, 1);
-    for (i, size) in sizes.iter().enumerate() {
-        write_random_file(&data.join(format!("part-{:03}/file-{i:05}.bin", i % 37)), *size, 1000 + i as u64)
-            .map_err(io)?;
-    }
-    let total: u64 = sizes.iter().sum();
+    let total = write_mixed(&data, scale)?;
     settle();
     let limit = hash_and_copy(&files_under(&data), &root.join("copy")).map_err(io)?;
     std::fs::remove_dir_all(root.join("copy")).map_err(io)?;
