@@ -1,5 +1,6 @@
 //! Limits against hostile or broken clients: an upload stream that stalls is ended after
-//! the idle timeout, releasing the blob for everyone else.
+//! the idle timeout, releasing the blob for everyone else; a connection holds at most the
+//! configured number of calls; a peer that stops answering pings is disconnected.
 
 mod support;
 
@@ -89,4 +90,76 @@ async fn a_stalled_put_blobs_is_ended_as_interrupted() {
     assert_eq!((status.code(), support::reason(&status)), (tonic::Code::Cancelled, "UPLOAD_INTERRUPTED".to_owned()));
     assert!(started.elapsed() >= Duration::from_millis(900), "not before the idle timeout: {:?}", started.elapsed());
     drop(tx);
+}
+
+#[tokio::test]
+async fn a_connection_has_at_most_the_configured_calls_open_and_more_wait() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = DevServer::start_with(tmp.path().to_path_buf(), 0, &["--max-concurrent-streams", "2"], &[]);
+    let channel = server.channel().await;
+    // Two uploads held open on one connection use up its streams.
+    let mut senders = Vec::new();
+    let mut calls = Vec::new();
+    for i in 0..2u8 {
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        let content = vec![i; 10];
+        tx.send(v1::PutBlobsRequest {
+            blobs: vec![v1::WholeBlob { sha256: sha256_hex(&content), content: content.into() }],
+        })
+        .await
+        .unwrap();
+        let mut storage = v1::storage_service_client::StorageServiceClient::new(channel.clone());
+        calls.push(tokio::spawn(
+            async move { storage.put_blobs(tokio_stream::wrappers::ReceiverStream::new(rx)).await },
+        ));
+        senders.push(tx);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut coordinator = v1::coordinator_service_client::CoordinatorServiceClient::new(channel.clone());
+    let third = tokio::spawn(async move {
+        coordinator.find_missing_blobs(v1::FindMissingBlobsRequest { sha256: vec![sha256_hex(b"x")] }).await
+    });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(!third.is_finished(), "a third call on the connection waited for a free stream");
+    // Ending one upload frees a stream: the waiting call goes through.
+    drop(senders.remove(0));
+    let answer = tokio::time::timeout(Duration::from_secs(10), third).await.expect("the third call ran").unwrap();
+    assert_eq!(answer.unwrap().into_inner().missing.len(), 1);
+    drop(senders);
+    for call in calls {
+        assert_eq!(call.await.unwrap().unwrap().into_inner().stored, 1);
+    }
+}
+
+#[test]
+fn a_peer_that_never_answers_pings_is_disconnected() {
+    use std::io::{Read, Write};
+    let tmp = tempfile::tempdir().unwrap();
+    let server = DevServer::start_with(tmp.path().to_path_buf(), 0, &["--http2-keepalive-secs", "1"], &[]);
+    let address = server.url.trim_start_matches("http://").to_owned();
+    let mut socket = std::net::TcpStream::connect(&address).unwrap();
+    // An HTTP/2 client preface and empty SETTINGS, then silence: PINGs go unanswered.
+    socket.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").unwrap();
+    socket.write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0]).unwrap();
+    socket.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let started = Instant::now();
+    let (mut frames, mut buffer) = (Vec::new(), [0u8; 4096]);
+    loop {
+        match socket.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => frames.extend_from_slice(&buffer[..n]),
+            Err(err) if err.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(err) => panic!("the server kept the silent connection open: {err} after {:?}", started.elapsed()),
+        }
+    }
+    assert!(started.elapsed() < Duration::from_secs(15), "closed after {:?}", started.elapsed());
+    // Frame type 6 is PING: the server asked before giving up.
+    let mut at = 0;
+    let mut pinged = false;
+    while at + 9 <= frames.len() {
+        let length = u32::from_be_bytes([0, frames[at], frames[at + 1], frames[at + 2]]) as usize;
+        pinged |= frames[at + 3] == 6;
+        at += 9 + length;
+    }
+    assert!(pinged, "the server sent a PING before closing");
 }

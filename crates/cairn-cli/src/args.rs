@@ -142,6 +142,8 @@ pub struct DevArgs {
     pub tls: cairn_proto::tls::TlsArgs,
     #[command(flatten)]
     pub limits: cairn_worker::StreamLimits,
+    #[command(flatten)]
+    pub connections: cairn_proto::server::ConnectionLimits,
     /// Require tokens (off by default on loopback; `CAIRN_BOOTSTRAP_TOKEN` is the first admin).
     #[arg(long, env = "CAIRN_AUTH")]
     pub auth: bool,

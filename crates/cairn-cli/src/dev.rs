@@ -56,7 +56,7 @@ pub async fn run(args: DevArgs) -> Result<(), Box<dyn std::error::Error>> {
         coordinator.grpc_service(auth.clone(), cairn_proto::tls::peer_client_config(&args.tls)?),
         cairn_worker::grpc_service(blobs, None, auth, args.limits.idle_timeout()),
     );
-    let result = serve(listener, &args.tls, &[COORDINATOR_SERVICE, STORAGE_SERVICE], |router| {
+    let result = serve(listener, &args.tls, &args.connections, &[COORDINATOR_SERVICE, STORAGE_SERVICE], |router| {
         router.add_service(coordinator_service).add_service(storage_service)
     })
     .await;

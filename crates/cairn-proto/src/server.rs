@@ -13,6 +13,7 @@ use tonic_health::ServingStatus;
 pub async fn serve(
     listener: TcpListener,
     tls: &crate::tls::TlsArgs,
+    limits: &ConnectionLimits,
     service_names: &[&str],
     add_services: impl FnOnce(Router) -> Router,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -36,7 +37,12 @@ pub async fn serve(
         .initial_stream_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)
         .max_frame_size(MAX_FRAME)
-        .tcp_nodelay(true);
+        .tcp_nodelay(true)
+        // A peer that stops answering pings (crashed, partitioned, half-open) is
+        // disconnected, freeing its streams; and no connection holds unbounded calls.
+        .http2_keepalive_interval(Some(limits.keepalive()))
+        .http2_keepalive_timeout(Some(limits.keepalive()))
+        .max_concurrent_streams(Some(limits.max_concurrent_streams.max(1)));
     let router =
         add_services(builder.add_service(health_service).add_service(reflection_v1).add_service(reflection_v1alpha));
     let names: Vec<String> = service_names.iter().map(|s| s.to_string()).collect();
@@ -69,6 +75,30 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {}
         _ = term.recv() => {}
+    }
+}
+
+/// Limits every gRPC listener puts on its connections.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConnectionLimits {
+    /// Seconds between HTTP/2 pings on a connection; a peer that does not answer one within
+    /// as long is disconnected and its calls end.
+    #[arg(long, env = "CAIRN_HTTP2_KEEPALIVE_SECS", default_value_t = 30)]
+    pub http2_keepalive_secs: u64,
+    /// Most calls (HTTP/2 streams) one connection may have open at once; more wait.
+    #[arg(long, env = "CAIRN_MAX_CONCURRENT_STREAMS", default_value_t = 256)]
+    pub max_concurrent_streams: u32,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self { http2_keepalive_secs: 30, max_concurrent_streams: 256 }
+    }
+}
+
+impl ConnectionLimits {
+    fn keepalive(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.http2_keepalive_secs.max(1))
     }
 }
 

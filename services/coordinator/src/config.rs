@@ -74,6 +74,8 @@ pub struct CoordinatorArgs {
     pub admin_listen: Option<SocketAddr>,
     #[command(flatten)]
     pub tls: cairn_proto::tls::TlsArgs,
+    #[command(flatten)]
+    pub connections: cairn_proto::server::ConnectionLimits,
     /// Serve without authentication: anyone who reaches the coordinator may read, write
     /// and delete. Without it, callers need a token (docs/security.md).
     #[arg(long, env = "CAIRN_INSECURE_NO_AUTH")]

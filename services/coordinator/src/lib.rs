@@ -248,11 +248,14 @@ pub async fn run(args: CoordinatorArgs) -> Result<(), Box<dyn std::error::Error 
     let admin = cairn_proto::server::spawn_admin(args.admin_listen).await?;
     let auth = cairn_auth::server_token_store(coordinator.meta_store(), args.insecure_no_auth)?;
     let service = coordinator.grpc_service(auth, cairn_proto::tls::peer_client_config(&args.tls)?);
-    let result =
-        cairn_proto::server::serve(listener, &args.tls, &[cairn_proto::server::COORDINATOR_SERVICE], |router| {
-            router.add_service(service)
-        })
-        .await;
+    let result = cairn_proto::server::serve(
+        listener,
+        &args.tls,
+        &args.connections,
+        &[cairn_proto::server::COORDINATOR_SERVICE],
+        |router| router.add_service(service),
+    )
+    .await;
     sweeper.abort();
     if let Some(collector) = collector {
         collector.abort();

@@ -36,6 +36,8 @@ pub struct WorkerConfig {
     pub tls: cairn_proto::tls::TlsArgs,
     #[command(flatten)]
     pub limits: crate::StreamLimits,
+    #[command(flatten)]
+    pub connections: cairn_proto::server::ConnectionLimits,
     /// Serve without authentication: anyone who reaches the worker may read and write
     /// blobs. Without it, callers need a token (docs/security.md).
     #[arg(long, env = "CAIRN_INSECURE_NO_AUTH")]

@@ -60,9 +60,13 @@ pub async fn run(config: WorkerConfig) -> Result<(), Box<dyn std::error::Error +
     println!("cairn worker listening on {bound} (node {node_id})");
     let admin = cairn_proto::server::spawn_admin(config.admin_listen).await?;
     let service = grpc_service(blobs, locks, auth, config.limits.idle_timeout());
-    let result = cairn_proto::server::serve(listener, &config.tls, &[cairn_proto::server::STORAGE_SERVICE], |router| {
-        router.add_service(service)
-    })
+    let result = cairn_proto::server::serve(
+        listener,
+        &config.tls,
+        &config.connections,
+        &[cairn_proto::server::STORAGE_SERVICE],
+        |router| router.add_service(service),
+    )
     .await;
     if let Some(registration) = registration {
         registration.stop().await;
