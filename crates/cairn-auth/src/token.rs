@@ -103,7 +103,28 @@ pub fn split(token: &str) -> Option<(&str, &str)> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2_000, ..ProptestConfig::default() })]
+
+        /// Whatever a caller sends as a bearer token, splitting it never panics and
+        /// accepts only `cairn_<12 hex>_<64 hex>`.
+        #[test]
+        fn any_bearer_text_splits_only_in_the_token_shape(
+            text in prop_oneof!["cairn_[0-9a-fA-F_]{10,14}_[0-9a-f]{60,68}", "\\PC{0,90}"],
+        ) {
+            if let Some((id, secret)) = split(&text) {
+                let rebuilt = format!("cairn_{id}_{secret}");
+                prop_assert_eq!(&text, &rebuilt);
+                prop_assert!(id.len() == 12 && secret.len() == 64);
+                prop_assert!(id.bytes().chain(secret.bytes()).all(|b| b.is_ascii_hexdigit()));
+            }
+            let _ = Role::parse(&text);
+        }
+    }
 
     #[test]
     fn a_generated_token_splits_into_its_id_and_a_secret_that_hashes_to_the_record() {

@@ -152,6 +152,13 @@ fn parse_line(line: &[u8]) -> Result<Entry, CoreError> {
     let (Some(sha), Some(size), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(corrupt("line has fewer than three fields"));
     };
+    // Canonical sizes only (docs/manifest-encoding.md): digits, no sign, no leading zero;
+    // otherwise two byte strings, and two digests, would decode to one manifest.
+    let canonical =
+        !size.is_empty() && size.bytes().all(|b| b.is_ascii_digit()) && (size == "0" || !size.starts_with('0'));
+    if !canonical {
+        return Err(corrupt("size is not a canonical decimal number"));
+    }
     Ok(Entry {
         sha256: Digest::parse_hex(sha)?,
         size: size.parse().map_err(|_| corrupt("size is not a decimal number"))?,
