@@ -347,3 +347,19 @@ fn read_blob_dir_is_clean(server: &DevServer) -> bool {
     let uploads = server.data_dir.join("blobs").join("uploads");
     std::fs::read_dir(uploads).map(|d| d.count() == 0).unwrap_or(true)
 }
+
+#[tokio::test]
+async fn a_draft_time_to_live_beyond_the_servers_limit_is_refused_and_opens_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = DevServer::start_with(tmp.path().to_path_buf(), 0, &["--max-draft-ttl-secs", "3600"], &[]);
+    store_blob(&server, b"c").await;
+    let mut coordinator = server.coordinator().await;
+    let forever = v1::UpsertRequest { ttl_seconds: u64::MAX, ..upsert("a", "d", "w", vec![entry("f", b"c")]) };
+    let status = coordinator.upsert(forever).await.unwrap_err();
+    assert_eq!((status.code(), reason(&status)), (Code::InvalidArgument, "TTL_TOO_LONG".to_owned()));
+    assert_eq!(metadata(&status)["limit_seconds"], "3600");
+    let draft = v1::GetDraftRequest { project: "default".into(), artifact: "a".into(), distributed_id: "d".into() };
+    assert_eq!(reason(&coordinator.get_draft(draft).await.unwrap_err()), "DRAFT_NOT_FOUND", "no draft was opened");
+    let within = v1::UpsertRequest { ttl_seconds: 3600, ..upsert("a", "d", "w", vec![entry("f", b"c")]) };
+    assert_eq!(coordinator.upsert(within).await.unwrap().into_inner().draft.unwrap().staged_entries, 1);
+}

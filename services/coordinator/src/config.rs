@@ -25,6 +25,10 @@ pub struct HousekeepingArgs {
     /// expiry sweep deletes them.
     #[arg(long, env = "CAIRN_DRAFT_RETENTION_SECS", default_value_t = 24 * 3600)]
     pub draft_retention_secs: u64,
+    /// Longest draft time to live (seconds of inactivity) an upsert may ask for; longer
+    /// is refused with TTL_TOO_LONG.
+    #[arg(long, env = "CAIRN_MAX_DRAFT_TTL_SECS", default_value_t = 7 * 24 * 3600)]
+    pub max_draft_ttl_secs: u64,
 }
 
 impl HousekeepingArgs {
@@ -34,6 +38,7 @@ impl HousekeepingArgs {
         config.gc_grace = Duration::from_secs(self.gc_grace_secs);
         config.gc_upload_idle = Duration::from_secs(self.gc_upload_idle_secs);
         config.draft_retention = Duration::from_secs(self.draft_retention_secs);
+        config.max_draft_ttl = Duration::from_secs(self.max_draft_ttl_secs);
     }
 }
 

@@ -29,6 +29,8 @@ pub enum CoordError {
     GcRunning { holder: String },
     #[error("too many aliases: {count} (at most {limit})")]
     TooManyAliases { count: usize, limit: usize },
+    #[error("a draft time to live of {ttl_seconds} s is longer than this server allows ({limit_seconds} s)")]
+    TtlTooLong { ttl_seconds: u64, limit_seconds: u64 },
     #[error("{0}")]
     Malformed(String),
     #[error("concurrent update of {0}; retry")]
@@ -101,6 +103,12 @@ impl From<CoordError> for Status {
                 vec![("count", count.to_string()), ("limit", limit.to_string())],
             ),
             CoordError::Malformed(_) => error_status(Code::InvalidArgument, "MALFORMED_REQUEST", message, vec![]),
+            CoordError::TtlTooLong { ttl_seconds, limit_seconds } => error_status(
+                Code::InvalidArgument,
+                "TTL_TOO_LONG",
+                message,
+                vec![("ttl_seconds", ttl_seconds.to_string()), ("limit_seconds", limit_seconds.to_string())],
+            ),
             CoordError::ConcurrentUpdate(what) => {
                 error_status(Code::Aborted, "CONCURRENT_UPDATE", message, vec![("key", what)])
             }

@@ -291,6 +291,10 @@ impl CoordinatorService for CoordinatorGrpc {
             "" => None,
             text => Some(Selector::parse(text).map_err(CoordError::from)?),
         };
+        let limit_seconds = self.engine.config.max_draft_ttl.as_secs();
+        if r.ttl_seconds > limit_seconds {
+            return Err(CoordError::TtlTooLong { ttl_seconds: r.ttl_seconds, limit_seconds }.into());
+        }
         let cmd = UpsertCommand {
             puts: entries_from_proto(&r.entries)?,
             removes: r

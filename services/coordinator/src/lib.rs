@@ -58,6 +58,9 @@ pub struct CoordinatorConfig {
     /// How long the records of ended drafts are kept (so late requests get the right
     /// answer) before the expiry sweep deletes them.
     pub draft_retention: Duration,
+    /// Longest inactivity time to live an upsert may ask for: a draft kept open for ever
+    /// would keep its staged data and blobs from the collector for ever.
+    pub max_draft_ttl: Duration,
 }
 
 impl CoordinatorConfig {
@@ -74,6 +77,7 @@ impl CoordinatorConfig {
             gc_grace: Duration::from_secs(6 * 3600),
             gc_upload_idle: Duration::from_secs(3600),
             draft_retention: Duration::from_secs(24 * 3600),
+            max_draft_ttl: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
