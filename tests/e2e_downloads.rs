@@ -154,11 +154,7 @@ fn a_download_that_fails_verification_leaves_no_temporary_file_of_any_entry() {
     let refs: Vec<(&str, &[u8])> = files.iter().map(|(n, c)| (n.as_str(), c.as_slice())).collect();
     write_tree(&tmp.path().join("src"), &refs);
     server.cli(tmp.path(), &["log", "src", "--name", "d", "--type", "dataset"]).ok();
-    let hex = sha256_hex(&big);
-    let stored = server.data_dir.join("blobs/objects/blobs/sha256").join(&hex[..2]).join(&hex);
-    let mut bytes = std::fs::read(&stored).unwrap();
-    bytes[10] ^= 0xFF;
-    std::fs::write(&stored, bytes).unwrap();
+    corrupt_stored_blob(&server, &big, 10);
 
     let failed = server.cli(tmp.path(), &["get", "d", "-o", "out"]);
     assert_eq!(failed.code, 1, "{}", failed.stderr);
@@ -184,16 +180,20 @@ fn small_files_fetched_in_batches_are_verified_one_by_one() {
     server.cli(tmp.path(), &["get", "small", "-o", "whole"]).ok();
     assert_eq!(read_tree(&tmp.path().join("whole")), read_tree(&tmp.path().join("src")));
 
-    let victim = &files[123].1;
-    let hex = sha256_hex(victim);
-    let stored = server.data_dir.join("blobs/objects/blobs/sha256").join(&hex[..2]).join(&hex);
-    let mut bytes = std::fs::read(&stored).unwrap();
-    bytes[0] ^= 0xFF;
-    std::fs::write(&stored, bytes).unwrap();
+    corrupt_stored_blob(&server, &files[123].1, 0);
     let failed = server.cli(tmp.path(), &["get", "small", "-o", "out"]);
     assert_eq!(failed.code, 1, "{}", failed.stderr);
     assert!(failed.stderr.contains("hashes to") && failed.stderr.contains(&files[123].0), "{}", failed.stderr);
     let left = read_tree(&tmp.path().join("out"));
     assert!(left.iter().all(|(name, _)| !name.contains("cairn-partial")), "temporary files left: {left:?}");
     assert!(left.iter().all(|(name, _)| name != &files[123].0), "the corrupt file was written");
+}
+
+/// Flips the byte at `at` of the stored copy of the blob of `content` in a dev server's store.
+fn corrupt_stored_blob(server: &DevServer, content: &[u8], at: usize) {
+    let hex = sha256_hex(content);
+    let stored = server.data_dir.join("blobs/objects/blobs/sha256").join(&hex[..2]).join(&hex);
+    let mut bytes = std::fs::read(&stored).unwrap();
+    bytes[at] ^= 0xFF;
+    std::fs::write(&stored, bytes).unwrap();
 }

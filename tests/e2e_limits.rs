@@ -163,3 +163,33 @@ fn a_peer_that_never_answers_pings_is_disconnected() {
     }
     assert!(pinged, "the server sent a PING before closing");
 }
+
+#[tokio::test]
+async fn put_blobs_calls_beyond_the_upload_buffer_wait_their_turn_and_all_finish() {
+    // A 1 MiB buffer and six calls of three ~600 KiB messages each: at most one message is
+    // held at a time, and a call that must wait writes what it holds first, so none waits
+    // for ever on another.
+    let tmp = tempfile::tempdir().unwrap();
+    let server = DevServer::start_with(tmp.path().to_path_buf(), 0, &["--upload-buffer-mib", "1"], &[]);
+    let mut contents = Vec::new();
+    let mut calls = Vec::new();
+    for call in 0..6u32 {
+        let messages: Vec<v1::PutBlobsRequest> = (0..3u32)
+            .map(|m| {
+                let content: Vec<u8> = (0..600_000u32).map(|i| (i ^ (call * 7 + m * 131)) as u8).collect();
+                contents.push(content.clone());
+                v1::PutBlobsRequest {
+                    blobs: vec![v1::WholeBlob { sha256: sha256_hex(&content), content: content.into() }],
+                }
+            })
+            .collect();
+        let mut storage = server.storage().await;
+        calls.push(tokio::spawn(async move { storage.put_blobs(futures::stream::iter(messages)).await }));
+    }
+    for call in calls {
+        let stored = tokio::time::timeout(Duration::from_secs(30), call).await.expect("no call waits for ever");
+        assert_eq!(stored.unwrap().unwrap().into_inner().stored, 3);
+    }
+    let request = v1::FindMissingBlobsRequest { sha256: contents.iter().map(|c| sha256_hex(c)).collect() };
+    assert!(server.coordinator().await.find_missing_blobs(request).await.unwrap().into_inner().missing.is_empty());
+}

@@ -54,7 +54,7 @@ pub async fn run(args: DevArgs) -> Result<(), Box<dyn std::error::Error>> {
     let auth = cairn_auth::server_token_store(coordinator.meta_store(), !args.auth)?;
     let (coordinator_service, storage_service) = (
         coordinator.grpc_service(auth.clone(), cairn_proto::tls::peer_client_config(&args.tls)?),
-        cairn_worker::grpc_service(blobs, None, auth, args.limits.idle_timeout()),
+        cairn_worker::grpc_service(blobs, None, auth, &args.limits),
     );
     let result = serve(listener, &args.tls, &args.connections, &[COORDINATOR_SERVICE, STORAGE_SERVICE], |router| {
         router.add_service(coordinator_service).add_service(storage_service)

@@ -20,6 +20,25 @@ const IN_FLIGHT: usize = 16;
 /// Bytes of verified blobs of one PutBlobs call held before they are written: bounds the
 /// call's memory, and is more than a client sends per call, so a call is one group.
 const GROUP_BYTES: u64 = 16 * 1024 * 1024;
+/// KiB of small blobs all PutBlobs calls of a worker may hold at once (`--upload-buffer-mib`):
+/// many clients uploading small files at the same time wait (their streams are not read
+/// meanwhile, so HTTP/2 flow control holds them back) instead of growing the worker's memory.
+#[derive(Clone)]
+pub struct UploadBudget {
+    kib: Arc<tokio::sync::Semaphore>,
+    total_kib: usize,
+}
+
+impl UploadBudget {
+    /// A budget of `mib` MiB.
+    pub fn new(mib: u64) -> Self {
+        let total_kib = usize::try_from(mib.max(1).saturating_mul(1024))
+            .unwrap_or(usize::MAX)
+            .min(tokio::sync::Semaphore::MAX_PERMITS)
+            .min(u32::MAX as usize);
+        Self { kib: Arc::new(tokio::sync::Semaphore::new(total_kib)), total_kib }
+    }
+}
 
 fn too_large(sha256: &str, size: u64, rpc: &str) -> Status {
     error_status(
@@ -47,57 +66,91 @@ fn verified(store: &dyn BlobStore, blob: WholeBlob) -> Result<(Digest, Bytes), S
     Ok((digest, blob.content))
 }
 
+/// Verified blobs of one PutBlobs call waiting to be written, and their share of the
+/// worker-wide budget.
+#[derive(Default)]
+struct Group {
+    objects: Vec<(String, Bytes)>,
+    bytes: u64,
+    held: Vec<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl Group {
+    /// Writes the group (if any) and releases its share of the budget.
+    async fn flush(&mut self, store: &dyn BlobStore, response: &mut PutBlobsResponse) -> Result<(), Status> {
+        if self.objects.is_empty() {
+            return Ok(());
+        }
+        let count = self.objects.len() as u64;
+        store.put_many(std::mem::take(&mut self.objects)).await.map_err(|e| blob_status(e, ""))?;
+        crate::metrics::UPLOADS.with_label_values(&["stored"]).inc_by(count);
+        crate::metrics::BYTES_RECEIVED.inc_by(self.bytes);
+        response.stored += count;
+        response.bytes_stored += self.bytes;
+        self.bytes = 0;
+        self.held.clear();
+        Ok(())
+    }
+}
+
 /// Stores every blob of the stream after verifying it. Verified blobs are gathered into
 /// groups of up to GROUP_BYTES and each group is written at once (a local store then
 /// fsyncs each directory once per group, not once per blob). Blobs are written whole
 /// (temporary object, then renamed or completed), so a reader never sees part of one.
 pub async fn put_blobs(
     store: Arc<dyn BlobStore>,
+    budget: UploadBudget,
     mut messages: impl futures::Stream<Item = Result<PutBlobsRequest, Status>> + Unpin,
 ) -> Result<PutBlobsResponse, Status> {
     let mut response = PutBlobsResponse::default();
-    let mut group: Vec<(String, Bytes)> = Vec::new();
-    let mut group_bytes = 0;
+    let mut group = Group::default();
     loop {
         let message = match messages.next().await.transpose() {
-            Ok(Some(message)) => Some(message),
-            Ok(None) => None,
+            Ok(Some(message)) => message,
+            Ok(None) => break,
             Err(status) => {
                 crate::metrics::UPLOADS.with_label_values(&["interrupted"]).inc();
                 let why = format!("PutBlobs stream failed: {}", status.message());
                 return Err(error_status(Code::Cancelled, "UPLOAD_INTERRUPTED", why, vec![]));
             }
         };
-        let last = message.is_none();
-        if let Some(message) = message {
-            // Hashing a message's few MiB is done off the async threads.
-            let verifier = store.clone();
-            let objects = tokio::task::spawn_blocking(move || {
-                message
-                    .blobs
-                    .into_iter()
-                    .map(|blob| verified(&*verifier, blob).map(|(digest, content)| (blob_key(&digest), content)))
-                    .collect::<Result<Vec<_>, Status>>()
-            })
-            .await
-            .map_err(|e| Status::internal(format!("verifying thread failed: {e}")))?
-            .inspect_err(|_| crate::metrics::UPLOADS.with_label_values(&["refused"]).inc())?;
-            group_bytes += objects.iter().map(|(_, content)| content.len() as u64).sum::<u64>();
-            group.extend(objects);
-        }
-        if !group.is_empty() && (last || group_bytes >= GROUP_BYTES) {
-            let count = group.len() as u64;
-            store.put_many(std::mem::take(&mut group)).await.map_err(|e| blob_status(e, ""))?;
-            crate::metrics::UPLOADS.with_label_values(&["stored"]).inc_by(count);
-            crate::metrics::BYTES_RECEIVED.inc_by(group_bytes);
-            response.stored += count;
-            response.bytes_stored += group_bytes;
-            group_bytes = 0;
-        }
-        if last {
-            break;
+        // The message counts against the worker-wide budget until its group is written.
+        // A call that must wait writes what it holds first, so waiting calls hold nothing
+        // and the budget always drains.
+        let kib =
+            message.blobs.iter().map(|b| b.content.len()).sum::<usize>().div_ceil(1024).clamp(1, budget.total_kib);
+        let permit = match budget.kib.clone().try_acquire_many_owned(kib as u32) {
+            Ok(permit) => permit,
+            Err(_) => {
+                group.flush(&*store, &mut response).await?;
+                budget
+                    .kib
+                    .clone()
+                    .acquire_many_owned(kib as u32)
+                    .await
+                    .map_err(|_| Status::internal("the upload budget closed"))?
+            }
+        };
+        // Hashing a message's few MiB is done off the async threads.
+        let verifier = store.clone();
+        let objects = tokio::task::spawn_blocking(move || {
+            message
+                .blobs
+                .into_iter()
+                .map(|blob| verified(&*verifier, blob).map(|(digest, content)| (blob_key(&digest), content)))
+                .collect::<Result<Vec<_>, Status>>()
+        })
+        .await
+        .map_err(|e| Status::internal(format!("verifying thread failed: {e}")))?
+        .inspect_err(|_| crate::metrics::UPLOADS.with_label_values(&["refused"]).inc())?;
+        group.bytes += objects.iter().map(|(_, content)| content.len() as u64).sum::<u64>();
+        group.objects.extend(objects);
+        group.held.push(permit);
+        if group.bytes >= GROUP_BYTES {
+            group.flush(&*store, &mut response).await?;
         }
     }
+    group.flush(&*store, &mut response).await?;
     tracing::debug!(blobs = response.stored, bytes = response.bytes_stored, "blobs stored");
     Ok(response)
 }

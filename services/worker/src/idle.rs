@@ -18,6 +18,10 @@ pub struct StreamLimits {
     /// ended as interrupted and its upload lock released.
     #[arg(long, env = "CAIRN_STREAM_IDLE_TIMEOUT_SECS", default_value_t = DEFAULT_STREAM_IDLE_TIMEOUT.as_secs())]
     pub stream_idle_timeout_secs: u64,
+    /// MiB of small blobs all PutBlobs calls together may hold in memory before writing
+    /// them; more callers wait.
+    #[arg(long, env = "CAIRN_UPLOAD_BUFFER_MIB", default_value_t = 256)]
+    pub upload_buffer_mib: u64,
 }
 
 impl StreamLimits {

@@ -15,15 +15,14 @@ pub use upload_lock::{UPLOAD_LOCKS_PREFIX, UploadLocks};
 use cairn_proto::v1::storage_service_server::StorageServiceServer;
 
 /// The worker's gRPC service over `blobs`; `locks` serialize resumable uploads of one blob
-/// across the workers of a cluster; upload streams idle for longer than `idle_timeout`
-/// are ended.
+/// across the workers of a cluster; `limits` bound upload streams.
 pub fn grpc_service(
     blobs: std::sync::Arc<dyn cairn_blob::BlobStore>,
     locks: Option<UploadLocks>,
     auth: Option<std::sync::Arc<cairn_auth::TokenStore>>,
-    idle_timeout: std::time::Duration,
+    limits: &StreamLimits,
 ) -> StorageServiceServer<StorageService> {
-    StorageServiceServer::new(StorageService::new(blobs, locks, auth).with_idle_timeout(idle_timeout))
+    StorageServiceServer::new(StorageService::new(blobs, locks, auth).with_limits(limits))
 }
 
 mod config;
@@ -59,7 +58,7 @@ pub async fn run(config: WorkerConfig) -> Result<(), Box<dyn std::error::Error +
     };
     println!("cairn worker listening on {bound} (node {node_id})");
     let admin = cairn_proto::server::spawn_admin(config.admin_listen).await?;
-    let service = grpc_service(blobs, locks, auth, config.limits.idle_timeout());
+    let service = grpc_service(blobs, locks, auth, &config.limits);
     let result = cairn_proto::server::serve(
         listener,
         &config.tls,

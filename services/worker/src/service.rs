@@ -28,6 +28,8 @@ pub struct StorageService {
     auth: Option<Arc<TokenStore>>,
     /// How long an upload stream may go without a message.
     idle_timeout: std::time::Duration,
+    /// Memory all PutBlobs calls may hold.
+    budget: crate::batch::UploadBudget,
 }
 
 impl StorageService {
@@ -35,12 +37,20 @@ impl StorageService {
     /// serialized per blob across every worker sharing the store; with `auth`, callers
     /// must present a token (readers read, writers also write).
     pub fn new(blobs: Arc<dyn BlobStore>, locks: Option<UploadLocks>, auth: Option<Arc<TokenStore>>) -> Self {
-        Self { blobs, locks, auth, idle_timeout: crate::DEFAULT_STREAM_IDLE_TIMEOUT }
+        Self {
+            blobs,
+            locks,
+            auth,
+            idle_timeout: crate::DEFAULT_STREAM_IDLE_TIMEOUT,
+            budget: crate::batch::UploadBudget::new(256),
+        }
     }
 
-    /// Ends upload streams that go `idle` without a message.
-    pub fn with_idle_timeout(mut self, idle: std::time::Duration) -> Self {
-        self.idle_timeout = idle;
+    /// Applies `limits`: upload streams idle too long are ended, and PutBlobs calls
+    /// together hold at most the upload buffer.
+    pub fn with_limits(mut self, limits: &crate::StreamLimits) -> Self {
+        self.idle_timeout = limits.idle_timeout();
+        self.budget = crate::batch::UploadBudget::new(limits.upload_buffer_mib);
         self
     }
 
@@ -212,7 +222,7 @@ impl storage_service_server::StorageService for StorageService {
         self.authorize(&request, Role::Writer).await?;
         let started = std::time::Instant::now();
         let messages = crate::idle::idle_limited(request.into_inner(), self.idle_timeout);
-        let result = crate::batch::put_blobs(self.blobs.clone(), messages).await;
+        let result = crate::batch::put_blobs(self.blobs.clone(), self.budget.clone(), messages).await;
         crate::metrics::UPLOAD_SECONDS.observe(started.elapsed().as_secs_f64());
         result.map(Response::new)
     }
