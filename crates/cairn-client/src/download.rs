@@ -17,6 +17,7 @@ use cairn_proto::{MAX_BATCHED_BLOB, MAX_BLOBS_PER_CALL};
 use futures::{StreamExt, TryStreamExt, stream};
 use tokio::io::AsyncWriteExt;
 
+use crate::batching::group_by_size;
 use crate::hash::hash_file;
 use crate::{Client, ClientError};
 
@@ -58,7 +59,8 @@ impl Client {
         // Entries taken from a content cache go one by one (the cache is per blob).
         let batched = |e: &Entry| self.content_cache.is_none() && e.size <= MAX_BATCHED_BLOB;
         let (small, large): (Vec<Entry>, Vec<Entry>) = entries.into_iter().partition(batched);
-        let jobs = small_batches(small).into_iter().map(Download::Batch).chain(large.into_iter().map(Download::One));
+        let small = group_by_size(small, |e| e.size, BATCH_BYTES, MAX_BLOBS_PER_CALL);
+        let jobs = small.into_iter().map(Download::Batch).chain(large.into_iter().map(Download::One));
         let jobs = jobs.map(|job| {
             let client = self.clone();
             let dir = dir.to_path_buf();
@@ -234,25 +236,6 @@ enum Download {
     One(Entry),
 }
 
-/// Groups small entries into GetBlobs calls of at most BATCH_BYTES and the call's blob limit.
-fn small_batches(entries: Vec<Entry>) -> Vec<Vec<Entry>> {
-    let mut out: Vec<Vec<Entry>> = Vec::new();
-    let mut bytes = 0;
-    for entry in entries {
-        match out.last_mut() {
-            Some(batch) if batch.len() < MAX_BLOBS_PER_CALL && bytes + entry.size <= BATCH_BYTES => {
-                bytes += entry.size;
-                batch.push(entry);
-            }
-            _ => {
-                bytes = entry.size;
-                out.push(vec![entry]);
-            }
-        }
-    }
-    out
-}
-
 /// Writes verified bytes to `target` through a temporary file beside it (fsynced, then
 /// renamed), so the target is either absent, as it was, or complete.
 fn write_file(target: &Path, content: &[u8]) -> Result<(), ClientError> {
@@ -373,14 +356,8 @@ fn is_present_blocking(target: &Path, entry: &Entry) -> Result<bool, ClientError
 
 /// True when `target` already holds exactly the entry's content (checked by hash).
 async fn is_present(target: &Path, entry: &Entry) -> Result<bool, ClientError> {
-    match tokio::fs::metadata(target).await {
-        Ok(meta) if meta.is_file() && meta.len() == entry.size => {
-            let path = target.to_path_buf();
-            let (digest, _) = tokio::task::spawn_blocking(move || hash_file(&path))
-                .await
-                .map_err(|e| ClientError::Usage(format!("hashing thread failed: {e}")))??;
-            Ok(digest == entry.sha256)
-        }
-        _ => Ok(false),
-    }
+    let (target, entry) = (target.to_path_buf(), entry.clone());
+    tokio::task::spawn_blocking(move || is_present_blocking(&target, &entry))
+        .await
+        .map_err(|e| ClientError::Usage(format!("hashing thread failed: {e}")))?
 }

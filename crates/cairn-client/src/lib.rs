@@ -2,6 +2,7 @@
 //! blobs the server is missing, drives the coordinator's lifecycle calls, and downloads
 //! versions with every byte verified. The `cairn` CLI is a thin layer over this crate.
 
+mod batching;
 mod connection;
 mod credentials;
 mod download;

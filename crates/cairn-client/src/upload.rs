@@ -16,6 +16,7 @@ use cairn_proto::v1::{
 use futures::{StreamExt, TryStreamExt, stream};
 use tokio::io::AsyncSeekExt;
 
+use crate::batching::group_by_size;
 use crate::{Client, ClientError, HashedFile};
 
 /// Digests per FindMissingBlobs request.
@@ -69,7 +70,12 @@ impl Client {
         crate::progress::begin(&self.progress, crate::Phase::Uploading, missing.iter().map(|d| by_digest[d].1).sum());
         let (small, large): (Vec<Digest>, Vec<Digest>) =
             missing.into_iter().partition(|digest| by_digest[digest].1 <= MAX_BATCHED_BLOB);
-        let small = batches(small.into_iter().map(|digest| (digest, by_digest[&digest].clone())).collect());
+        let small = group_by_size(
+            small.into_iter().map(|digest| (digest, by_digest[&digest].clone())),
+            |(_, (_, size))| *size,
+            BATCH_BYTES,
+            BATCH_BLOBS,
+        );
         let large = large.into_iter().map(|digest| (digest, by_digest[&digest].clone()));
         let jobs = small.into_iter().map(Upload::Batch).chain(large.map(|(digest, file)| Upload::One(digest, file)));
         let jobs = jobs.map(|job| {
@@ -102,7 +108,13 @@ impl Client {
         .await
         .map_err(|e| ClientError::Usage(format!("reading thread failed: {e}")))??;
         let bytes: u64 = blobs.iter().map(|b| b.content.len() as u64).sum();
-        let messages = messages_of(blobs);
+        // Messages of at most MESSAGE_BYTES of content (a blob larger than that, up to
+        // 1 MiB under gRPC's 4 MiB message limit, goes alone).
+        let messages: Vec<PutBlobsRequest> =
+            group_by_size(blobs, |b| b.content.len() as u64, MESSAGE_BYTES, usize::MAX)
+                .into_iter()
+                .map(|blobs| PutBlobsRequest { blobs })
+                .collect();
         let sent = self
             .storage_call(|mut storage| {
                 let messages = messages.clone();
@@ -165,47 +177,6 @@ impl Client {
 enum Upload {
     Batch(Vec<(Digest, (PathBuf, u64))>),
     One(Digest, (PathBuf, u64)),
-}
-
-/// Groups small blobs into PutBlobs calls of at most BATCH_BYTES and BATCH_BLOBS each.
-fn batches(blobs: Vec<(Digest, (PathBuf, u64))>) -> Vec<Vec<(Digest, (PathBuf, u64))>> {
-    let mut out: Vec<Vec<(Digest, (PathBuf, u64))>> = Vec::new();
-    let mut bytes = 0;
-    for blob in blobs {
-        let size = blob.1.1;
-        match out.last_mut() {
-            Some(batch) if batch.len() < BATCH_BLOBS && bytes + size <= BATCH_BYTES => {
-                bytes += size;
-                batch.push(blob);
-            }
-            _ => {
-                bytes = size;
-                out.push(vec![blob]);
-            }
-        }
-    }
-    out
-}
-
-/// Packs whole blobs into PutBlobs messages of at most MESSAGE_BYTES of content each (a
-/// blob larger than that, up to 1 MiB under the 4 MiB message limit, goes alone).
-fn messages_of(blobs: Vec<WholeBlob>) -> Vec<PutBlobsRequest> {
-    let mut out: Vec<PutBlobsRequest> = Vec::new();
-    let mut bytes = 0;
-    for blob in blobs {
-        let size = blob.content.len() as u64;
-        match out.last_mut() {
-            Some(message) if bytes + size <= MESSAGE_BYTES => {
-                bytes += size;
-                message.blobs.push(blob);
-            }
-            _ => {
-                bytes = size;
-                out.push(PutBlobsRequest { blobs: vec![blob] });
-            }
-        }
-    }
-    out
 }
 
 /// True when a worker refused to resume at the offset asked (its stored upload is gone).
