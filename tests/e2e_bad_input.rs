@@ -307,6 +307,52 @@ async fn duplicate_paths_in_one_request_are_refused() {
     assert_eq!(reason(&status), "DUPLICATE_PATH", "duplicates across batches of one log are caught");
 }
 
+/// Paths that differ only in case cannot both be checked out on macOS or Windows: the
+/// upsert or log that would make such a pair is refused, naming both, and changes nothing.
+#[tokio::test]
+async fn paths_differing_only_in_case_are_refused_when_staged_or_logged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = DevServer::start(tmp.path());
+    store_blob(&server, b"c").await;
+    store_blob(&server, b"d").await;
+    let mut coordinator = server.coordinator().await;
+    let status = coordinator
+        .upsert(upsert("a", "d", "w", vec![entry("img/Cat.png", b"c"), entry("img/cat.PNG", b"d")]))
+        .await
+        .unwrap_err();
+    assert_eq!((status.code(), reason(&status)), (Code::InvalidArgument, "PATH_CASE_COLLISION".to_owned()));
+    assert_no_draft(&server, "a", "d").await;
+
+    // Across writers of one draft: rank-1's spelling collides with what rank-0 staged.
+    coordinator.upsert(upsert("a", "d", "rank-0", vec![entry("img/Cat.png", b"c")])).await.unwrap();
+    let status = coordinator.upsert(upsert("a", "d", "rank-1", vec![entry("IMG/cat.png", b"d")])).await.unwrap_err();
+    assert_eq!((status.code(), reason(&status)), (Code::InvalidArgument, "PATH_CASE_COLLISION".to_owned()));
+    let meta = metadata(&status);
+    assert_eq!((meta["path"].as_str(), meta["existing_path"].as_str()), ("IMG/cat.png", "img/Cat.png"));
+    let draft = v1::GetDraftRequest { project: "default".into(), artifact: "a".into(), distributed_id: "d".into() };
+    let view = coordinator.get_draft(draft).await.unwrap().into_inner().draft.unwrap();
+    assert_eq!(view.staged_entries, 1, "the refused upsert staged nothing");
+
+    let header = v1::LogRequest {
+        part: Some(v1::log_request::Part::Header(v1::LogHeader {
+            project: "default".into(),
+            artifact: "l".into(),
+            r#type: "t".into(),
+            ..Default::default()
+        })),
+    };
+    let batch = v1::LogRequest {
+        part: Some(v1::log_request::Part::Batch(v1::EntryBatch {
+            entries: vec![entry("README", b"c"), entry("readme", b"d")],
+        })),
+    };
+    let status = coordinator.log(futures::stream::iter(vec![header, batch])).await.unwrap_err();
+    assert_eq!((status.code(), reason(&status)), (Code::InvalidArgument, "PATH_CASE_COLLISION".to_owned()));
+    let versions = v1::ListVersionsRequest { project: "default".into(), artifact: "l".into(), ..Default::default() };
+    let listed = coordinator.list_versions(versions).await;
+    assert!(listed.map(|r| r.into_inner().versions.is_empty()).unwrap_or(true), "no version was logged");
+}
+
 #[tokio::test]
 async fn oversize_messages_and_too_many_entries_are_refused() {
     let tmp = tempfile::tempdir().unwrap();

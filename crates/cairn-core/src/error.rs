@@ -34,6 +34,8 @@ pub enum CoreError {
     InvalidMetadata { why: String },
     #[error("path {path:?} appears more than once in one request")]
     DuplicatePath { path: String },
+    #[error("path {path:?} differs from {existing_path:?} only in case; case-insensitive file systems cannot hold both")]
+    CaseCollision { path: String, existing_path: String },
     #[error("too many entries in one request: {count} (at most {limit})")]
     TooManyEntries { count: usize, limit: usize },
     #[error(
@@ -82,6 +84,7 @@ impl CoreError {
             CoreError::InvalidReference { .. } => "INVALID_REFERENCE",
             CoreError::InvalidMetadata { .. } => "INVALID_METADATA",
             CoreError::DuplicatePath { .. } => "DUPLICATE_PATH",
+            CoreError::CaseCollision { .. } => "PATH_CASE_COLLISION",
             CoreError::TooManyEntries { .. } => "TOO_MANY_ENTRIES",
             CoreError::PathConflict { .. } => "PATH_CONFLICT",
             CoreError::PathNotFound { .. } => "PATH_NOT_FOUND",
@@ -109,6 +112,7 @@ impl CoreError {
             | CoreError::InvalidReference { .. }
             | CoreError::InvalidMetadata { .. }
             | CoreError::DuplicatePath { .. }
+            | CoreError::CaseCollision { .. }
             | CoreError::TooManyEntries { .. }
             | CoreError::TypeMismatch { .. } => ErrorClass::InvalidArgument,
             CoreError::PathConflict { .. } => ErrorClass::AlreadyExists,
@@ -132,6 +136,9 @@ impl CoreError {
             CoreError::InvalidPath { path, .. }
             | CoreError::DuplicatePath { path }
             | CoreError::PathNotFound { path } => vec![("path", path.clone())],
+            CoreError::CaseCollision { path, existing_path } => {
+                vec![("path", path.clone()), ("existing_path", existing_path.clone())]
+            }
             CoreError::InvalidName { kind, value, .. } => {
                 vec![("kind", (*kind).to_owned()), ("value", value.clone())]
             }

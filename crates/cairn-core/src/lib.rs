@@ -24,7 +24,7 @@ pub use names::{
     validate_alias, validate_artifact, validate_distributed_id, validate_project, validate_request_id, validate_type,
     validate_writer_id,
 };
-pub use path::EntryPath;
+pub use path::{EntryPath, check_case_collisions};
 pub use records::{ArtifactRecord, MAX_PRODUCERS, VersionRecord};
 pub use reference::{Reference, Selector};
 pub use resumable::{HashCheckpoint, ResumableSha256};

@@ -53,6 +53,25 @@ impl EntryPath {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The path as a case-insensitive file system (macOS, Windows) compares it: two paths
+    /// with the same folded form would overwrite each other there.
+    pub fn case_folded(&self) -> String {
+        self.0.to_lowercase()
+    }
+}
+
+/// Refuses a set of paths (in any order) where two differ only in case.
+pub fn check_case_collisions<'a>(paths: impl IntoIterator<Item = &'a EntryPath>) -> Result<(), CoreError> {
+    let mut seen: std::collections::HashMap<String, &EntryPath> = std::collections::HashMap::new();
+    for path in paths {
+        if let Some(existing) = seen.insert(path.case_folded(), path)
+            && existing != path
+        {
+            return Err(CoreError::CaseCollision { path: path.to_string(), existing_path: existing.to_string() });
+        }
+    }
+    Ok(())
 }
 
 /// True for names Windows reserves for devices, whatever their extension (`nul.txt`).

@@ -5,7 +5,7 @@
 //! applied second, so a refused upsert leaves nothing behind and a planned change can be
 //! persisted before it is applied. Replaying persisted changes in order rebuilds the index.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::{ConflictPolicy, CoreError, Digest, Entry, EntryPath};
 
@@ -43,14 +43,18 @@ impl StagedOp {
 pub struct StagedIndex {
     entries: BTreeMap<EntryPath, StagedEntry>,
     per_writer: BTreeMap<String, u64>,
+    /// Each entry's case-folded path, so that an upsert adding `A.txt` next to `a.txt` is
+    /// refused when it is made (a check at finish would leave the draft sealed and stuck).
+    folded: HashMap<String, EntryPath>,
 }
 
 impl StagedIndex {
     /// An index starting from a base version's entries.
     pub fn from_base(base: impl IntoIterator<Item = Entry>) -> Self {
-        let entries =
+        let entries: BTreeMap<EntryPath, StagedEntry> =
             base.into_iter().map(|e| (e.path, StagedEntry { writer: None, sha256: e.sha256, size: e.size })).collect();
-        Self { entries, per_writer: BTreeMap::new() }
+        let folded = entries.keys().map(|path| (path.case_folded(), path.clone())).collect();
+        Self { entries, per_writer: BTreeMap::new(), folded }
     }
 
     /// Number of entries the version would have now.
@@ -107,6 +111,7 @@ impl StagedIndex {
                 _ => op.puts.push(entry.clone()),
             }
         }
+        self.check_case_collisions(&op.puts, removes)?;
         for path in removes {
             match self.entries.get(path) {
                 None => return Err(CoreError::PathNotFound { path: path.to_string() }),
@@ -119,14 +124,35 @@ impl StagedIndex {
         Ok(op)
     }
 
+    /// Refuses new paths that differ only in case from each other or from a staged path
+    /// this change does not remove.
+    fn check_case_collisions(&self, puts: &[Entry], removes: &[EntryPath]) -> Result<(), CoreError> {
+        let new = puts.iter().map(|e| &e.path).filter(|path| !self.entries.contains_key(*path));
+        crate::check_case_collisions(new.clone())?;
+        for path in new {
+            if let Some(existing) = self.folded.get(&path.case_folded())
+                && existing != path
+                && !removes.contains(existing)
+            {
+                return Err(CoreError::CaseCollision { path: path.to_string(), existing_path: existing.to_string() });
+            }
+        }
+        Ok(())
+    }
+
     /// Applies a planned (or replayed) change.
     pub fn apply(&mut self, op: &StagedOp) {
         for path in &op.removes {
             if let Some(old) = self.entries.remove(path) {
                 self.forget_owner(old.writer.as_deref());
+                let folded = path.case_folded();
+                if self.folded.get(&folded) == Some(path) {
+                    self.folded.remove(&folded);
+                }
             }
         }
         for entry in &op.puts {
+            self.folded.entry(entry.path.case_folded()).or_insert_with(|| entry.path.clone());
             let staged = StagedEntry { writer: Some(op.writer.clone()), sha256: entry.sha256, size: entry.size };
             if let Some(old) = self.entries.insert(entry.path.clone(), staged) {
                 self.forget_owner(old.writer.as_deref());
@@ -209,6 +235,26 @@ mod tests {
         assert_eq!(names, ["keep", "old"]);
         let err = index.plan("edit", &[], &[path("nope")], ConflictPolicy::Reject).unwrap_err();
         assert_eq!(err.reason(), "PATH_NOT_FOUND");
+    }
+
+    #[test]
+    fn paths_differing_only_in_case_are_refused_unless_the_other_one_goes() {
+        let mut index = StagedIndex::from_base([entry("Data/Train.csv", "1")]);
+        let err = index.plan("w", &[entry("data/train.CSV", "2")], &[], ConflictPolicy::Reject).unwrap_err();
+        assert_eq!(err.reason(), "PATH_CASE_COLLISION");
+        assert!(err.metadata().contains(&("existing_path", "Data/Train.csv".to_owned())));
+        let err = index.plan("w", &[entry("x/A", "1"), entry("x/a", "2")], &[], ConflictPolicy::Reject).unwrap_err();
+        assert_eq!(err.reason(), "PATH_CASE_COLLISION");
+        // Renaming by case in one change (remove the old spelling, add the new) is allowed,
+        // and the old spelling is then the one refused.
+        let op = index
+            .plan("w", &[entry("data/train.csv", "1")], &[path("Data/Train.csv")], ConflictPolicy::Reject)
+            .unwrap();
+        index.apply(&op);
+        let err = index.plan("w", &[entry("Data/Train.csv", "1")], &[], ConflictPolicy::Reject).unwrap_err();
+        assert_eq!(err.reason(), "PATH_CASE_COLLISION");
+        // Replacing the content of a staged path under its own spelling is not a collision.
+        assert!(index.plan("w", &[entry("data/train.csv", "3")], &[], ConflictPolicy::Reject).is_ok());
     }
 
     #[test]

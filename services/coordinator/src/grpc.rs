@@ -440,6 +440,7 @@ impl CoordinatorService for CoordinatorGrpc {
         if let Some(pair) = entries.windows(2).find(|pair| pair[0].path == pair[1].path) {
             return Err(CoordError::from(CoreError::DuplicatePath { path: pair[0].path.to_string() }).into());
         }
+        cairn_core::check_case_collisions(entries.iter().map(|e| &e.path)).map_err(CoordError::from)?;
         let manifest = encode_sorted(entries.iter().cloned())?;
         // The latest version's blobs were verified when it was committed, and the collector
         // keeps what a version refers to: an identical re-log needs no existence checks,
