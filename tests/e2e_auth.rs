@@ -48,6 +48,8 @@ const RPCS: &[(&str, Needs, bool)] = &[
     ("CreateToken", Needs::Admin, true),
     ("ListTokens", Needs::Admin, true),
     ("RevokeToken", Needs::Admin, true),
+    ("GetQuota", Needs::Reader, true),
+    ("SetQuota", Needs::Admin, true),
     ("PutBlob", Needs::Writer, false),
     ("GetBlob", Needs::Reader, false),
     ("GetUploadStatus", Needs::Writer, false),
@@ -229,6 +231,17 @@ async fn call(channel: &Channel, rpc: &str, token: Option<&str>, victim: &str) -
             .await
             .map(drop),
         "ListTokens" => c.list_tokens(with_token(v1::ListTokensRequest { project: project() }, t)).await.map(drop),
+        "GetQuota" => c.get_quota(with_token(v1::GetQuotaRequest { project: project() }, t)).await.map(drop),
+        "SetQuota" => c
+            .set_quota(with_token(
+                v1::SetQuotaRequest {
+                    project: project(),
+                    quota: Some(v1::ProjectQuota { max_bytes: Some(1), max_open_drafts: Some(1) }),
+                },
+                t,
+            ))
+            .await
+            .map(drop),
         "RevokeToken" => {
             c.revoke_token(with_token(v1::RevokeTokenRequest { id: victim.to_owned() }, t)).await.map(drop)
         }

@@ -78,6 +78,37 @@ pub enum Command {
     /// Manage API tokens (admins).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Show or set the project's quota (stored bytes, open drafts).
+    #[command(subcommand)]
+    Quota(QuotaCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QuotaCommand {
+    /// The project's usage and the limits that apply to it.
+    Show(QuotaShowArgs),
+    /// Set the project's limits (needs an admin token of every project).
+    Set(QuotaSetArgs),
+    /// Put the project back on the server's default limits (needs an admin token of every project).
+    Reset(QuotaShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct QuotaShowArgs {
+    #[command(flatten)]
+    pub client: ClientOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct QuotaSetArgs {
+    /// Most logical bytes of committed versions (`500GiB`, `2TB`, `1048576`); 0: no limit.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_bytes: u64,
+    /// Most drafts open at once; 0: no limit.
+    #[arg(long, value_name = "N")]
+    pub max_open_drafts: u64,
+    #[command(flatten)]
+    pub client: ClientOptions,
 }
 
 #[derive(Debug, Subcommand)]
@@ -457,5 +488,43 @@ mod tests {
     fn the_command_line_definition_is_consistent() {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
+    }
+}
+
+/// A byte count: digits with an optional unit (`B`, `KB`/`KiB`, `MB`/`MiB`, `GB`/`GiB`,
+/// `TB`/`TiB`; decimal units are powers of 1000).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let number: u64 = digits.parse().map_err(|_| format!("{text:?} is not a size like 500GiB"))?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1000,
+        "kib" => 1 << 10,
+        "mb" => 1000_000,
+        "mib" => 1 << 20,
+        "gb" => 1000_000_000,
+        "gib" => 1 << 30,
+        "tb" => 1000_000_000_000,
+        "tib" => 1 << 40,
+        other => return Err(format!("unknown size unit {other:?} (B, KB, KiB, MB, MiB, GB, GiB, TB, TiB)")),
+    };
+    number.checked_mul(factor).ok_or_else(|| format!("{text:?} is too large"))
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_take_decimal_and_binary_units_and_refuse_the_rest() {
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("500GiB"), Ok(500 << 30));
+        assert_eq!(parse_size("2TB"), Ok(2_000_000_000_000));
+        assert_eq!(parse_size("0"), Ok(0));
+        assert!(parse_size("1.5GiB").is_err());
+        assert!(parse_size("12 parsecs").is_err());
+        assert!(parse_size("99999999999TiB").is_err());
     }
 }

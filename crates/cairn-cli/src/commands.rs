@@ -6,7 +6,7 @@ use cairn_client::{
     Client, ClientError, EditRequest, FinishRequest, LogRequest, Selection, UpsertRequest, default_writer, parse_add,
 };
 
-use crate::args::{AliasCommand, ClientOptions, Command, TokenCommand};
+use crate::args::{AliasCommand, ClientOptions, Command, QuotaCommand, TokenCommand};
 use crate::output::{self, Printer};
 
 /// Runs one client command and maps its outcome to an exit code.
@@ -49,6 +49,8 @@ fn options(command: &Command) -> Option<&ClientOptions> {
         Command::Token(TokenCommand::Create(a)) => &a.client,
         Command::Token(TokenCommand::List(a)) => &a.client,
         Command::Token(TokenCommand::Revoke(a)) => &a.client,
+        Command::Quota(QuotaCommand::Show(a) | QuotaCommand::Reset(a)) => &a.client,
+        Command::Quota(QuotaCommand::Set(a)) => &a.client,
     })
 }
 
@@ -202,6 +204,13 @@ async fn dispatch(command: Command) -> Result<Printer, ClientError> {
         Command::Token(TokenCommand::Revoke(a)) => {
             Printer::tokens(vec![connect(&a.client).await?.revoke_token(&a.id).await?])
         }
+        Command::Quota(QuotaCommand::Show(a)) => Printer::quota(connect(&a.client).await?.quota().await?),
+        Command::Quota(QuotaCommand::Set(a)) => {
+            let limit = |value: u64| (value > 0).then_some(value);
+            let limits = (limit(a.max_bytes), limit(a.max_open_drafts));
+            Printer::quota(connect(&a.client).await?.set_quota(Some(limits)).await?)
+        }
+        Command::Quota(QuotaCommand::Reset(a)) => Printer::quota(connect(&a.client).await?.set_quota(None).await?),
         Command::Cat(a) => {
             let client = connect(&a.client).await?;
             client.cat(&a.reference, &a.path, &mut std::io::stdout()).await?;

@@ -162,6 +162,25 @@ impl Printer {
         Self { human, json: to_json(&tokens) }
     }
 
+    /// A project's usage against its limits.
+    pub fn quota(usage: cairn_client::QuotaUsage) -> Self {
+        let limit = |max: Option<u64>, show: &dyn Fn(u64) -> String| match max {
+            Some(max) => format!("of {}", show(max)),
+            None => "(no limit)".to_owned(),
+        };
+        let source = if usage.quota_is_set { "set for this project" } else { "the server's defaults" };
+        let human = format!(
+            "project {}: {} stored in {} versions {}; {} open drafts {}; limits are {source}",
+            usage.project,
+            human_bytes(usage.stored_bytes),
+            usage.versions,
+            limit(usage.max_bytes, &human_bytes),
+            usage.open_drafts,
+            limit(usage.max_open_drafts, &|n| n.to_string()),
+        );
+        Self { human, json: to_json(&usage) }
+    }
+
     /// Nothing: the command wrote its output itself.
     pub fn nothing() -> Self {
         Self { human: String::new(), json: Value::Null }

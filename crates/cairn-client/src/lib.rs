@@ -16,6 +16,7 @@ pub use inspect::Selection;
 mod lifecycle;
 mod local_tree;
 mod progress;
+mod quotas;
 mod stat_cache;
 mod tokens;
 mod types;
@@ -36,6 +37,7 @@ pub use lifecycle::{EditRequest, FinishRequest, LogRequest, UpsertRequest};
 pub use local_tree::TreeDifference;
 pub use progress::{Phase, Progress};
 pub use stat_cache::{Fingerprint, StatCache};
+pub use quotas::QuotaUsage;
 pub use tokens::{CreatedToken, Identity, TokenInfo};
 /// gRPC status codes, as server refusals carry them.
 pub use tonic::Code as GrpcCode;

@@ -141,6 +141,7 @@ impl Coordinator {
                     (version, true)
                 }
                 _ => {
+                    self.check_bytes_quota(&new.project, new.bytes).await?;
                     let index = artifact.assign_next();
                     let skip = new.producers.len().saturating_sub(MAX_PRODUCERS);
                     let version = VersionRecord {
@@ -186,6 +187,9 @@ impl Coordinator {
                 other => other?,
             };
             if applied {
+                if !dedup {
+                    self.usage_cache.add(&new.project, new.bytes);
+                }
                 tracing::info!(
                     project = %new.project, artifact = %new.artifact, index = version.index,
                     dedup, files = new.files, "version committed"

@@ -7,7 +7,8 @@ use std::time::Duration;
 use cairn_blob::S3Args;
 use cairn_meta::EtcdArgs;
 
-/// What is freed, and when: shared by `cairn coordinator` and `cairn dev`.
+/// What is freed, and when, and how much a project may hold: shared by `cairn coordinator`
+/// and `cairn dev`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct HousekeepingArgs {
     /// Seconds between garbage collections (one replica collects at a time); 0: only when
@@ -29,6 +30,14 @@ pub struct HousekeepingArgs {
     /// is refused with TTL_TOO_LONG.
     #[arg(long, env = "CAIRN_MAX_DRAFT_TTL_SECS", default_value_t = 7 * 24 * 3600)]
     pub max_draft_ttl_secs: u64,
+    /// Logical bytes of committed versions a project may hold unless `cairn quota set`
+    /// says otherwise; 0: no limit.
+    #[arg(long, env = "CAIRN_PROJECT_MAX_BYTES", default_value_t = 0)]
+    pub project_max_bytes: u64,
+    /// Open drafts a project may have at once unless `cairn quota set` says otherwise;
+    /// 0: no limit.
+    #[arg(long, env = "CAIRN_PROJECT_MAX_OPEN_DRAFTS", default_value_t = crate::DEFAULT_MAX_OPEN_DRAFTS)]
+    pub project_max_open_drafts: u64,
 }
 
 impl HousekeepingArgs {
@@ -39,6 +48,10 @@ impl HousekeepingArgs {
         config.gc_upload_idle = Duration::from_secs(self.gc_upload_idle_secs);
         config.draft_retention = Duration::from_secs(self.draft_retention_secs);
         config.max_draft_ttl = Duration::from_secs(self.max_draft_ttl_secs);
+        config.default_quota = crate::ProjectQuota {
+            max_bytes: (self.project_max_bytes > 0).then_some(self.project_max_bytes),
+            max_open_drafts: (self.project_max_open_drafts > 0).then_some(self.project_max_open_drafts),
+        };
     }
 }
 

@@ -302,6 +302,7 @@ impl Coordinator {
         if let Some((artifact, _)) = self.load_artifact(&cmd.project, &cmd.artifact).await? {
             artifact.check_type(&cmd.artifact, &cmd.artifact_type)?;
         }
+        self.check_open_drafts_quota(&cmd.project).await?;
         let base = match &cmd.base {
             Some(selector) => {
                 let version = self.resolve(&cmd.project, &cmd.artifact, selector).await?;

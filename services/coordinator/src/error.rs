@@ -31,6 +31,11 @@ pub enum CoordError {
     TooManyAliases { count: usize, limit: usize },
     #[error("a draft time to live of {ttl_seconds} s is longer than this server allows ({limit_seconds} s)")]
     TtlTooLong { ttl_seconds: u64, limit_seconds: u64 },
+    #[error(
+        "project {project:?} is over its {} quota: {used} used + {requested} requested > {limit}",
+        resource.as_str()
+    )]
+    QuotaExceeded { project: String, resource: crate::QuotaResource, used: u64, requested: u64, limit: u64 },
     #[error("{0}")]
     Malformed(String),
     #[error("concurrent update of {0}; retry")]
@@ -101,6 +106,18 @@ impl From<CoordError> for Status {
                 "TOO_MANY_ALIASES",
                 message,
                 vec![("count", count.to_string()), ("limit", limit.to_string())],
+            ),
+            CoordError::QuotaExceeded { project, resource, used, requested, limit } => error_status(
+                Code::ResourceExhausted,
+                "QUOTA_EXCEEDED",
+                message,
+                vec![
+                    ("project", project),
+                    ("resource", resource.as_str().to_owned()),
+                    ("used", used.to_string()),
+                    ("requested", requested.to_string()),
+                    ("limit", limit.to_string()),
+                ],
             ),
             CoordError::Malformed(_) => error_status(Code::InvalidArgument, "MALFORMED_REQUEST", message, vec![]),
             CoordError::TtlTooLong { ttl_seconds, limit_seconds } => error_status(

@@ -24,7 +24,7 @@ use crate::commit::{NewVersion, normalize_metadata, validate_aliases};
 use crate::drafts::{DraftView, FinishCommand, UpsertCommand};
 use crate::manifests::encode_sorted;
 use crate::versions::ResolvedVersion;
-use crate::{CoordError, Coordinator, MAX_ENTRIES_PER_REQUEST};
+use crate::{CoordError, Coordinator, MAX_ENTRIES_PER_REQUEST, ProjectQuota, ProjectUsage};
 
 /// Entries per GetManifest message.
 const MANIFEST_PAGE: usize = 1000;
@@ -717,6 +717,24 @@ impl CoordinatorService for CoordinatorGrpc {
         }))
     }
 
+    async fn get_quota(&self, request: Request<v1::GetQuotaRequest>) -> Result<Response<v1::GetQuotaResponse>, Status> {
+        self.authorize(&request, Role::Reader, Some(&request.get_ref().project)).await?;
+        let project = request.into_inner().project;
+        let usage = self.engine.usage(&project).await?;
+        Ok(Response::new(v1::GetQuotaResponse { usage: Some(usage_to_proto(&project, &usage)) }))
+    }
+
+    async fn set_quota(&self, request: Request<v1::SetQuotaRequest>) -> Result<Response<v1::SetQuotaResponse>, Status> {
+        // Only operators (an admin token of every project) change limits; a project's
+        // admins could otherwise lift their own.
+        self.authorize(&request, Role::Admin, Some(&request.get_ref().project)).await?;
+        self.authorize(&request, Role::Admin, Some(cairn_auth::ALL_PROJECTS)).await?;
+        let r = request.into_inner();
+        let quota = r.quota.map(|q| ProjectQuota { max_bytes: q.max_bytes, max_open_drafts: q.max_open_drafts });
+        let usage = self.engine.set_quota(&r.project, quota).await?;
+        Ok(Response::new(v1::SetQuotaResponse { usage: Some(usage_to_proto(&r.project, &usage)) }))
+    }
+
     async fn list_storage_workers(
         &self,
         request: Request<v1::ListStorageWorkersRequest>,
@@ -734,5 +752,19 @@ impl CoordinatorService for CoordinatorGrpc {
         let next_page_token = if addresses.len() > size { addresses[size - 1].clone() } else { String::new() };
         addresses.truncate(size);
         Ok(Response::new(v1::ListStorageWorkersResponse { addresses, next_page_token }))
+    }
+}
+
+fn usage_to_proto(project: &str, usage: &ProjectUsage) -> v1::QuotaUsage {
+    v1::QuotaUsage {
+        project: project.to_owned(),
+        quota: Some(v1::ProjectQuota {
+            max_bytes: usage.quota.max_bytes,
+            max_open_drafts: usage.quota.max_open_drafts,
+        }),
+        quota_is_set: usage.quota_is_set,
+        stored_bytes: usage.stored_bytes,
+        versions: usage.versions,
+        open_drafts: usage.open_drafts,
     }
 }

@@ -21,6 +21,16 @@ pub(crate) fn versions_prefix(project: &str, artifact: &str) -> String {
     format!("versions/{project}/{artifact}/")
 }
 
+/// Prefix of every version record of a project.
+pub(crate) fn versions_of_project_prefix(project: &str) -> String {
+    format!("versions/{project}/")
+}
+
+/// A project's own quota (absent: the server's defaults).
+pub(crate) fn quota(project: &str) -> String {
+    format!("quotas/{project}")
+}
+
 /// Version digest → index, for `@sha256:` references.
 pub(crate) fn digest(project: &str, artifact: &str, digest: &cairn_core::Digest) -> String {
     format!("digests/{project}/{artifact}/{digest}")
@@ -39,6 +49,11 @@ pub(crate) fn aliases_prefix(project: &str, artifact: &str) -> String {
 /// A draft record.
 pub(crate) fn draft(project: &str, artifact: &str, distributed_id: &str) -> String {
     format!("drafts/{project}/{artifact}/{distributed_id}")
+}
+
+/// Prefix of every draft record of a project.
+pub(crate) fn drafts_of_project_prefix(project: &str) -> String {
+    format!("drafts/{project}/")
 }
 
 /// Prefix of every draft record.

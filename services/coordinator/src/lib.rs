@@ -16,6 +16,7 @@ mod keys;
 mod manifests;
 pub mod metrics;
 mod ownership;
+mod quotas;
 mod request_leases;
 mod retention;
 mod versions;
@@ -30,6 +31,7 @@ pub use deletion::Deletion;
 pub use drafts::{DraftView, FinishCommand, SweepReport, UpsertCommand};
 pub use error::CoordError;
 pub use gc::{GcOptions, GcReport};
+pub use quotas::{ProjectQuota, ProjectUsage, QuotaResource};
 pub use grpc::CoordinatorGrpc;
 pub use versions::ResolvedVersion;
 
@@ -61,6 +63,8 @@ pub struct CoordinatorConfig {
     /// Longest inactivity time to live an upsert may ask for: a draft kept open for ever
     /// would keep its staged data and blobs from the collector for ever.
     pub max_draft_ttl: Duration,
+    /// Limits of every project that has none of its own (`SetQuota`).
+    pub default_quota: ProjectQuota,
 }
 
 impl CoordinatorConfig {
@@ -78,6 +82,7 @@ impl CoordinatorConfig {
             gc_upload_idle: Duration::from_secs(3600),
             draft_retention: Duration::from_secs(24 * 3600),
             max_draft_ttl: Duration::from_secs(7 * 24 * 3600),
+            default_quota: ProjectQuota { max_bytes: None, max_open_drafts: Some(DEFAULT_MAX_OPEN_DRAFTS) },
         }
     }
 }
@@ -92,6 +97,9 @@ struct Node {
 /// Most entries accepted in one Upsert or one Log batch.
 pub const MAX_ENTRIES_PER_REQUEST: usize = 10_000;
 
+/// Open drafts a project may have unless its quota says otherwise.
+pub const DEFAULT_MAX_OPEN_DRAFTS: u64 = 10_000;
+
 /// Most aliases set by one commit.
 pub const MAX_ALIASES_PER_COMMIT: usize = 32;
 
@@ -101,6 +109,7 @@ pub struct Coordinator {
     blobs: Arc<dyn BlobStore>,
     drafts: draft_cache::DraftCache,
     request_leases: request_leases::RequestLeases,
+    usage_cache: quotas::UsageCache,
     config: CoordinatorConfig,
     node: Node,
 }
@@ -123,6 +132,7 @@ impl Coordinator {
             blobs,
             drafts: draft_cache::DraftCache::default(),
             request_leases: Default::default(),
+            usage_cache: Default::default(),
             config,
             node,
         }))

@@ -495,3 +495,53 @@ class ListStorageWorkersResponse(_message.Message):
     addresses: _containers.RepeatedScalarFieldContainer[str]
     next_page_token: str
     def __init__(self, addresses: _Optional[_Iterable[str]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ProjectQuota(_message.Message):
+    __slots__ = ("max_bytes", "max_open_drafts")
+    MAX_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_OPEN_DRAFTS_FIELD_NUMBER: _ClassVar[int]
+    max_bytes: int
+    max_open_drafts: int
+    def __init__(self, max_bytes: _Optional[int] = ..., max_open_drafts: _Optional[int] = ...) -> None: ...
+
+class QuotaUsage(_message.Message):
+    __slots__ = ("project", "quota", "quota_is_set", "stored_bytes", "versions", "open_drafts")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    QUOTA_FIELD_NUMBER: _ClassVar[int]
+    QUOTA_IS_SET_FIELD_NUMBER: _ClassVar[int]
+    STORED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    OPEN_DRAFTS_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    quota: ProjectQuota
+    quota_is_set: bool
+    stored_bytes: int
+    versions: int
+    open_drafts: int
+    def __init__(self, project: _Optional[str] = ..., quota: _Optional[_Union[ProjectQuota, _Mapping]] = ..., quota_is_set: bool = ..., stored_bytes: _Optional[int] = ..., versions: _Optional[int] = ..., open_drafts: _Optional[int] = ...) -> None: ...
+
+class GetQuotaRequest(_message.Message):
+    __slots__ = ("project",)
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    def __init__(self, project: _Optional[str] = ...) -> None: ...
+
+class GetQuotaResponse(_message.Message):
+    __slots__ = ("usage",)
+    USAGE_FIELD_NUMBER: _ClassVar[int]
+    usage: QuotaUsage
+    def __init__(self, usage: _Optional[_Union[QuotaUsage, _Mapping]] = ...) -> None: ...
+
+class SetQuotaRequest(_message.Message):
+    __slots__ = ("project", "quota")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    QUOTA_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    quota: ProjectQuota
+    def __init__(self, project: _Optional[str] = ..., quota: _Optional[_Union[ProjectQuota, _Mapping]] = ...) -> None: ...
+
+class SetQuotaResponse(_message.Message):
+    __slots__ = ("usage",)
+    USAGE_FIELD_NUMBER: _ClassVar[int]
+    usage: QuotaUsage
+    def __init__(self, usage: _Optional[_Union[QuotaUsage, _Mapping]] = ...) -> None: ...

@@ -131,6 +131,16 @@ class CoordinatorServiceStub(object):
                 request_serializer=cairn_dot_v1_dot_coordinator__pb2.WhoAmIRequest.SerializeToString,
                 response_deserializer=cairn_dot_v1_dot_coordinator__pb2.WhoAmIResponse.FromString,
                 )
+        self.GetQuota = channel.unary_unary(
+                '/cairn.v1.CoordinatorService/GetQuota',
+                request_serializer=cairn_dot_v1_dot_coordinator__pb2.GetQuotaRequest.SerializeToString,
+                response_deserializer=cairn_dot_v1_dot_coordinator__pb2.GetQuotaResponse.FromString,
+                )
+        self.SetQuota = channel.unary_unary(
+                '/cairn.v1.CoordinatorService/SetQuota',
+                request_serializer=cairn_dot_v1_dot_coordinator__pb2.SetQuotaRequest.SerializeToString,
+                response_deserializer=cairn_dot_v1_dot_coordinator__pb2.SetQuotaResponse.FromString,
+                )
 
 
 class CoordinatorServiceServicer(object):
@@ -146,11 +156,12 @@ class CoordinatorServiceServicer(object):
         not applied twice (a removal does not then fail); without one, re-sending staged
         entries changes nothing, but a repeated removal fails with PATH_NOT_FOUND.
         Errors: INVALID_ARGUMENT INVALID_PATH, INVALID_NAME, INVALID_DIGEST, INVALID_REFERENCE,
-        DUPLICATE_PATH, TOO_MANY_ENTRIES, TYPE_MISMATCH, SIZE_MISMATCH; ALREADY_EXISTS
-        PATH_CONFLICT; FAILED_PRECONDITION BLOB_NOT_STORED, WRITER_SEALED, DRAFT_COMMITTED,
+        DUPLICATE_PATH, PATH_CASE_COLLISION, TOO_MANY_ENTRIES, TYPE_MISMATCH, SIZE_MISMATCH;
+        ALREADY_EXISTS PATH_CONFLICT; FAILED_PRECONDITION BLOB_NOT_STORED, WRITER_SEALED, DRAFT_COMMITTED,
         DRAFT_ABORTED, DRAFT_EXPIRED, DRAFT_SEALING, EXPECTED_WRITERS_MISMATCH,
         TOO_MANY_WRITERS; NOT_FOUND PATH_NOT_FOUND, VERSION_NOT_FOUND (base);
-        RESOURCE_EXHAUSTED WRITER_LIMIT, RECORD_TOO_LARGE; ABORTED CONCURRENT_UPDATE;
+        RESOURCE_EXHAUSTED WRITER_LIMIT, RECORD_TOO_LARGE, QUOTA_EXCEEDED (a new draft past
+        the project's open drafts); ABORTED CONCURRENT_UPDATE;
         UNAVAILABLE NOT_OWNER, OWNER_UNREACHABLE.
         Limits: 10,000 entries and removals per request; 128 writers per draft; paths of at
         most 1,024 bytes; every entry's blob must be stored first.
@@ -179,8 +190,9 @@ class CoordinatorServiceServicer(object):
         that version was new or the latest version's content again).
         Errors: INVALID_ARGUMENT INVALID_NAME, INVALID_METADATA, TOO_MANY_ALIASES; NOT_FOUND
         DRAFT_NOT_FOUND; FAILED_PRECONDITION WRITERS_STILL_ACTIVE (after wait_seconds),
-        EXPECTED_WRITERS_MISMATCH, DRAFT_ABORTED, DRAFT_EXPIRED; ABORTED CONCURRENT_UPDATE;
-        UNAVAILABLE NOT_OWNER, OWNER_UNREACHABLE.
+        EXPECTED_WRITERS_MISMATCH, DRAFT_ABORTED, DRAFT_EXPIRED; RESOURCE_EXHAUSTED
+        QUOTA_EXCEEDED (the draft stays open); ABORTED CONCURRENT_UPDATE; UNAVAILABLE
+        NOT_OWNER, OWNER_UNREACHABLE.
         Limits: wait_seconds up to 3,600; 32 aliases; metadata_json up to 16 KiB.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -218,8 +230,9 @@ class CoordinatorServiceServicer(object):
         even if other commits landed since; without one, the same content is a dedup hit on
         the latest version unless another commit landed in between.
         Errors: INVALID_ARGUMENT MALFORMED_STREAM, INVALID_PATH, INVALID_NAME, INVALID_DIGEST,
-        INVALID_METADATA, DUPLICATE_PATH, TOO_MANY_ENTRIES, TOO_MANY_ALIASES, TYPE_MISMATCH,
-        SIZE_MISMATCH; FAILED_PRECONDITION BLOB_NOT_STORED; ABORTED CONCURRENT_UPDATE.
+        INVALID_METADATA, DUPLICATE_PATH, PATH_CASE_COLLISION, TOO_MANY_ENTRIES,
+        TOO_MANY_ALIASES, TYPE_MISMATCH, SIZE_MISMATCH; FAILED_PRECONDITION BLOB_NOT_STORED;
+        RESOURCE_EXHAUSTED QUOTA_EXCEEDED; ABORTED CONCURRENT_UPDATE.
         Limits: 10,000 entries per batch message, any number of batches; 32 aliases;
         metadata_json up to 16 KiB.
         """
@@ -424,6 +437,29 @@ class CoordinatorServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetQuota(self, request, context):
+        """A project's usage (logical bytes of its committed versions, open drafts) and the
+        limits that apply to it. Needs a reader token of the project.
+
+        Retry: safe (a read).
+        Errors: INVALID_ARGUMENT INVALID_NAME; UNAUTHENTICATED; PERMISSION_DENIED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetQuota(self, request, context):
+        """Sets a project's limits, or puts it back on the server's defaults. Needs an admin
+        token of every project (`*`): a project's own admins cannot raise their limits.
+
+        Retry: safe: setting the same limits again changes nothing.
+        Errors: INVALID_ARGUMENT INVALID_NAME; UNAUTHENTICATED; PERMISSION_DENIED
+        PROJECT_NOT_ALLOWED, ROLE_TOO_LOW.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CoordinatorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -541,6 +577,16 @@ def add_CoordinatorServiceServicer_to_server(servicer, server):
                     servicer.WhoAmI,
                     request_deserializer=cairn_dot_v1_dot_coordinator__pb2.WhoAmIRequest.FromString,
                     response_serializer=cairn_dot_v1_dot_coordinator__pb2.WhoAmIResponse.SerializeToString,
+            ),
+            'GetQuota': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetQuota,
+                    request_deserializer=cairn_dot_v1_dot_coordinator__pb2.GetQuotaRequest.FromString,
+                    response_serializer=cairn_dot_v1_dot_coordinator__pb2.GetQuotaResponse.SerializeToString,
+            ),
+            'SetQuota': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetQuota,
+                    request_deserializer=cairn_dot_v1_dot_coordinator__pb2.SetQuotaRequest.FromString,
+                    response_serializer=cairn_dot_v1_dot_coordinator__pb2.SetQuotaResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -942,5 +988,39 @@ class CoordinatorService(object):
         return grpc.experimental.unary_unary(request, target, '/cairn.v1.CoordinatorService/WhoAmI',
             cairn_dot_v1_dot_coordinator__pb2.WhoAmIRequest.SerializeToString,
             cairn_dot_v1_dot_coordinator__pb2.WhoAmIResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def GetQuota(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/cairn.v1.CoordinatorService/GetQuota',
+            cairn_dot_v1_dot_coordinator__pb2.GetQuotaRequest.SerializeToString,
+            cairn_dot_v1_dot_coordinator__pb2.GetQuotaResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def SetQuota(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/cairn.v1.CoordinatorService/SetQuota',
+            cairn_dot_v1_dot_coordinator__pb2.SetQuotaRequest.SerializeToString,
+            cairn_dot_v1_dot_coordinator__pb2.SetQuotaResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
