@@ -65,6 +65,23 @@ fn with_token<T>(message: T, token: Option<&str>) -> Request<T> {
     request
 }
 
+/// `message` with `token` and a read grant.
+fn with_token_and_grant<T>(message: T, token: Option<&str>, grant: &str) -> Request<T> {
+    let mut request = with_token(message, token);
+    request.metadata_mut().insert(cairn_proto::READ_GRANT_HEADER, grant.parse().unwrap());
+    request
+}
+
+/// The read grant GetManifest hands out for `reference` in `project`.
+async fn read_grant(channel: &Channel, project: &str, reference: &str, token: &str) -> String {
+    let request = v1::GetManifestRequest { project: project.into(), reference: reference.into() };
+    let mut c = CoordinatorServiceClient::new(channel.clone());
+    let mut pages = c.get_manifest(with_token(request, Some(token))).await.unwrap().into_inner();
+    let first = pages.message().await.unwrap().expect("a first manifest message");
+    assert!(!first.read_grant.is_empty(), "a server with authentication hands out a read grant");
+    first.read_grant
+}
+
 /// Makes one valid call of `rpc` with `token`; the status when refused.
 async fn call(channel: &Channel, rpc: &str, token: Option<&str>, victim: &str) -> Result<(), tonic::Status> {
     let mut c = CoordinatorServiceClient::new(channel.clone());
@@ -259,8 +276,9 @@ async fn call(channel: &Channel, rpc: &str, token: Option<&str>, victim: &str) -
             s.put_blob(with_token(futures::stream::iter(messages), t)).await.map(drop)
         }
         "GetBlob" => {
+            let grant = read_grant(channel, "default", "ds:latest", BOOTSTRAP).await;
             let request = v1::GetBlobRequest { sha256: sha256_hex(b"content of a.txt"), ..Default::default() };
-            let mut stream = s.get_blob(with_token(request, t)).await?.into_inner();
+            let mut stream = s.get_blob(with_token_and_grant(request, t, &grant)).await?.into_inner();
             stream.message().await.map(drop)
         }
         "GetUploadStatus" => s
@@ -273,8 +291,9 @@ async fn call(channel: &Channel, rpc: &str, token: Option<&str>, victim: &str) -
             s.put_blobs(with_token(futures::stream::iter(messages), t)).await.map(drop)
         }
         "GetBlobs" => {
+            let grant = read_grant(channel, "default", "ds:latest", BOOTSTRAP).await;
             let request = v1::GetBlobsRequest { sha256: vec![sha256_hex(b"content of a.txt")] };
-            let mut stream = s.get_blobs(with_token(request, t)).await?.into_inner();
+            let mut stream = s.get_blobs(with_token_and_grant(request, t, &grant)).await?.into_inner();
             stream.message().await.map(drop)
         }
         other => panic!("no call for {other}"),
@@ -373,6 +392,57 @@ async fn every_rpc_refuses_every_bad_caller_with_its_reason_and_changes_nothing(
     call(&channel, "GetBlob", Some(&reader), &victim).await.unwrap();
     call(&channel, "FindMissingBlobs", Some(&other_project), &victim).await.unwrap();
     call(&channel, "UpdateVersion", Some(BOOTSTRAP), &victim).await.unwrap();
+}
+
+/// Blobs are stored once whatever project logged them: a valid token is not enough to read
+/// one. A reader needs a grant from a version it may read that holds the blob.
+#[tokio::test]
+async fn a_reader_cannot_read_another_projects_blob_by_naming_its_digest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server =
+        DevServer::start_with(tmp.path().join("data"), 0, &["--auth"], &[("CAIRN_BOOTSTRAP_TOKEN", BOOTSTRAP)]);
+    let cwd = tmp.path();
+    let admin = [("CAIRN_TOKEN", BOOTSTRAP)];
+    write_tree(&cwd.join("mine"), &[("a.txt", b"vision data"), ("b.txt", b"more vision data")]);
+    write_tree(&cwd.join("theirs"), &[("secret.txt", b"the nlp team's secret")]);
+    server.cli_env(cwd, &["log", "mine", "--name", "ds", "--type", "dataset"], &admin).ok();
+    server.cli_env(cwd, &["log", "theirs", "--name", "s", "--type", "dataset", "--project", "nlp"], &admin).ok();
+    let (_, reader) = token(&server, cwd, &["--role", "reader"]);
+    let channel = server.channel().await;
+    let mut s = StorageServiceClient::new(channel.clone());
+    let secret = sha256_hex(b"the nlp team's secret");
+    let mine = sha256_hex(b"vision data");
+    let get = |sha256: &str| v1::GetBlobRequest { sha256: sha256.to_owned(), ..Default::default() };
+    let refused = |status: tonic::Status, reason: &str| {
+        assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+        assert_eq!(cairn_proto::error_info(&status).unwrap().0, reason, "{status:?}");
+    };
+
+    let own_grant = read_grant(&channel, "default", "ds:latest", &reader).await;
+    let mut read = s.get_blob(with_token_and_grant(get(&mine), Some(&reader), &own_grant)).await.unwrap().into_inner();
+    assert_eq!(read.message().await.unwrap().unwrap().chunk.as_ref(), b"vision data", "its own version's blob");
+
+    // No grant, a grant of its own version for another blob, a forged or altered grant,
+    // and another project's genuine grant: all refused.
+    refused(s.get_blob(with_token(get(&secret), Some(&reader))).await.unwrap_err(), "GRANT_MISSING");
+    let status = s.get_blob(with_token_and_grant(get(&secret), Some(&reader), &own_grant)).await.unwrap_err();
+    refused(status, "BLOB_NOT_GRANTED");
+    let both = v1::GetBlobsRequest { sha256: vec![mine.clone(), secret.clone()] };
+    let status = s.get_blobs(with_token_and_grant(both, Some(&reader), &own_grant)).await.unwrap_err();
+    refused(status, "BLOB_NOT_GRANTED");
+    let theirs = read_grant(&channel, "nlp", "s:latest", BOOTSTRAP).await;
+    let forged = theirs.replacen(":nlp:", ":default:", 1);
+    let status = s.get_blob(with_token_and_grant(get(&secret), Some(&reader), &forged)).await.unwrap_err();
+    refused(status, "GRANT_INVALID");
+    let status = s.get_blob(with_token_and_grant(get(&secret), Some(&reader), &theirs)).await.unwrap_err();
+    refused(status, "PROJECT_NOT_ALLOWED");
+
+    // The CLI fetches and sends grants by itself.
+    let out = cwd.join("out");
+    server.cli_env(cwd, &["get", "ds", "-o", out.to_str().unwrap()], &[("CAIRN_TOKEN", reader.as_str())]).ok();
+    assert_eq!(std::fs::read(out.join("b.txt")).unwrap(), b"more vision data");
+    let nlp_reader = [("CAIRN_TOKEN", reader.as_str())];
+    server.cli_env(cwd, &["get", "s", "--project", "nlp"], &nlp_reader).fails_with(1, "PROJECT_NOT_ALLOWED");
 }
 
 #[test]

@@ -25,6 +25,14 @@ pub enum AuthError {
     Invalid(String),
     #[error("token {0} not found")]
     NotFound(String),
+    #[error("reading blobs needs a read grant ({header} metadata, from GetManifest of a version the token may read)", header = crate::grant::READ_GRANT_HEADER)]
+    GrantMissing,
+    #[error("the read grant is not one a cairn server signed")]
+    GrantInvalid,
+    #[error("the read grant has expired; fetch the version's manifest again")]
+    GrantExpired,
+    #[error("blob {sha256} is not in the version the read grant names")]
+    BlobNotGranted { sha256: String },
     #[error("token store unavailable: {0}")]
     Store(#[from] cairn_meta::MetaError),
 }
@@ -45,6 +53,10 @@ impl AuthError {
             AuthError::RoleTooLow { .. } => "ROLE_TOO_LOW",
             AuthError::Invalid(_) => "INVALID_TOKEN_REQUEST",
             AuthError::NotFound(_) => "TOKEN_NOT_FOUND",
+            AuthError::GrantMissing => "GRANT_MISSING",
+            AuthError::GrantInvalid => "GRANT_INVALID",
+            AuthError::GrantExpired => "GRANT_EXPIRED",
+            AuthError::BlobNotGranted { .. } => "BLOB_NOT_GRANTED",
             AuthError::Store(_) => "METADATA_UNAVAILABLE",
         }
     }
@@ -54,7 +66,12 @@ impl AuthError {
             AuthError::Missing | AuthError::Unknown | AuthError::Revoked { .. } | AuthError::Expired { .. } => {
                 Code::Unauthenticated
             }
-            AuthError::OtherProject { .. } | AuthError::RoleTooLow { .. } => Code::PermissionDenied,
+            AuthError::OtherProject { .. }
+            | AuthError::RoleTooLow { .. }
+            | AuthError::GrantMissing
+            | AuthError::GrantInvalid
+            | AuthError::GrantExpired
+            | AuthError::BlobNotGranted { .. } => Code::PermissionDenied,
             AuthError::Invalid(_) => Code::InvalidArgument,
             AuthError::NotFound(_) => Code::NotFound,
             AuthError::Store(_) => Code::Unavailable,
@@ -74,6 +91,7 @@ impl From<AuthError> for Status {
             AuthError::RoleTooLow { id, needs, .. } => {
                 vec![("token_id", id.clone()), ("required_role", needs.to_string())]
             }
+            AuthError::BlobNotGranted { sha256 } => vec![("sha256", sha256.clone())],
             _ => Vec::new(),
         };
         cairn_proto::error_status(err.code(), err.reason(), err.to_string(), metadata)

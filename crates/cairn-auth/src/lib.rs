@@ -6,10 +6,12 @@
 //! first tokens can be made.
 
 mod error;
+pub mod grant;
 mod store;
 pub mod token;
 
 pub use error::AuthError;
+pub use grant::{GrantKey, READ_GRANT_HEADER, ReadGrant};
 pub use store::{Principal, TokenStore};
 pub use token::{ALL_PROJECTS, NewToken, Role, TokenRecord};
 

@@ -55,6 +55,7 @@ pub struct TokenStore {
     meta: Arc<dyn MetaStore>,
     bootstrap_sha256: Option<String>,
     cache: Mutex<HashMap<String, (Instant, Option<TokenRecord>)>>,
+    grant_key: tokio::sync::OnceCell<crate::GrantKey>,
 }
 
 fn now_ms() -> i64 {
@@ -70,7 +71,18 @@ impl TokenStore {
         {
             return Err(AuthError::Invalid("CAIRN_BOOTSTRAP_TOKEN must be at least 32 characters".into()));
         }
-        Ok(Self { meta, bootstrap_sha256: bootstrap.map(token::hash), cache: Mutex::new(HashMap::new()) })
+        Ok(Self {
+            meta,
+            bootstrap_sha256: bootstrap.map(token::hash),
+            cache: Mutex::new(HashMap::new()),
+            grant_key: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    /// The key read grants are signed and checked with, shared by every server of this
+    /// MetaStore (read once, made by the first server that needs it).
+    pub async fn grant_key(&self) -> Result<&crate::GrantKey, AuthError> {
+        self.grant_key.get_or_try_init(|| crate::GrantKey::load_or_create(&*self.meta)).await
     }
 
     /// Makes a token; the secret is in the answer only.

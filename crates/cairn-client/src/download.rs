@@ -28,6 +28,23 @@ const WRITES_PER_BATCH: usize = 8;
 /// Bytes of small files per GetBlobs call.
 const BATCH_BYTES: u64 = 8 * 1024 * 1024;
 
+/// The read grant of the version being downloaded (from GetManifest), sent with every
+/// GetBlob/GetBlobs call; None when the server needs none.
+pub(crate) type ReadGrant = Option<std::sync::Arc<str>>;
+
+/// `message` as a request carrying `grant`.
+fn with_grant<T>(message: T, grant: &ReadGrant) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    if let Some(value) = grant.as_deref().and_then(|g| g.parse().ok()) {
+        request.metadata_mut().insert(read_grant_header(), value);
+    }
+    request
+}
+
+fn read_grant_header() -> tonic::metadata::MetadataKey<tonic::metadata::Ascii> {
+    tonic::metadata::MetadataKey::from_static(cairn_proto::READ_GRANT_HEADER)
+}
+
 /// What downloading one entry did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Fetched {
@@ -41,7 +58,12 @@ pub(crate) enum Fetched {
 
 impl Client {
     /// Downloads every entry into `dir`.
-    pub(crate) async fn download_entries(&self, entries: Vec<Entry>, dir: &Path) -> Result<Vec<Fetched>, ClientError> {
+    pub(crate) async fn download_entries(
+        &self,
+        entries: Vec<Entry>,
+        dir: &Path,
+        grant: ReadGrant,
+    ) -> Result<Vec<Fetched>, ClientError> {
         tokio::fs::create_dir_all(dir).await.map_err(|e| ClientError::io(dir, e))?;
         let parents: BTreeSet<PathBuf> =
             entries.iter().filter_map(|e| dir.join(e.path.as_str()).parent().map(Path::to_path_buf)).collect();
@@ -64,12 +86,13 @@ impl Client {
         let jobs = jobs.map(|job| {
             let client = self.clone();
             let dir = dir.to_path_buf();
+            let grant = grant.clone();
             async move {
                 match job {
-                    Download::Batch(batch) => client.download_batch(batch, &dir).await,
+                    Download::Batch(batch) => client.download_batch(batch, &dir, &grant).await,
                     Download::One(entry) => {
                         let target = dir.join(entry.path.as_str());
-                        client.download_entry(entry, target).await.map(|fetched| vec![fetched])
+                        client.download_entry(entry, target, &grant).await.map(|fetched| vec![fetched])
                     }
                 }
             }
@@ -83,7 +106,12 @@ impl Client {
     /// Downloads small entries with one GetBlobs call: files already present are left
     /// alone, every blob is verified against its digest, then the files are written (each
     /// to a temporary name, fsynced and renamed) on a blocking thread.
-    async fn download_batch(&self, batch: Vec<Entry>, dir: &Path) -> Result<Vec<Fetched>, ClientError> {
+    async fn download_batch(
+        &self,
+        batch: Vec<Entry>,
+        dir: &Path,
+        grant: &ReadGrant,
+    ) -> Result<Vec<Fetched>, ClientError> {
         let targets: Vec<(Entry, PathBuf)> =
             batch.into_iter().map(|e| (e.clone(), dir.join(e.path.as_str()))).collect();
         let (present, wanted) = tokio::task::spawn_blocking(move || {
@@ -111,7 +139,7 @@ impl Client {
             .storage_call(|mut storage| {
                 let request = request.clone();
                 async move {
-                    let mut stream = storage.get_blobs(request).await?.into_inner();
+                    let mut stream = storage.get_blobs(with_grant(request, grant)).await?.into_inner();
                     let mut blobs = std::collections::HashMap::new();
                     while let Some(message) = stream.message().await? {
                         if let Some(blob) = message.blob {
@@ -127,7 +155,7 @@ impl Client {
             Err(err) if err.code() == Some(tonic::Code::Unimplemented) => {
                 tracing::debug!("the storage service has no GetBlobs; fetching one file at a time");
                 for (entry, target) in wanted {
-                    fetched.push(self.download_entry(entry, target).await?);
+                    fetched.push(self.download_entry(entry, target, grant).await?);
                 }
                 return Ok(fetched);
             }
@@ -162,7 +190,7 @@ impl Client {
         Ok(fetched)
     }
 
-    async fn download_entry(&self, entry: Entry, target: PathBuf) -> Result<Fetched, ClientError> {
+    async fn download_entry(&self, entry: Entry, target: PathBuf, grant: &ReadGrant) -> Result<Fetched, ClientError> {
         if is_present(&target, &entry).await? {
             return Ok(Fetched::AlreadyPresent);
         }
@@ -177,7 +205,7 @@ impl Client {
             Some(cached) => tokio::fs::copy(&cached, &temp).await.is_ok(),
             None => false,
         };
-        let result = if from_cache { Ok(()) } else { self.fetch_into(&entry, &temp).await };
+        let result = if from_cache { Ok(()) } else { self.fetch_into(&entry, &temp, grant).await };
         match result {
             Ok(()) => {
                 if !from_cache {
@@ -193,16 +221,17 @@ impl Client {
 
     /// Streams the entry's blob into `temp` and verifies it; a worker that fails mid-way
     /// is replaced by another and the file is fetched again from the start.
-    async fn fetch_into(&self, entry: &Entry, temp: &Path) -> Result<(), ClientError> {
+    async fn fetch_into(&self, entry: &Entry, temp: &Path, grant: &ReadGrant) -> Result<(), ClientError> {
         self.storage_call(|mut storage| {
             let (entry, temp, progress) = (entry.clone(), temp.to_path_buf(), self.progress.clone());
+            let grant = grant.clone();
             async move {
                 let mut file = match tokio::fs::File::create(&temp).await {
                     Ok(file) => file,
                     Err(err) => return Ok(Err(ClientError::io(&temp, err))),
                 };
                 let request = GetBlobRequest { sha256: entry.sha256.to_string(), offset: 0, length: 0 };
-                let mut chunks = storage.get_blob(request).await?.into_inner();
+                let mut chunks = storage.get_blob(with_grant(request, &grant)).await?.into_inner();
                 let mut hasher = Sha256Hasher::new();
                 while let Some(message) = chunks.next().await {
                     let chunk = message?.chunk;

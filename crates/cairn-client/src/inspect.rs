@@ -106,6 +106,15 @@ impl Client {
 
     /// The version and its entries, sorted by path.
     pub async fn manifest(&self, reference: &str) -> Result<(VersionInfo, Vec<ManifestEntry>), ClientError> {
+        self.manifest_with_grant(reference).await.map(|(version, entries, _)| (version, entries))
+    }
+
+    /// The version, its entries and the grant to read their blobs (servers with
+    /// authentication).
+    pub(crate) async fn manifest_with_grant(
+        &self,
+        reference: &str,
+    ) -> Result<(VersionInfo, Vec<ManifestEntry>, crate::download::ReadGrant), ClientError> {
         Reference::parse(reference)?;
         let request = v1::GetManifestRequest { project: self.project.clone(), reference: reference.to_owned() };
         let mut pages = self
@@ -115,11 +124,15 @@ impl Client {
             })
             .await?;
         let mut version = None;
+        let mut grant: crate::download::ReadGrant = None;
         let mut entries = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page?;
             if let Some(v) = page.version {
                 version = Some(VersionInfo::from(v));
+            }
+            if !page.read_grant.is_empty() {
+                grant = Some(page.read_grant.into());
             }
             entries.extend(page.entries.into_iter().map(|e| ManifestEntry {
                 path: e.path,
@@ -129,7 +142,7 @@ impl Client {
         }
         let version = required(version, "version")?;
         verify_manifest(reference, &version, &entries)?;
-        Ok((version, entries))
+        Ok((version, entries, grant))
     }
 
     /// Replaces the user metadata of the version `reference` names (not its files).
@@ -276,7 +289,7 @@ impl Client {
         dir: Option<PathBuf>,
         selection: Selection,
     ) -> Result<GetSummary, ClientError> {
-        let (version, entries) = self.manifest(reference).await?;
+        let (version, entries, grant) = self.manifest_with_grant(reference).await?;
         // The default directory comes from the caller's reference, never from the server's
         // answer (a name the server made up could point anywhere).
         let dir = match dir {
@@ -295,7 +308,7 @@ impl Client {
                 })
             })
             .collect::<Result<Vec<_>, cairn_core::CoreError>>()?;
-        let fetched = self.download_entries(entries, &dir).await?;
+        let fetched = self.download_entries(entries, &dir, grant).await?;
         let downloaded_bytes = fetched.iter().map(|f| if let Fetched::Downloaded(n) = f { *n } else { 0 }).sum();
         let skipped_files = fetched.iter().filter(|f| **f == Fetched::AlreadyPresent).count() as u64;
         let cached_files = fetched.iter().filter(|f| **f == Fetched::FromCache).count() as u64;

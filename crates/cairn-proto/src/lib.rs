@@ -21,6 +21,10 @@ pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("cair
 
 /// Largest blob PutBlobs and GetBlobs carry whole; larger ones use PutBlob and GetBlob.
 pub const MAX_BATCHED_BLOB: u64 = 1024 * 1024;
+
+/// gRPC metadata key of the read grant GetManifest hands out and GetBlob/GetBlobs need on
+/// servers with authentication (docs/security.md).
+pub const READ_GRANT_HEADER: &str = "cairn-read-grant";
 /// Most blobs one GetBlobs call may ask for.
 pub const MAX_BLOBS_PER_CALL: usize = 1024;
 

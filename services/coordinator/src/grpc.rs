@@ -594,12 +594,25 @@ impl CoordinatorService for CoordinatorGrpc {
         self.authorize_reference(&request, Role::Reader, |r| (&r.project, &r.reference)).await?;
         let r = request.into_inner();
         let version = self.engine.resolve_reference(&r.project, &r.reference).await?;
-        let first = v1::GetManifestResponse { version: Some(self.version_proto(&version).await?), entries: vec![] };
+        let read_grant = match &self.auth {
+            Some(auth) => {
+                let expires = cairn_auth::grant::now_unix_s() + cairn_auth::grant::GRANT_LIFETIME_SECS;
+                let project = project_of(&r.project, &r.reference);
+                auth.grant_key().await?.issue(&project, &version.record.digest, expires)
+            }
+            None => String::new(),
+        };
+        let first = v1::GetManifestResponse {
+            version: Some(self.version_proto(&version).await?),
+            entries: vec![],
+            read_grant,
+        };
         let pages =
             ReceiverStream::new(self.engine.stream_manifest(version.record.digest, MANIFEST_PAGE)).map(|page| {
                 page.map(|entries| v1::GetManifestResponse {
                     version: None,
                     entries: entries.iter().map(entry_to_proto).collect(),
+                    read_grant: String::new(),
                 })
                 .map_err(Status::from)
             });

@@ -3,6 +3,7 @@
 //! number of workers can serve one store.
 
 mod batch;
+mod grants;
 mod idle;
 pub mod metrics;
 mod service;

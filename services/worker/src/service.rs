@@ -26,6 +26,8 @@ pub struct StorageService {
     locks: Option<UploadLocks>,
     /// Tokens callers must present; None: no authentication.
     auth: Option<Arc<TokenStore>>,
+    /// With authentication, reads also need a grant naming a version that holds the blob.
+    read_access: Option<crate::grants::ReadAccess>,
     /// How long an upload stream may go without a message.
     idle_timeout: std::time::Duration,
     /// Memory all PutBlobs calls may hold.
@@ -38,6 +40,7 @@ impl StorageService {
     /// must present a token (readers read, writers also write).
     pub fn new(blobs: Arc<dyn BlobStore>, locks: Option<UploadLocks>, auth: Option<Arc<TokenStore>>) -> Self {
         Self {
+            read_access: auth.clone().map(|auth| crate::grants::ReadAccess::new(auth, blobs.clone())),
             blobs,
             locks,
             auth,
@@ -59,6 +62,14 @@ impl StorageService {
             auth.authenticate(request.metadata()).await?.allows(needs, None)?;
         }
         Ok(())
+    }
+
+    /// Checks the caller's token and read grant for reading `digests`.
+    async fn authorize_read<T>(&self, request: &Request<T>, digests: &[Digest]) -> Result<(), Status> {
+        match &self.read_access {
+            Some(access) => access.check(request.metadata(), digests).await,
+            None => Ok(()),
+        }
     }
 }
 
@@ -182,9 +193,9 @@ impl storage_service_server::StorageService for StorageService {
     type GetBlobStream = BoxStream<'static, Result<GetBlobResponse, Status>>;
 
     async fn get_blob(&self, request: Request<GetBlobRequest>) -> Result<Response<Self::GetBlobStream>, Status> {
-        self.authorize(&request, Role::Reader).await?;
+        let digest = Digest::parse_hex(&request.get_ref().sha256).map_err(|e| core_error_status(&e))?;
+        self.authorize_read(&request, &[digest]).await?;
         let request = request.into_inner();
-        let digest = Digest::parse_hex(&request.sha256).map_err(|e| core_error_status(&e))?;
         let length = (request.length > 0).then_some(request.length);
         let sha256 = request.sha256.clone();
         let chunks =
@@ -230,7 +241,16 @@ impl storage_service_server::StorageService for StorageService {
     type GetBlobsStream = BoxStream<'static, Result<GetBlobsResponse, Status>>;
 
     async fn get_blobs(&self, request: Request<GetBlobsRequest>) -> Result<Response<Self::GetBlobsStream>, Status> {
-        self.authorize(&request, Role::Reader).await?;
+        if self.read_access.is_some() {
+            let digests: Vec<Digest> = request
+                .get_ref()
+                .sha256
+                .iter()
+                .map(|d| Digest::parse_hex(d))
+                .collect::<Result<_, _>>()
+                .map_err(|e| core_error_status(&e))?;
+            self.authorize_read(&request, &digests).await?;
+        }
         crate::batch::get_blobs(self.blobs.clone(), request.into_inner().sha256).map(Response::new)
     }
 }
