@@ -35,7 +35,24 @@ fn commits_past_the_byte_limit_are_refused_and_change_nothing() {
 
     // A distributed draft whose finish would pass the limit stays open, so that it can be
     // finished once the limit is raised (or aborted).
-    server.cli(cwd, &["upsert", "b", "--name", "second", "--type", "dataset", "--distributed-id", "job-1", "--writer", "w", "--seal"]).ok();
+    server
+        .cli(
+            cwd,
+            &[
+                "upsert",
+                "b",
+                "--name",
+                "second",
+                "--type",
+                "dataset",
+                "--distributed-id",
+                "job-1",
+                "--writer",
+                "w",
+                "--seal",
+            ],
+        )
+        .ok();
     server.cli(cwd, &["finish", "--name", "second", "--distributed-id", "job-1"]).fails_with(1, "QUOTA_EXCEEDED");
     let draft = server.cli(cwd, &["draft", "--name", "second", "--distributed-id", "job-1", "--json"]).json();
     assert_eq!(draft["state"], "open", "{draft}");

@@ -68,8 +68,9 @@ impl GrantKey {
             }
             let mut fresh = [0u8; 32];
             getrandom::fill(&mut fresh).map_err(|e| AuthError::Invalid(format!("no random numbers: {e}")))?;
-            let created =
-                meta.txn(Txn::new().when_revision(GRANT_KEY, 0).put(GRANT_KEY, hex::encode(fresh).into_bytes())).await?;
+            let created = meta
+                .txn(Txn::new().when_revision(GRANT_KEY, 0).put(GRANT_KEY, hex::encode(fresh).into_bytes()))
+                .await?;
             if created {
                 return Ok(Self(fresh));
             }

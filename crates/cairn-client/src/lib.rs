@@ -36,8 +36,8 @@ pub use hash::{HashStats, HashedFile, hash_file, hash_files};
 pub use lifecycle::{EditRequest, FinishRequest, LogRequest, UpsertRequest};
 pub use local_tree::TreeDifference;
 pub use progress::{Phase, Progress};
-pub use stat_cache::{Fingerprint, StatCache};
 pub use quotas::QuotaUsage;
+pub use stat_cache::{Fingerprint, StatCache};
 pub use tokens::{CreatedToken, Identity, TokenInfo};
 /// gRPC status codes, as server refusals carry them.
 pub use tonic::Code as GrpcCode;

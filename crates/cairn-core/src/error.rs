@@ -34,7 +34,9 @@ pub enum CoreError {
     InvalidMetadata { why: String },
     #[error("path {path:?} appears more than once in one request")]
     DuplicatePath { path: String },
-    #[error("path {path:?} differs from {existing_path:?} only in case; case-insensitive file systems cannot hold both")]
+    #[error(
+        "path {path:?} differs from {existing_path:?} only in case; case-insensitive file systems cannot hold both"
+    )]
     CaseCollision { path: String, existing_path: String },
     #[error("too many entries in one request: {count} (at most {limit})")]
     TooManyEntries { count: usize, limit: usize },

@@ -602,11 +602,8 @@ impl CoordinatorService for CoordinatorGrpc {
             }
             None => String::new(),
         };
-        let first = v1::GetManifestResponse {
-            version: Some(self.version_proto(&version).await?),
-            entries: vec![],
-            read_grant,
-        };
+        let first =
+            v1::GetManifestResponse { version: Some(self.version_proto(&version).await?), entries: vec![], read_grant };
         let pages =
             ReceiverStream::new(self.engine.stream_manifest(version.record.digest, MANIFEST_PAGE)).map(|page| {
                 page.map(|entries| v1::GetManifestResponse {

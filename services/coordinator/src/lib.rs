@@ -31,8 +31,8 @@ pub use deletion::Deletion;
 pub use drafts::{DraftView, FinishCommand, SweepReport, UpsertCommand};
 pub use error::CoordError;
 pub use gc::{GcOptions, GcReport};
-pub use quotas::{ProjectQuota, ProjectUsage, QuotaResource};
 pub use grpc::CoordinatorGrpc;
+pub use quotas::{ProjectQuota, ProjectUsage, QuotaResource};
 pub use versions::ResolvedVersion;
 
 /// Tunables of a coordinator.

@@ -239,12 +239,14 @@ class GetManifestRequest(_message.Message):
     def __init__(self, project: _Optional[str] = ..., reference: _Optional[str] = ...) -> None: ...
 
 class GetManifestResponse(_message.Message):
-    __slots__ = ("version", "entries")
+    __slots__ = ("version", "entries", "read_grant")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    READ_GRANT_FIELD_NUMBER: _ClassVar[int]
     version: _types_pb2.Version
     entries: _containers.RepeatedCompositeFieldContainer[_types_pb2.Entry]
-    def __init__(self, version: _Optional[_Union[_types_pb2.Version, _Mapping]] = ..., entries: _Optional[_Iterable[_Union[_types_pb2.Entry, _Mapping]]] = ...) -> None: ...
+    read_grant: str
+    def __init__(self, version: _Optional[_Union[_types_pb2.Version, _Mapping]] = ..., entries: _Optional[_Iterable[_Union[_types_pb2.Entry, _Mapping]]] = ..., read_grant: _Optional[str] = ...) -> None: ...
 
 class SetAliasRequest(_message.Message):
     __slots__ = ("project", "reference", "alias")
