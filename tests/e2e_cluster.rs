@@ -312,7 +312,8 @@ async fn a_million_entry_draft_commits_on_etcd_with_nothing_per_entry_in_etcd() 
     assert_eq!(finished["files"].as_u64(), Some((WRITERS * BATCHES * BATCH) as u64));
 
     // The draft lived in a handful of small etcd values, not one key per entry.
-    let etcd = cairn_meta::EtcdStore::connect(&[cluster.etcd.endpoint()], "/cluster-test/", Duration::from_secs(5))
+    let endpoints = [cluster.etcd.endpoint()];
+    let etcd = cairn_meta::EtcdStore::connect(&endpoints, "/cluster-test/", Duration::from_secs(5), &Default::default())
         .await
         .unwrap();
     use cairn_meta::MetaStore;

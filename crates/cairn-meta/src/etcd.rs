@@ -13,7 +13,7 @@ use etcd_client::{
     TxnOp as EtcdTxnOp,
 };
 
-use crate::{Compare, KeyValue, LeaseId, MetaError, MetaStore, Txn, TxnOp};
+use crate::{Compare, EtcdSecurity, KeyValue, LeaseId, MetaError, MetaStore, Txn, TxnOp};
 
 /// The etcd MetaStore.
 #[derive(Clone)]
@@ -30,12 +30,26 @@ impl std::fmt::Debug for EtcdStore {
 
 impl EtcdStore {
     /// Connects to `endpoints` (e.g. `http://127.0.0.1:2379`); every key lives under `namespace`.
-    pub async fn connect(endpoints: &[String], namespace: &str, timeout: Duration) -> Result<Self, MetaError> {
-        let options = ConnectOptions::new()
+    pub async fn connect(
+        endpoints: &[String],
+        namespace: &str,
+        timeout: Duration,
+        security: &EtcdSecurity,
+    ) -> Result<Self, MetaError> {
+        let mut options = ConnectOptions::new()
             .with_require_leader(true)
             .with_connect_timeout(timeout)
             .with_timeout(timeout)
             .with_keep_alive(Duration::from_secs(10), Duration::from_secs(5));
+        let tls_wanted = security.ca_cert.is_some()
+            || security.client_cert.is_some()
+            || endpoints.iter().any(|e| e.starts_with("https://"));
+        if tls_wanted {
+            options = options.with_tls(tls_options(security)?);
+        }
+        if let (Some(user), Some(password)) = (&security.user, &security.password) {
+            options = options.with_user(user, password);
+        }
         let client = Client::connect(endpoints, Some(options)).await.map_err(to_meta_error)?;
         Ok(Self { client, namespace: namespace.to_owned() })
     }
@@ -178,4 +192,19 @@ impl MetaStore for EtcdStore {
             },
         }
     }
+}
+
+/// TLS to etcd: its CA (else the system's), and a client certificate when given.
+fn tls_options(security: &EtcdSecurity) -> Result<etcd_client::TlsOptions, MetaError> {
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| MetaError::Backend(format!("cannot read {}: {e}", path.display())))
+    };
+    let mut tls = etcd_client::TlsOptions::new().with_native_roots();
+    if let Some(ca) = &security.ca_cert {
+        tls = tls.ca_certificate(etcd_client::Certificate::from_pem(read(ca)?));
+    }
+    if let (Some(cert), Some(key)) = (&security.client_cert, &security.client_key) {
+        tls = tls.identity(etcd_client::Identity::from_pem(read(cert)?, read(key)?));
+    }
+    Ok(tls)
 }

@@ -13,7 +13,7 @@ mod store;
 
 pub mod conformance;
 
-pub use open::EtcdArgs;
+pub use open::{EtcdArgs, EtcdSecurity};
 
 pub use embedded::EmbeddedStore;
 pub use error::MetaError;

@@ -11,7 +11,7 @@ use cairn_testkit::EtcdServer;
 async fn fresh_store() -> (Arc<dyn MetaStore>, EtcdServer) {
     let server = EtcdServer::start();
     let store =
-        EtcdStore::connect(&[server.endpoint()], "/conformance/", Duration::from_secs(5)).await.expect("connect");
+        EtcdStore::connect(&[server.endpoint()], "/conformance/", Duration::from_secs(5), &Default::default()).await.expect("connect");
     (Arc::new(store), server)
 }
 
@@ -20,7 +20,7 @@ meta_conformance_tests!(fresh_store().await);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_and_keep_alive_survive_an_etcd_restart() {
     let mut server = EtcdServer::start();
-    let store = EtcdStore::connect(&[server.endpoint()], "/restart/", Duration::from_secs(5)).await.unwrap();
+    let store = EtcdStore::connect(&[server.endpoint()], "/restart/", Duration::from_secs(5), &Default::default()).await.unwrap();
     store.put("durable", b"v".to_vec()).await.unwrap();
     let lease = store.grant_lease(Duration::from_secs(10)).await.unwrap();
     store.txn(Txn::new().put_with_lease("member", "m", lease)).await.unwrap();
@@ -48,7 +48,7 @@ async fn data_and_keep_alive_survive_an_etcd_restart() {
 async fn a_registration_whose_lease_outlived_an_etcd_outage_serves_again() {
     let mut server = EtcdServer::start();
     let store: Arc<dyn MetaStore> =
-        Arc::new(EtcdStore::connect(&[server.endpoint()], "/outage/", Duration::from_secs(2)).await.unwrap());
+        Arc::new(EtcdStore::connect(&[server.endpoint()], "/outage/", Duration::from_secs(2), &Default::default()).await.unwrap());
     let ttl = Duration::from_secs(3);
     let registration =
         cairn_meta::Registration::start(store.clone(), "members/workers/w0", b"w0".to_vec(), ttl).await.unwrap();

@@ -10,7 +10,7 @@ mod s3;
 
 /// The loopback CA tests use (made with rcgen inside the test).
 pub use cairn_proto::pki::LocalPki as TestPki;
-pub use etcd::EtcdServer;
+pub use etcd::{EtcdServer, EtcdTls};
 pub use moto::MotoServer;
 pub use process::free_port;
 pub use s3::{S3Server, TEST_ACCESS_KEY, TEST_REGION, TEST_SECRET_KEY};

@@ -97,6 +97,26 @@ seccompProfile:
   value: /etc/cairn/tls/ca.crt
 {{- end }}
 {{- end }}
+{{- if .Values.etcd.tls.secretName }}
+- name: CAIRN_ETCD_CA_CERT
+  value: /etc/cairn/etcd-tls/ca.crt
+- name: CAIRN_ETCD_CLIENT_CERT
+  value: /etc/cairn/etcd-tls/tls.crt
+- name: CAIRN_ETCD_CLIENT_KEY
+  value: /etc/cairn/etcd-tls/tls.key
+{{- end }}
+{{- if .Values.etcd.auth.existingSecret }}
+- name: CAIRN_ETCD_USER
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.etcd.auth.existingSecret }}
+      key: username
+- name: CAIRN_ETCD_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.etcd.auth.existingSecret }}
+      key: password
+{{- end }}
 {{- if .Values.s3.existingSecret }}
 - name: AWS_ACCESS_KEY_ID
   valueFrom:
