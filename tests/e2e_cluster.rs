@@ -313,9 +313,10 @@ async fn a_million_entry_draft_commits_on_etcd_with_nothing_per_entry_in_etcd() 
 
     // The draft lived in a handful of small etcd values, not one key per entry.
     let endpoints = [cluster.etcd.endpoint()];
-    let etcd = cairn_meta::EtcdStore::connect(&endpoints, "/cluster-test/", Duration::from_secs(5), &Default::default())
-        .await
-        .unwrap();
+    let etcd =
+        cairn_meta::EtcdStore::connect(&endpoints, "/cluster-test/", Duration::from_secs(5), &Default::default())
+            .await
+            .unwrap();
     use cairn_meta::MetaStore;
     let all = etcd.range("", None, 100_000).await.unwrap();
     assert!(all.len() < 100, "etcd holds {} keys", all.len());

@@ -10,8 +10,9 @@ use cairn_testkit::EtcdServer;
 /// Each check gets its own etcd, stopped by pid when the check ends.
 async fn fresh_store() -> (Arc<dyn MetaStore>, EtcdServer) {
     let server = EtcdServer::start();
-    let store =
-        EtcdStore::connect(&[server.endpoint()], "/conformance/", Duration::from_secs(5), &Default::default()).await.expect("connect");
+    let store = EtcdStore::connect(&[server.endpoint()], "/conformance/", Duration::from_secs(5), &Default::default())
+        .await
+        .expect("connect");
     (Arc::new(store), server)
 }
 
@@ -20,7 +21,9 @@ meta_conformance_tests!(fresh_store().await);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_and_keep_alive_survive_an_etcd_restart() {
     let mut server = EtcdServer::start();
-    let store = EtcdStore::connect(&[server.endpoint()], "/restart/", Duration::from_secs(5), &Default::default()).await.unwrap();
+    let store = EtcdStore::connect(&[server.endpoint()], "/restart/", Duration::from_secs(5), &Default::default())
+        .await
+        .unwrap();
     store.put("durable", b"v".to_vec()).await.unwrap();
     let lease = store.grant_lease(Duration::from_secs(10)).await.unwrap();
     store.txn(Txn::new().put_with_lease("member", "m", lease)).await.unwrap();
@@ -47,8 +50,11 @@ async fn data_and_keep_alive_survive_an_etcd_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_registration_whose_lease_outlived_an_etcd_outage_serves_again() {
     let mut server = EtcdServer::start();
-    let store: Arc<dyn MetaStore> =
-        Arc::new(EtcdStore::connect(&[server.endpoint()], "/outage/", Duration::from_secs(2), &Default::default()).await.unwrap());
+    let store: Arc<dyn MetaStore> = Arc::new(
+        EtcdStore::connect(&[server.endpoint()], "/outage/", Duration::from_secs(2), &Default::default())
+            .await
+            .unwrap(),
+    );
     let ttl = Duration::from_secs(3);
     let registration =
         cairn_meta::Registration::start(store.clone(), "members/workers/w0", b"w0".to_vec(), ttl).await.unwrap();

@@ -38,6 +38,11 @@ pub struct HousekeepingArgs {
     /// 0: no limit.
     #[arg(long, env = "CAIRN_PROJECT_MAX_OPEN_DRAFTS", default_value_t = crate::DEFAULT_MAX_OPEN_DRAFTS)]
     pub project_max_open_drafts: u64,
+    /// MiB of entries all Log calls in flight may hold together (a Log's entries are
+    /// kept until its manifest is written); past it a Log is told to retry, and one larger
+    /// than all of it is refused (LOG_TOO_LARGE).
+    #[arg(long, env = "CAIRN_LOG_BUFFER_MIB", default_value_t = 1024)]
+    pub log_buffer_mib: u64,
 }
 
 impl HousekeepingArgs {
@@ -48,6 +53,7 @@ impl HousekeepingArgs {
         config.gc_upload_idle = Duration::from_secs(self.gc_upload_idle_secs);
         config.draft_retention = Duration::from_secs(self.draft_retention_secs);
         config.max_draft_ttl = Duration::from_secs(self.max_draft_ttl_secs);
+        config.log_buffer_bytes = self.log_buffer_mib.saturating_mul(1 << 20);
         config.default_quota = crate::ProjectQuota {
             max_bytes: (self.project_max_bytes > 0).then_some(self.project_max_bytes),
             max_open_drafts: (self.project_max_open_drafts > 0).then_some(self.project_max_open_drafts),

@@ -36,6 +36,12 @@ pub enum CoordError {
         resource.as_str()
     )]
     QuotaExceeded { project: String, resource: crate::QuotaResource, used: u64, requested: u64, limit: u64 },
+    #[error(
+        "this Log's entries would take {bytes} bytes, more than all Logs of a replica may hold ({limit}); log fewer files per version"
+    )]
+    LogTooLarge { bytes: u64, limit: u64 },
+    #[error("this coordinator holds as many Log entries as it may; retry")]
+    Busy,
     #[error("{0}")]
     Malformed(String),
     #[error("concurrent update of {0}; retry")]
@@ -119,6 +125,13 @@ impl From<CoordError> for Status {
                     ("limit", limit.to_string()),
                 ],
             ),
+            CoordError::LogTooLarge { bytes, limit } => error_status(
+                Code::ResourceExhausted,
+                "LOG_TOO_LARGE",
+                message,
+                vec![("bytes", bytes.to_string()), ("limit", limit.to_string())],
+            ),
+            CoordError::Busy => error_status(Code::Unavailable, "COORDINATOR_BUSY", message, vec![]),
             CoordError::Malformed(_) => error_status(Code::InvalidArgument, "MALFORMED_REQUEST", message, vec![]),
             CoordError::TtlTooLong { ttl_seconds, limit_seconds } => error_status(
                 Code::InvalidArgument,

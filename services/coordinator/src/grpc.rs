@@ -430,9 +430,15 @@ impl CoordinatorService for CoordinatorGrpc {
             artifact.check_type(&header.artifact, &header.r#type).map_err(CoordError::from)?;
         }
         let mut entries = Vec::new();
+        // Memory the entries take until the commit, counted against the replica's budget
+        // for all Logs in flight (released when this call ends).
+        let mut held = crate::log_budget::Held::default();
         while let Some(message) = stream.message().await? {
             match message.part {
-                Some(log_request::Part::Batch(batch)) => entries.extend(entries_from_proto(&batch.entries)?),
+                Some(log_request::Part::Batch(batch)) => {
+                    held.take(&self.engine.log_budget, crate::log_budget::cost(&batch.entries))?;
+                    entries.extend(entries_from_proto(&batch.entries)?)
+                }
                 _ => return Err(CoordError::Malformed("Log sent a second header or an empty message".into()).into()),
             }
         }

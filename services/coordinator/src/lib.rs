@@ -13,6 +13,7 @@ mod error;
 mod gc;
 mod grpc;
 mod keys;
+mod log_budget;
 mod manifests;
 pub mod metrics;
 mod ownership;
@@ -65,6 +66,8 @@ pub struct CoordinatorConfig {
     pub max_draft_ttl: Duration,
     /// Limits of every project that has none of its own (`SetQuota`).
     pub default_quota: ProjectQuota,
+    /// Memory all Log calls in flight may hold for their entries.
+    pub log_buffer_bytes: u64,
 }
 
 impl CoordinatorConfig {
@@ -83,6 +86,7 @@ impl CoordinatorConfig {
             draft_retention: Duration::from_secs(24 * 3600),
             max_draft_ttl: Duration::from_secs(7 * 24 * 3600),
             default_quota: ProjectQuota { max_bytes: None, max_open_drafts: Some(DEFAULT_MAX_OPEN_DRAFTS) },
+            log_buffer_bytes: 1024 << 20,
         }
     }
 }
@@ -110,6 +114,7 @@ pub struct Coordinator {
     drafts: draft_cache::DraftCache,
     request_leases: request_leases::RequestLeases,
     usage_cache: quotas::UsageCache,
+    log_budget: log_budget::LogBudget,
     config: CoordinatorConfig,
     node: Node,
 }
@@ -133,6 +138,7 @@ impl Coordinator {
             drafts: draft_cache::DraftCache::default(),
             request_leases: Default::default(),
             usage_cache: Default::default(),
+            log_budget: log_budget::LogBudget::new(config.log_buffer_bytes),
             config,
             node,
         }))

@@ -19,7 +19,9 @@ use futures::future::BoxFuture;
 
 /// A MetaStore on `etcd` under `namespace`.
 pub async fn meta(etcd: &EtcdServer, namespace: &str) -> Arc<dyn MetaStore> {
-    Arc::new(EtcdStore::connect(&[etcd.endpoint()], namespace, Duration::from_secs(5), &Default::default()).await.unwrap())
+    Arc::new(
+        EtcdStore::connect(&[etcd.endpoint()], namespace, Duration::from_secs(5), &Default::default()).await.unwrap(),
+    )
 }
 
 /// A replica `node_id` with a 2-second lease and no periodic collector.

@@ -232,8 +232,10 @@ class CoordinatorServiceServicer(object):
         Errors: INVALID_ARGUMENT MALFORMED_STREAM, INVALID_PATH, INVALID_NAME, INVALID_DIGEST,
         INVALID_METADATA, DUPLICATE_PATH, PATH_CASE_COLLISION, TOO_MANY_ENTRIES,
         TOO_MANY_ALIASES, TYPE_MISMATCH, SIZE_MISMATCH; FAILED_PRECONDITION BLOB_NOT_STORED;
-        RESOURCE_EXHAUSTED QUOTA_EXCEEDED; ABORTED CONCURRENT_UPDATE.
-        Limits: 10,000 entries per batch message, any number of batches; 32 aliases;
+        RESOURCE_EXHAUSTED QUOTA_EXCEEDED, LOG_TOO_LARGE; ABORTED CONCURRENT_UPDATE;
+        UNAVAILABLE COORDINATOR_BUSY (retry).
+        Limits: 10,000 entries per batch message; the entries of all Logs in flight on a
+        replica share its --log-buffer-mib (about 5 million entries by default); 32 aliases;
         metadata_json up to 16 KiB.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
