@@ -154,7 +154,7 @@ async fn call(channel: &Channel, rpc: &str, token: Option<&str>, victim: &str) -
                     })),
                 },
                 v1::LogRequest {
-                    part: Some(v1::log_request::Part::Batch(v1::EntryBatch { entries: vec![entry.clone()] })),
+                    part: Some(v1::log_request::Part::Batch(v1::EntryBatch { entries: vec![entry.clone()], ..Default::default() })),
                 },
             ];
             c.log(with_token(futures::stream::iter(messages), t)).await.map(drop)
@@ -205,7 +205,7 @@ async fn call(channel: &Channel, rpc: &str, token: Option<&str>, victim: &str) -
             .await
             .map(drop),
         "FindMissingBlobs" => c
-            .find_missing_blobs(with_token(v1::FindMissingBlobsRequest { sha256: vec![entry.sha256.clone()] }, t))
+            .find_missing_blobs(with_token(v1::FindMissingBlobsRequest { sha256: vec![entry.sha256.clone()], ..Default::default() }, t))
             .await
             .map(drop),
         "ListStorageWorkers" => {
@@ -443,6 +443,131 @@ async fn a_reader_cannot_read_another_projects_blob_by_naming_its_digest() {
     assert_eq!(std::fs::read(out.join("b.txt")).unwrap(), b"more vision data");
     let nlp_reader = [("CAIRN_TOKEN", reader.as_str())];
     server.cli_env(cwd, &["get", "s", "--project", "nlp"], &nlp_reader).fails_with(1, "PROJECT_NOT_ALLOWED");
+}
+
+fn put_blob_messages(sha256: &str, content: &[u8]) -> Vec<v1::PutBlobRequest> {
+    vec![
+        v1::PutBlobRequest {
+            part: Some(Part::Header(v1::PutBlobHeader { sha256: sha256.into(), size: content.len() as u64, offset: 0 })),
+        },
+        v1::PutBlobRequest { part: Some(Part::Chunk(bytes::Bytes::copy_from_slice(content))) },
+    ]
+}
+
+fn log_messages(artifact: &str, entries: Vec<v1::Entry>, receipts: Vec<String>) -> Vec<v1::LogRequest> {
+    let header = v1::LogHeader {
+        project: "default".into(),
+        artifact: artifact.into(),
+        r#type: "dataset".into(),
+        ..Default::default()
+    };
+    vec![
+        v1::LogRequest { part: Some(v1::log_request::Part::Header(header)) },
+        v1::LogRequest {
+            part: Some(v1::log_request::Part::Batch(v1::EntryBatch { entries, upload_receipts: receipts })),
+        },
+    ]
+}
+
+/// A writer learns nothing about what other projects store, and cannot put a blob into
+/// its version by naming its digest: it must send the bytes, which earns it a receipt.
+#[tokio::test]
+async fn a_writer_cannot_probe_for_or_claim_a_blob_it_has_not_uploaded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server =
+        DevServer::start_with(tmp.path().join("data"), 0, &["--auth"], &[("CAIRN_BOOTSTRAP_TOKEN", BOOTSTRAP)]);
+    let cwd = tmp.path();
+    let admin = [("CAIRN_TOKEN", BOOTSTRAP)];
+    let secret: &[u8] = b"the nlp team's secret model weights";
+    write_tree(&cwd.join("theirs"), &[("weights.bin", secret)]);
+    server.cli_env(cwd, &["log", "theirs", "--name", "m", "--type", "model", "--project", "nlp"], &admin).ok();
+    let (_, writer) = token(&server, cwd, &["--role", "writer"]);
+    let (_, nlp_writer) = token(&server, cwd, &["--role", "writer", "--project", "nlp"]);
+    let channel = server.channel().await;
+    let mut c = CoordinatorServiceClient::new(channel.clone());
+    let mut s = StorageServiceClient::new(channel.clone());
+    let digest = sha256_hex(secret);
+    let entry = v1::Entry { path: "stolen.bin".into(), sha256: digest.clone(), size: secret.len() as u64 };
+    let denied = |status: tonic::Status, reason: &str| {
+        assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+        assert_eq!(cairn_proto::error_info(&status).unwrap().0, reason, "{status:?}");
+    };
+
+    // No probe tells that the blob exists.
+    for (project, artifact) in [("", ""), ("default", "ds")] {
+        let ask = v1::FindMissingBlobsRequest { sha256: vec![digest.clone()], project: project.into(), artifact: artifact.into() };
+        let missing = c.find_missing_blobs(with_token(ask, Some(&writer))).await.unwrap().into_inner().missing;
+        assert_eq!(missing, vec![digest.clone()], "reported missing, though stored");
+    }
+    let status = v1::GetUploadStatusRequest { sha256: digest.clone() };
+    assert!(!s.get_upload_status(with_token(status, Some(&writer))).await.unwrap().into_inner().present);
+
+    // Naming it is not enough to claim it, in a draft or a log; nothing is made.
+    let upsert = v1::UpsertRequest {
+        project: "default".into(),
+        artifact: "ds".into(),
+        r#type: "dataset".into(),
+        distributed_id: "job".into(),
+        writer_id: "w".into(),
+        entries: vec![entry.clone()],
+        ..Default::default()
+    };
+    denied(c.upsert(with_token(upsert.clone(), Some(&writer))).await.unwrap_err(), "UPLOAD_RECEIPT_MISSING");
+    let draft = v1::GetDraftRequest { project: "default".into(), artifact: "ds".into(), distributed_id: "job".into() };
+    assert_eq!(c.get_draft(with_token(draft, Some(&writer))).await.unwrap_err().code(), Code::NotFound);
+    let log = log_messages("ds", vec![entry.clone()], vec![]);
+    denied(c.log(with_token(futures::stream::iter(log), Some(&writer))).await.unwrap_err(), "UPLOAD_RECEIPT_MISSING");
+
+    // Sending other bytes under its digest earns nothing, though the blob is stored.
+    let wrong = vec![b'x'; secret.len()];
+    let status = s.put_blob(with_token(futures::stream::iter(put_blob_messages(&digest, &wrong)), Some(&writer)));
+    assert_eq!(status.await.unwrap_err().code(), Code::DataLoss);
+
+    // A receipt is bound to its blob, its project and the cluster's key.
+    let own: &[u8] = b"a file the writer really has";
+    let own_sha = sha256_hex(own);
+    let put = s.put_blob(with_token(futures::stream::iter(put_blob_messages(&own_sha, own)), Some(&writer)));
+    let receipt = put.await.unwrap().into_inner().receipt;
+    assert!(receipt.contains(&own_sha), "{receipt}");
+    let forged = receipt.replace(&own_sha, &digest);
+    let log = log_messages("ds", vec![entry.clone()], vec![forged]);
+    denied(c.log(with_token(futures::stream::iter(log), Some(&writer))).await.unwrap_err(), "UPLOAD_RECEIPT_INVALID");
+    let put = s.put_blob(with_token(futures::stream::iter(put_blob_messages(&digest, secret)), Some(&nlp_writer)));
+    let nlp_receipt = put.await.unwrap().into_inner().receipt;
+    let log = log_messages("ds", vec![entry.clone()], vec![nlp_receipt]);
+    let status = c.log(with_token(futures::stream::iter(log), Some(&writer))).await.unwrap_err();
+    denied(status, "UPLOAD_RECEIPT_OTHER_PROJECT");
+
+    // Whoever has the bytes sends them all (the stored blob is not written again) and
+    // gets its receipt; then the blob is theirs to name.
+    let put = s.put_blob(with_token(futures::stream::iter(put_blob_messages(&digest, secret)), Some(&writer)));
+    let answer = put.await.unwrap().into_inner();
+    assert!(answer.already_present && !answer.receipt.is_empty(), "{answer:?}");
+    let log = log_messages("ds", vec![entry.clone()], vec![answer.receipt]);
+    c.log(with_token(futures::stream::iter(log), Some(&writer))).await.expect("a proven blob is accepted");
+    // Its latest version now holds it: naming it again needs no receipt.
+    let ask = v1::FindMissingBlobsRequest { sha256: vec![digest.clone()], project: "default".into(), artifact: "ds".into() };
+    assert!(c.find_missing_blobs(with_token(ask, Some(&writer))).await.unwrap().into_inner().missing.is_empty());
+    let again = vec![entry.clone(), v1::Entry { path: "own.bin".into(), sha256: own_sha.clone(), size: own.len() as u64 }];
+    let log = log_messages("ds", again, vec![receipt]);
+    c.log(with_token(futures::stream::iter(log), Some(&writer))).await.expect("latest blobs need no receipt");
+
+    // The CLI does all of it by itself: first version, unchanged and changed re-logs, and
+    // the same files under another artifact (sent again: a blob of another artifact is
+    // not told to exist).
+    let as_writer = [("CAIRN_TOKEN", writer.as_str())];
+    write_tree(&cwd.join("mine"), &[("a.txt", b"alpha"), ("b.txt", b"beta")]);
+    server.cli_env(cwd, &["log", "mine", "--name", "cli", "--type", "dataset"], &as_writer).ok();
+    let same = server.cli_env(cwd, &["log", "mine", "--name", "cli", "--type", "dataset", "--json"], &as_writer).json();
+    assert_eq!(same["dedup"], true);
+    write_tree(&cwd.join("mine"), &[("c.txt", b"gamma")]);
+    let changed = server.cli_env(cwd, &["log", "mine", "--name", "cli", "--type", "dataset", "--json"], &as_writer).json();
+    assert_eq!((changed["version"].as_str(), changed["uploaded_bytes"].as_u64()), (Some("v1"), Some(5)));
+    let other = server.cli_env(cwd, &["log", "mine", "--name", "cli-copy", "--type", "dataset", "--json"], &as_writer);
+    assert_eq!(other.json()["uploaded_bytes"].as_u64(), Some(14), "all three files sent again");
+    let edit = ["edit", "cli:v1", "--add", "theirs/weights.bin=w.bin", "--json"];
+    let edited = server.cli_env(cwd, &edit, &as_writer).json();
+    assert_eq!(edited["version"], "v2", "an edit sends and proves its new file");
 }
 
 #[test]

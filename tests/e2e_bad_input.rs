@@ -55,7 +55,7 @@ async fn store_blob(server: &DevServer, content: &[u8]) {
 }
 
 async fn missing(server: &DevServer, content: &[u8]) -> bool {
-    let request = v1::FindMissingBlobsRequest { sha256: vec![sha256_hex(content)] };
+    let request = v1::FindMissingBlobsRequest { sha256: vec![sha256_hex(content)], ..Default::default() };
     !server.coordinator().await.find_missing_blobs(request).await.unwrap().into_inner().missing.is_empty()
 }
 
@@ -301,7 +301,7 @@ async fn duplicate_paths_in_one_request_are_refused() {
         })),
     };
     let batch =
-        |e: Vec<v1::Entry>| v1::LogRequest { part: Some(v1::log_request::Part::Batch(v1::EntryBatch { entries: e })) };
+        |e: Vec<v1::Entry>| v1::LogRequest { part: Some(v1::log_request::Part::Batch(v1::EntryBatch { entries: e, ..Default::default() })) };
     let messages = vec![header, batch(vec![entry("same", b"c")]), batch(vec![entry("same", b"d")])];
     let status = server.coordinator().await.log(futures::stream::iter(messages)).await.unwrap_err();
     assert_eq!(reason(&status), "DUPLICATE_PATH", "duplicates across batches of one log are caught");
@@ -344,6 +344,7 @@ async fn paths_differing_only_in_case_are_refused_when_staged_or_logged() {
     let batch = v1::LogRequest {
         part: Some(v1::log_request::Part::Batch(v1::EntryBatch {
             entries: vec![entry("README", b"c"), entry("readme", b"d")],
+            ..Default::default()
         })),
     };
     let status = coordinator.log(futures::stream::iter(vec![header, batch])).await.unwrap_err();

@@ -53,7 +53,7 @@ async fn kill_9_mid_upload_leaves_no_partial_blob_and_committed_versions_verify(
     assert!(!partial_uploads(&server).is_empty(), "the partial upload is kept, for a resume");
     let mut coordinator = server.coordinator().await;
     let missing = coordinator
-        .find_missing_blobs(v1::FindMissingBlobsRequest { sha256: vec![sha256_hex(&big)] })
+        .find_missing_blobs(v1::FindMissingBlobsRequest { sha256: vec![sha256_hex(&big)], ..Default::default() })
         .await
         .unwrap()
         .into_inner()

@@ -175,7 +175,7 @@ async fn a_blob_find_missing_blobs_reported_present_survives_a_collection() {
     let sha256 = support::sha256_hex(content);
 
     let mut coordinator = server.coordinator().await;
-    let asked = v1::FindMissingBlobsRequest { sha256: vec![sha256.clone()] };
+    let asked = v1::FindMissingBlobsRequest { sha256: vec![sha256.clone()], ..Default::default() };
     assert!(coordinator.find_missing_blobs(asked).await.unwrap().into_inner().missing.is_empty());
     let collected = gc(&server, work, &["--grace", "0"]);
     assert_eq!(collected["deleted_manifests"], 1, "the collection did run: {collected}");

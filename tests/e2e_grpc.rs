@@ -36,7 +36,7 @@ fn log_messages(artifact: &str, entries: Vec<v1::Entry>) -> Vec<v1::LogRequest> 
     let mut messages = vec![header];
     for chunk in entries.chunks(5_000) {
         messages.push(v1::LogRequest {
-            part: Some(v1::log_request::Part::Batch(v1::EntryBatch { entries: chunk.to_vec() })),
+            part: Some(v1::log_request::Part::Batch(v1::EntryBatch { entries: chunk.to_vec(), ..Default::default() })),
         });
     }
     messages
@@ -325,7 +325,7 @@ fn whole(content: &[u8]) -> v1::WholeBlob {
 }
 
 async fn missing(server: &DevServer, contents: &[&[u8]]) -> Vec<String> {
-    let request = v1::FindMissingBlobsRequest { sha256: contents.iter().map(|c| sha256_hex(c)).collect() };
+    let request = v1::FindMissingBlobsRequest { sha256: contents.iter().map(|c| sha256_hex(c)).collect(), ..Default::default() };
     server.coordinator().await.find_missing_blobs(request).await.unwrap().into_inner().missing
 }
 

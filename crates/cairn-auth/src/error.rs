@@ -33,6 +33,14 @@ pub enum AuthError {
     GrantExpired,
     #[error("blob {sha256} is not in the version the read grant names")]
     BlobNotGranted { sha256: String },
+    #[error("the upload receipt is not one a cairn worker signed")]
+    ReceiptInvalid,
+    #[error("the upload receipt of blob {sha256} has expired; upload the file again")]
+    ReceiptExpired { sha256: String },
+    #[error("the upload receipt of blob {sha256} is for project {receipt_project:?}, not {project:?}")]
+    ReceiptOtherProject { sha256: String, receipt_project: String, project: String },
+    #[error("entry {path:?} names blob {sha256}, which this caller has not uploaded (no receipt) and which the artifact's latest version does not hold; upload the file")]
+    ReceiptMissing { path: String, sha256: String },
     #[error("token store unavailable: {0}")]
     Store(#[from] cairn_meta::MetaError),
 }
@@ -57,6 +65,10 @@ impl AuthError {
             AuthError::GrantInvalid => "GRANT_INVALID",
             AuthError::GrantExpired => "GRANT_EXPIRED",
             AuthError::BlobNotGranted { .. } => "BLOB_NOT_GRANTED",
+            AuthError::ReceiptInvalid => "UPLOAD_RECEIPT_INVALID",
+            AuthError::ReceiptExpired { .. } => "UPLOAD_RECEIPT_EXPIRED",
+            AuthError::ReceiptOtherProject { .. } => "UPLOAD_RECEIPT_OTHER_PROJECT",
+            AuthError::ReceiptMissing { .. } => "UPLOAD_RECEIPT_MISSING",
             AuthError::Store(_) => "METADATA_UNAVAILABLE",
         }
     }
@@ -71,7 +83,11 @@ impl AuthError {
             | AuthError::GrantMissing
             | AuthError::GrantInvalid
             | AuthError::GrantExpired
-            | AuthError::BlobNotGranted { .. } => Code::PermissionDenied,
+            | AuthError::BlobNotGranted { .. }
+            | AuthError::ReceiptInvalid
+            | AuthError::ReceiptExpired { .. }
+            | AuthError::ReceiptOtherProject { .. }
+            | AuthError::ReceiptMissing { .. } => Code::PermissionDenied,
             AuthError::Invalid(_) => Code::InvalidArgument,
             AuthError::NotFound(_) => Code::NotFound,
             AuthError::Store(_) => Code::Unavailable,
@@ -91,7 +107,15 @@ impl From<AuthError> for Status {
             AuthError::RoleTooLow { id, needs, .. } => {
                 vec![("token_id", id.clone()), ("required_role", needs.to_string())]
             }
-            AuthError::BlobNotGranted { sha256 } => vec![("sha256", sha256.clone())],
+            AuthError::BlobNotGranted { sha256 } | AuthError::ReceiptExpired { sha256 } => {
+                vec![("sha256", sha256.clone())]
+            }
+            AuthError::ReceiptOtherProject { sha256, receipt_project, project } => vec![
+                ("sha256", sha256.clone()),
+                ("receipt_project", receipt_project.clone()),
+                ("project", project.clone()),
+            ],
+            AuthError::ReceiptMissing { path, sha256 } => vec![("path", path.clone()), ("sha256", sha256.clone())],
             _ => Vec::new(),
         };
         cairn_proto::error_status(err.code(), err.reason(), err.to_string(), metadata)

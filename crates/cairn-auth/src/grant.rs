@@ -1,3 +1,5 @@
+//! Read grants and upload receipts, both signed with one key every server shares.
+//!
 //! Read grants: how a worker knows, without a MetaStore read per request, that a caller may
 //! read a blob. Blobs are stored once by content, whatever project logged them, so a valid
 //! token is not enough: a reader of project A naming a digest of project B must be refused.
@@ -9,6 +11,13 @@
 //! the signature and expiry, that the caller's token may read the grant's project, and
 //! that the blob is one of the manifest's entries (the manifest is content-addressed, so
 //! its digest names exactly one set of entries).
+//!
+//! Upload receipts: how a coordinator knows, again without a MetaStore read per blob, that
+//! a writer may put a blob into a version. A worker signs one for every blob a caller
+//! sent in full and that hashed right (`cairn-receipt-v1:<project>:<digest>:<size>:
+//! <expiry>:<HMAC>`, the project being the caller token's); the coordinator accepts an
+//! entry whose blob it cannot otherwise vouch for only with a receipt of that project.
+//! So naming a digest is never enough to claim a blob: one must have had its bytes.
 
 use cairn_core::Digest;
 use cairn_meta::{MetaStore, Txn};
@@ -29,6 +38,20 @@ pub const GRANT_KEY: &str = "auth/grant-key";
 pub const GRANT_LIFETIME_SECS: u64 = 24 * 3600;
 
 const PREFIX: &str = "cairn-grant-v1";
+const RECEIPT_PREFIX: &str = "cairn-receipt-v1";
+
+/// How long an upload receipt is honoured: the upload and the upsert or log naming it
+/// happen in one run.
+pub const RECEIPT_LIFETIME_SECS: u64 = 24 * 3600;
+
+/// What a valid upload receipt proves: a caller of `project` (or of every project, `*`)
+/// sent the whole blob `digest` of `size` bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadReceipt {
+    pub project: String,
+    pub digest: Digest,
+    pub size: u64,
+}
 
 /// What a valid grant allows: reading the entries of one version of one project.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,10 +117,7 @@ impl GrantKey {
     /// The grant `text` is, if it was signed with this key and has not expired at `now_unix_s`.
     pub fn verify(&self, text: &str, now_unix_s: u64) -> Result<ReadGrant, AuthError> {
         let invalid = || AuthError::GrantInvalid;
-        let (body, tag) = text.rsplit_once(':').ok_or_else(invalid)?;
-        let tag = hex::decode(tag).map_err(|_| invalid())?;
-        // Constant-time comparison: timing tells nothing about the right tag.
-        self.mac(body).verify_slice(&tag).map_err(|_| invalid())?;
+        let body = self.signed_body(text).ok_or_else(invalid)?;
         let mut fields = body.split(':');
         let (Some(PREFIX), Some(project), Some(manifest), Some(expires), None) =
             (fields.next(), fields.next(), fields.next(), fields.next(), fields.next())
@@ -110,6 +130,41 @@ impl GrantKey {
             return Err(AuthError::GrantExpired);
         }
         Ok(ReadGrant { project: project.to_owned(), manifest })
+    }
+
+    /// The part of `text` before its tag, if the tag is this key's (compared in constant
+    /// time: timing tells nothing about the right tag).
+    fn signed_body<'a>(&self, text: &'a str) -> Option<&'a str> {
+        let (body, tag) = text.rsplit_once(':')?;
+        let tag = hex::decode(tag).ok()?;
+        self.mac(body).verify_slice(&tag).ok()?;
+        Some(body)
+    }
+
+    /// A receipt that a caller of `project` sent the whole blob `digest` of `size` bytes.
+    pub fn issue_receipt(&self, project: &str, digest: &Digest, size: u64, expires_unix_s: u64) -> String {
+        let body = format!("{RECEIPT_PREFIX}:{project}:{digest}:{size}:{expires_unix_s}");
+        let tag = hex::encode(self.mac(&body).finalize().into_bytes());
+        format!("{body}:{tag}")
+    }
+
+    /// The receipt `text` is, if this key signed it and it has not expired.
+    pub fn verify_receipt(&self, text: &str, now_unix_s: u64) -> Result<UploadReceipt, AuthError> {
+        let invalid = || AuthError::ReceiptInvalid;
+        let body = self.signed_body(text).ok_or_else(invalid)?;
+        let mut fields = body.split(':');
+        let (Some(RECEIPT_PREFIX), Some(project), Some(digest), Some(size), Some(expires), None) =
+            (fields.next(), fields.next(), fields.next(), fields.next(), fields.next(), fields.next())
+        else {
+            return Err(invalid());
+        };
+        let digest = Digest::parse_hex(digest).map_err(|_| invalid())?;
+        let size: u64 = size.parse().map_err(|_| invalid())?;
+        let expires: u64 = expires.parse().map_err(|_| invalid())?;
+        if expires <= now_unix_s {
+            return Err(AuthError::ReceiptExpired { sha256: digest.to_string() });
+        }
+        Ok(UploadReceipt { project: project.to_owned(), digest, size })
     }
 }
 
@@ -146,11 +201,28 @@ mod tests {
         }
     }
 
+    #[test]
+    fn receipts_and_grants_are_not_interchangeable_and_receipts_resist_changes() {
+        let digest = Digest::of(b"blob");
+        let receipt = key(1).issue_receipt("vision", &digest, 4, 5_000);
+        let expected = UploadReceipt { project: "vision".into(), digest, size: 4 };
+        assert_eq!(key(1).verify_receipt(&receipt, 1).unwrap(), expected);
+        assert!(matches!(key(1).verify_receipt(&receipt, 5_000), Err(AuthError::ReceiptExpired { .. })));
+        assert!(key(1).verify(&receipt, 1).is_err(), "a receipt is no read grant");
+        let grant = key(1).issue("vision", &digest, 5_000);
+        assert!(key(1).verify_receipt(&grant, 1).is_err(), "a read grant is no receipt");
+        for forged in [receipt.replacen(":4:", ":5:", 1), receipt.replacen("vision", "nlp", 1), format!("{receipt}0")] {
+            assert!(matches!(key(1).verify_receipt(&forged, 1), Err(AuthError::ReceiptInvalid)), "{forged:?}");
+        }
+        assert!(key(2).verify_receipt(&receipt, 1).is_err(), "another cluster's key");
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
         #[test]
         fn arbitrary_text_never_verifies(text in "\\PC{0,200}") {
             proptest::prop_assert!(key(1).verify(&text, 0).is_err());
+            proptest::prop_assert!(key(1).verify_receipt(&text, 0).is_err());
         }
     }
 }

@@ -11,7 +11,7 @@ mod store;
 pub mod token;
 
 pub use error::AuthError;
-pub use grant::{GrantKey, READ_GRANT_HEADER, ReadGrant};
+pub use grant::{GrantKey, READ_GRANT_HEADER, ReadGrant, UploadReceipt};
 pub use store::{Principal, TokenStore};
 pub use token::{ALL_PROJECTS, NewToken, Role, TokenRecord};
 

@@ -5,6 +5,7 @@
 mod error;
 mod keys;
 mod local;
+mod manifest_sets;
 mod metered;
 pub mod metrics;
 mod open;
@@ -19,6 +20,7 @@ pub use open::S3Args;
 pub use error::BlobError;
 pub use keys::{blob_key, manifest_key, staging_key, staging_prefix, validate_key};
 pub use local::LocalFileStore;
+pub use manifest_sets::{ManifestSetError, ManifestSets};
 pub use metered::Metered;
 pub use s3::{S3Config, S3Store};
 pub use store::{BlobStore, BlobStoreExt, BlobWriter, ByteStream, IncompleteUpload, ObjectInfo, once as single_chunk};

@@ -9,6 +9,7 @@ use cairn_proto::v1::{self, log_request};
 use futures::stream;
 
 use crate::error::required;
+use crate::upload::{Receipts, Uploaded};
 use crate::{Client, ClientError, CommitSummary, DraftSummary, HashStats, HashedFile, StatCache, collect, hash_files};
 
 /// Entries per request; the server accepts up to 10,000.
@@ -74,25 +75,48 @@ pub struct EditRequest {
     pub ttl_seconds: Option<u64>,
 }
 
-/// Splits entries (and removals) into requests of bounded count and size.
-fn batches(entries: Vec<v1::Entry>, removals: Vec<String>) -> Vec<(Vec<v1::Entry>, Vec<String>)> {
-    let mut out = vec![(Vec::new(), Vec::new())];
+/// The entries, upload receipts and removals of one request.
+#[derive(Default)]
+struct Batch {
+    entries: Vec<v1::Entry>,
+    receipts: Vec<String>,
+    removals: Vec<String>,
+}
+
+/// Splits entries (each with the receipt of its upload, if it was uploaded now) and
+/// removals into requests of bounded count and size.
+fn batches(hashed: &[HashedFile], receipts: &Receipts, removals: Vec<String>) -> Vec<Batch> {
+    let mut out = vec![Batch::default()];
     let mut bytes = 0;
-    let mut push_room = |out: &mut Vec<(Vec<v1::Entry>, Vec<String>)>, size: usize| {
+    let mut sent_receipts = std::collections::HashSet::new();
+    let mut push_room = |out: &mut Vec<Batch>, size: usize| {
         let last = out.last().expect("never empty");
-        if last.0.len() + last.1.len() >= ENTRIES_PER_REQUEST || bytes + size > BYTES_PER_REQUEST {
-            out.push((Vec::new(), Vec::new()));
+        if last.entries.len() + last.removals.len() >= ENTRIES_PER_REQUEST || bytes + size > BYTES_PER_REQUEST {
+            out.push(Batch::default());
             bytes = 0;
         }
         bytes += size;
     };
-    for entry in entries {
-        push_room(&mut out, entry.path.len() + 100);
-        out.last_mut().expect("never empty").0.push(entry);
+    for file in hashed {
+        let entry = entry_to_proto(&file.entry());
+        // A blob's receipt goes once per request that names it.
+        let receipt = receipts.get(&file.sha256);
+        let receipt_bytes = receipt.map_or(0, |r| r.len() + 4);
+        push_room(&mut out, entry.path.len() + 100 + receipt_bytes);
+        let last = out.last_mut().expect("never empty");
+        if last.entries.is_empty() {
+            sent_receipts.clear();
+        }
+        if let Some(receipt) = receipt
+            && sent_receipts.insert(file.sha256)
+        {
+            last.receipts.push(receipt.clone());
+        }
+        last.entries.push(entry);
     }
     for removal in removals {
         push_room(&mut out, removal.len() + 8);
-        out.last_mut().expect("never empty").1.push(removal);
+        out.last_mut().expect("never empty").removals.push(removal);
     }
     out
 }
@@ -120,10 +144,11 @@ impl Client {
     /// Collects, hashes (through the stat cache) and uploads what the server lacks.
     async fn prepare(
         &self,
+        artifact: &str,
         sources: &[(PathBuf, Option<String>)],
-    ) -> Result<(Vec<HashedFile>, u64, HashStats), ClientError> {
+    ) -> Result<(Vec<HashedFile>, Uploaded, HashStats), ClientError> {
         let (hashed, stats) = self.hash_sources(sources).await?;
-        let uploaded = self.upload_missing(&hashed).await?;
+        let uploaded = self.upload_missing(artifact, &hashed).await?;
         Ok((hashed, uploaded, stats))
     }
 
@@ -140,8 +165,9 @@ impl Client {
             Err(_) => false,
         };
         let upload_started = std::time::Instant::now();
-        let mut uploaded = if unchanged { 0 } else { self.upload_missing(&hashed).await? };
-        tracing::debug!(uploaded, upload_ms = upload_started.elapsed().as_millis() as u64, "uploaded missing blobs");
+        let mut uploaded =
+            if unchanged { Uploaded::default() } else { self.upload_missing(&request.name, &hashed).await? };
+        tracing::debug!(uploaded = uploaded.bytes, upload_ms = upload_started.elapsed().as_millis() as u64, "uploaded missing blobs");
         let commit_started = std::time::Instant::now();
         let header = v1::LogRequest {
             part: Some(log_request::Part::Header(v1::LogHeader {
@@ -155,30 +181,36 @@ impl Client {
                 ttl_seconds: request.ttl_seconds,
             })),
         };
-        let entries: Vec<v1::Entry> = hashed.iter().map(|h| entry_to_proto(&h.entry())).collect();
-        let messages: Vec<v1::LogRequest> = std::iter::once(header)
-            .chain(batches(entries, Vec::new()).into_iter().map(|(entries, _)| v1::LogRequest {
-                part: Some(log_request::Part::Batch(v1::EntryBatch { entries })),
-            }))
-            .collect();
-        let send = || {
-            self.coordinator_call(|mut c| {
+        let messages = |receipts: &Receipts| -> Vec<v1::LogRequest> {
+            std::iter::once(header.clone())
+                .chain(batches(&hashed, receipts, Vec::new()).into_iter().map(|batch| v1::LogRequest {
+                    part: Some(log_request::Part::Batch(v1::EntryBatch {
+                        entries: batch.entries,
+                        upload_receipts: batch.receipts,
+                    })),
+                }))
+                .collect()
+        };
+        let send = |messages: Vec<v1::LogRequest>| {
+            self.coordinator_call(move |mut c| {
                 let messages = messages.clone();
                 async move { c.log(stream::iter(messages)).await.map(|r| r.into_inner()) }
             })
         };
-        let response = match send().await {
-            // The latest version, whose blobs this log skipped uploading, was deleted and
-            // its blobs collected meanwhile: upload what is missing now, and send again.
-            Err(err) if unchanged && err.reason() == Some("BLOB_NOT_STORED") => {
-                uploaded = self.upload_missing(&hashed).await?;
-                send().await?
+        let response = match send(messages(&uploaded.receipts)).await {
+            // The latest version, whose blobs this log skipped uploading, was deleted (and
+            // its blobs collected) meanwhile: upload what is missing now, and send again.
+            Err(err)
+                if unchanged && matches!(err.reason(), Some("BLOB_NOT_STORED" | "UPLOAD_RECEIPT_MISSING")) =>
+            {
+                uploaded = self.upload_missing(&request.name, &hashed).await?;
+                send(messages(&uploaded.receipts)).await?
             }
             other => other?,
         };
         tracing::debug!(commit_ms = commit_started.elapsed().as_millis() as u64, "logged the version");
         let version = required(response.version, "version")?;
-        Ok(CommitSummary::new(version, response.dedup, uploaded).with_hashing(stats))
+        Ok(CommitSummary::new(version, response.dedup, uploaded.bytes).with_hashing(stats))
     }
 
     /// Adds this writer's files to the draft (opening it if needed), optionally sealing.
@@ -192,12 +224,11 @@ impl Client {
             }
             return self.seal(&request.name, &request.distributed_id, &request.writer).await;
         };
-        let (hashed, uploaded, stats) = self.prepare(&request.sources).await?;
-        let entries: Vec<v1::Entry> = hashed.iter().map(|h| entry_to_proto(&h.entry())).collect();
-        let parts = batches(entries, Vec::new());
+        let (hashed, uploaded, stats) = self.prepare(&request.name, &request.sources).await?;
+        let parts = batches(&hashed, &uploaded.receipts, Vec::new());
         let last = parts.len() - 1;
         let mut draft = None;
-        for (i, (entries, _)) in parts.into_iter().enumerate() {
+        for (i, Batch { entries, receipts, .. }) in parts.into_iter().enumerate() {
             let message = v1::UpsertRequest {
                 project: self.project.clone(),
                 artifact: request.name.clone(),
@@ -216,6 +247,7 @@ impl Client {
                 base: String::new(),
                 ttl_seconds: request.ttl_seconds,
                 request_id: uuid::Uuid::new_v4().to_string(),
+                upload_receipts: receipts,
             };
             draft = self
                 .coordinator_call(|mut c| {
@@ -225,7 +257,7 @@ impl Client {
                 .await?;
         }
         let draft = required(draft, "draft")?;
-        Ok(DraftSummary::new(draft, Some(&request.writer), uploaded).with_hashing(stats))
+        Ok(DraftSummary::new(draft, Some(&request.writer), uploaded.bytes).with_hashing(stats))
     }
 
     /// Seals one writer of an existing draft.
@@ -314,12 +346,11 @@ impl Client {
         for path in &request.removes {
             EntryPath::parse(path)?;
         }
-        let (hashed, uploaded, stats) = client.prepare(&request.adds).await?;
+        let (hashed, uploaded, stats) = client.prepare(&base.name, &request.adds).await?;
         let distributed_id = format!("edit-{}", uuid::Uuid::new_v4().simple());
-        let entries: Vec<v1::Entry> = hashed.iter().map(|h| entry_to_proto(&h.entry())).collect();
-        let parts = batches(entries, request.removes.clone());
+        let parts = batches(&hashed, &uploaded.receipts, request.removes.clone());
         let last = parts.len() - 1;
-        for (i, (entries, removals)) in parts.into_iter().enumerate() {
+        for (i, Batch { entries, receipts, removals }) in parts.into_iter().enumerate() {
             let message = v1::UpsertRequest {
                 project: client.project.clone(),
                 artifact: base.name.clone(),
@@ -334,6 +365,7 @@ impl Client {
                 base: format!("v{}", base.index),
                 ttl_seconds: 0,
                 request_id: uuid::Uuid::new_v4().to_string(),
+                upload_receipts: receipts,
             };
             let staged = client
                 .coordinator_call(|mut c| {
@@ -357,7 +389,7 @@ impl Client {
                 ..FinishRequest::default()
             })
             .await?;
-        summary.uploaded_bytes = uploaded;
+        summary.uploaded_bytes = uploaded.bytes;
         Ok(summary.with_hashing(stats))
     }
 }

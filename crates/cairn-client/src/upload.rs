@@ -3,7 +3,7 @@
 //! PutBlob each. The worker verifies every byte, so a file that changed after it was
 //! hashed is refused rather than stored under a wrong digest.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use bytes::BytesMut;
@@ -33,12 +33,35 @@ const MESSAGE_BYTES: u64 = 3 * 1024 * 1024;
 /// Small blobs per PutBlobs call.
 const BATCH_BLOBS: usize = 1024;
 
+/// Upload receipts by blob: servers with authentication accept an entry whose blob the
+/// artifact's latest version does not hold only with the receipt of its upload.
+pub(crate) type Receipts = HashMap<Digest, String>;
+
+/// What an upload sent.
+#[derive(Debug, Default)]
+pub(crate) struct Uploaded {
+    /// Bytes sent.
+    pub bytes: u64,
+    /// Receipts of the blobs sent (empty on servers without authentication).
+    pub receipts: Receipts,
+}
+
 impl Client {
     /// Digests among `digests` that the server does not store.
     pub async fn find_missing(&self, digests: &[Digest]) -> Result<Vec<Digest>, ClientError> {
+        self.find_missing_for(None, digests).await
+    }
+
+    /// Digests among `digests` to upload for `artifact`: on servers with authentication,
+    /// every one its latest version does not hold.
+    async fn find_missing_for(&self, artifact: Option<&str>, digests: &[Digest]) -> Result<Vec<Digest>, ClientError> {
         let mut missing = Vec::new();
         for batch in digests.chunks(FIND_MISSING_BATCH) {
-            let request = FindMissingBlobsRequest { sha256: batch.iter().map(Digest::to_string).collect() };
+            let request = FindMissingBlobsRequest {
+                sha256: batch.iter().map(Digest::to_string).collect(),
+                project: artifact.map(|_| self.project.clone()).unwrap_or_default(),
+                artifact: artifact.unwrap_or_default().to_owned(),
+            };
             let response = self
                 .coordinator_call(|mut c| {
                     let request = request.clone();
@@ -52,15 +75,15 @@ impl Client {
         Ok(missing)
     }
 
-    /// Uploads the blobs of `files` that the server is missing; returns the bytes sent.
-    pub async fn upload_missing(&self, files: &[HashedFile]) -> Result<u64, ClientError> {
+    /// Uploads the blobs of `files` that the server is missing for `artifact`.
+    pub(crate) async fn upload_missing(&self, artifact: &str, files: &[HashedFile]) -> Result<Uploaded, ClientError> {
         let mut by_digest: BTreeMap<Digest, (PathBuf, u64)> = BTreeMap::new();
         for hashed in files {
             by_digest.entry(hashed.sha256).or_insert_with(|| (hashed.file.source.clone(), hashed.file.size));
         }
         let digests: Vec<Digest> = by_digest.keys().copied().collect();
         let asked = std::time::Instant::now();
-        let missing = self.find_missing(&digests).await?;
+        let missing = self.find_missing_for(Some(artifact), &digests).await?;
         tracing::debug!(
             digests = digests.len(),
             missing = missing.len(),
@@ -83,18 +106,29 @@ impl Client {
             async move {
                 match job {
                     Upload::Batch(batch) => client.put_small_blobs(batch).await,
-                    Upload::One(digest, (source, size)) => client.put_blob_from_file(digest, size, source).await,
+                    Upload::One(digest, (source, size)) => client.put_one(digest, size, source).await,
                 }
             }
         });
-        let sent: Vec<u64> = stream::iter(jobs).buffer_unordered(UPLOAD_CONCURRENCY).try_collect().await?;
+        let sent: Vec<Uploaded> = stream::iter(jobs).buffer_unordered(UPLOAD_CONCURRENCY).try_collect().await?;
         crate::progress::end(&self.progress);
-        Ok(sent.iter().sum())
+        let mut all = Uploaded::default();
+        for part in sent {
+            all.bytes += part.bytes;
+            all.receipts.extend(part.receipts);
+        }
+        Ok(all)
+    }
+
+    /// One blob through PutBlob, with its receipt.
+    async fn put_one(&self, digest: Digest, size: u64, source: PathBuf) -> Result<Uploaded, ClientError> {
+        let (bytes, receipt) = self.put_blob_with_receipt(digest, size, source).await?;
+        Ok(Uploaded { bytes, receipts: receipt.into_iter().map(|r| (digest, r)).collect() })
     }
 
     /// Sends small files in one PutBlobs call (read on a blocking thread first; a server
     /// without PutBlobs gets one PutBlob per file); returns the bytes sent.
-    async fn put_small_blobs(&self, batch: Vec<(Digest, (PathBuf, u64))>) -> Result<u64, ClientError> {
+    async fn put_small_blobs(&self, batch: Vec<(Digest, (PathBuf, u64))>) -> Result<Uploaded, ClientError> {
         let files = batch.clone();
         let blobs = tokio::task::spawn_blocking(move || {
             files
@@ -122,15 +156,17 @@ impl Client {
             })
             .await;
         match sent {
-            Ok(_) => {
+            Ok(response) => {
                 crate::progress::advance(&self.progress, bytes);
-                Ok(bytes)
+                Ok(Uploaded { bytes, receipts: receipts_by_digest(response.receipts) })
             }
             Err(err) if err.code() == Some(tonic::Code::Unimplemented) => {
                 tracing::debug!("the storage service has no PutBlobs; sending one PutBlob per file");
-                let mut sent = 0;
+                let mut sent = Uploaded::default();
                 for (digest, (source, size)) in batch {
-                    sent += self.put_blob_from_file(digest, size, source).await?;
+                    let one = self.put_one(digest, size, source).await?;
+                    sent.bytes += one.bytes;
+                    sent.receipts.extend(one.receipts);
                 }
                 Ok(sent)
             }
@@ -143,6 +179,17 @@ impl Client {
     /// worker that fails mid-way is replaced by another, which resumes the same way. A
     /// resume the worker cannot continue (the stored upload vanished) starts from byte 0.
     pub async fn put_blob_from_file(&self, digest: Digest, size: u64, source: PathBuf) -> Result<u64, ClientError> {
+        self.put_blob_with_receipt(digest, size, source).await.map(|(bytes, _)| bytes)
+    }
+
+    /// [`Client::put_blob_from_file`], with the upload receipt a server with
+    /// authentication answers.
+    async fn put_blob_with_receipt(
+        &self,
+        digest: Digest,
+        size: u64,
+        source: PathBuf,
+    ) -> Result<(u64, Option<String>), ClientError> {
         let sent = self
             .storage_call(|mut storage| {
                 let (source, progress) = (source.clone(), self.progress.clone());
@@ -154,7 +201,7 @@ impl Client {
                             .await?
                             .into_inner();
                         if status.present {
-                            return Ok(Ok(0));
+                            return Ok(Ok((0, None)));
                         }
                         offset = status.offset.min(size);
                     }
@@ -171,6 +218,18 @@ impl Client {
             .await??;
         Ok(sent)
     }
+}
+
+/// Receipts keyed by the blob they name (each receipt carries its digest as its third
+/// field; one that does not parse is passed over, and the server then asks for it).
+fn receipts_by_digest(receipts: Vec<String>) -> Receipts {
+    receipts
+        .into_iter()
+        .filter_map(|receipt| {
+            let digest = receipt.split(':').nth(2).and_then(|hex| Digest::parse_hex(hex).ok())?;
+            Some((digest, receipt))
+        })
+        .collect()
 }
 
 /// One upload job: small blobs for one PutBlobs call, or one larger blob.
@@ -195,12 +254,13 @@ struct BlobSource {
 
 impl BlobSource {
     /// Streams the file from `offset` in one PutBlob; the outer error is the call's, the
-    /// inner one a local failure that no retry elsewhere fixes.
+    /// inner one a local failure that no retry elsewhere fixes. Answers the bytes sent and
+    /// the upload receipt, if the server signs them.
     async fn send(
         &self,
         storage: &mut crate::connection::StorageClient,
         offset: u64,
-    ) -> Result<Result<u64, ClientError>, tonic::Status> {
+    ) -> Result<Result<(u64, Option<String>), ClientError>, tonic::Status> {
         let mut file = match tokio::fs::File::open(&self.source).await {
             Ok(file) => file,
             Err(err) => return Ok(Err(ClientError::io(&self.source, err))),
@@ -223,7 +283,8 @@ impl BlobSource {
         });
         let requests = stream::once(async move { header }).chain(chunks);
         let response = storage.put_blob(requests).await?.into_inner();
-        Ok(Ok(if response.already_present { 0 } else { self.size - offset }))
+        let sent = if response.already_present { 0 } else { self.size - offset };
+        Ok(Ok((sent, (!response.receipt.is_empty()).then_some(response.receipt))))
     }
 }
 

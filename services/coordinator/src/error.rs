@@ -53,6 +53,8 @@ pub enum CoordError {
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error(transparent)]
+    Auth(#[from] cairn_auth::AuthError),
+    #[error(transparent)]
     Meta(#[from] MetaError),
     #[error(transparent)]
     Blob(#[from] BlobError),
@@ -63,6 +65,7 @@ impl From<CoordError> for Status {
         let message = err.to_string();
         match err {
             CoordError::Core(core) => core_error_status(&core),
+            CoordError::Auth(auth) => Status::from(auth),
             CoordError::DraftNotFound { artifact, distributed_id } => error_status(
                 Code::NotFound,
                 "DRAFT_NOT_FOUND",

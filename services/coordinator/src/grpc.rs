@@ -80,6 +80,20 @@ impl CoordinatorGrpc {
         Ok(())
     }
 
+    /// With authentication, refuses entries naming blobs the caller has not shown it holds
+    /// (claims.rs).
+    async fn check_claims(
+        &self,
+        project: &str,
+        artifact: &str,
+        entries: &[cairn_core::Entry],
+        receipts: &[String],
+    ) -> Result<(), Status> {
+        let Some(auth) = &self.auth else { return Ok(()) };
+        let key = auth.grant_key().await?;
+        Ok(self.engine.check_claims(key, project, artifact, entries, receipts).await?)
+    }
+
     /// A client of the replica at `address`, connected lazily and reused.
     fn peer(&self, address: &str) -> Result<CoordinatorServiceClient<Channel>, Status> {
         let mut peers = self.peers.lock().expect("peer cache lock poisoned");
@@ -315,6 +329,7 @@ impl CoordinatorService for CoordinatorGrpc {
             ttl_ms: r.ttl_seconds.saturating_mul(1000),
             request_id: r.request_id,
         };
+        self.check_claims(&cmd.project, &cmd.artifact, &cmd.puts, &r.upload_receipts).await?;
         let result = self.engine.upsert(cmd).await;
         if let Some(owner) = Self::forward_target(&result, forwarded) {
             let timeout = self.engine.config.forward_timeout;
@@ -430,14 +445,17 @@ impl CoordinatorService for CoordinatorGrpc {
             artifact.check_type(&header.artifact, &header.r#type).map_err(CoordError::from)?;
         }
         let mut entries = Vec::new();
+        let mut receipts = Vec::new();
         // Memory the entries take until the commit, counted against the replica's budget
         // for all Logs in flight (released when this call ends).
         let mut held = crate::log_budget::Held::default();
         while let Some(message) = stream.message().await? {
             match message.part {
-                Some(log_request::Part::Batch(batch)) => {
-                    held.take(&self.engine.log_budget, crate::log_budget::cost(&batch.entries))?;
-                    entries.extend(entries_from_proto(&batch.entries)?)
+                Some(log_request::Part::Batch(mut batch)) => {
+                    let receipt_bytes: u64 = batch.upload_receipts.iter().map(|r| r.len() as u64).sum();
+                    held.take(&self.engine.log_budget, crate::log_budget::cost(&batch.entries) + receipt_bytes)?;
+                    entries.extend(entries_from_proto(&batch.entries)?);
+                    receipts.append(&mut batch.upload_receipts);
                 }
                 _ => return Err(CoordError::Malformed("Log sent a second header or an empty message".into()).into()),
             }
@@ -447,6 +465,8 @@ impl CoordinatorService for CoordinatorGrpc {
             return Err(CoordError::from(CoreError::DuplicatePath { path: pair[0].path.to_string() }).into());
         }
         cairn_core::check_case_collisions(entries.iter().map(|e| &e.path)).map_err(CoordError::from)?;
+        self.check_claims(&header.project, &header.artifact, &entries, &receipts).await?;
+        drop(receipts);
         let manifest = encode_sorted(entries.iter().cloned())?;
         // The latest version's blobs were verified when it was committed, and the collector
         // keeps what a version refers to: an identical re-log needs no existence checks,
@@ -653,7 +673,8 @@ impl CoordinatorService for CoordinatorGrpc {
         &self,
         request: Request<v1::FindMissingBlobsRequest>,
     ) -> Result<Response<v1::FindMissingBlobsResponse>, Status> {
-        self.authorize(&request, Role::Writer, None).await?;
+        let scope = request.get_ref().project.clone();
+        self.authorize(&request, Role::Writer, (!scope.is_empty()).then_some(scope.as_str())).await?;
         let r = request.into_inner();
         if r.sha256.len() > MAX_DIGESTS_PER_REQUEST {
             return Err(CoordError::from(CoreError::TooManyEntries {
@@ -664,7 +685,21 @@ impl CoordinatorService for CoordinatorGrpc {
         }
         let digests: Vec<Digest> =
             r.sha256.iter().map(|d| Digest::parse_hex(d)).collect::<Result<_, _>>().map_err(CoordError::from)?;
-        let missing = self.engine.find_missing_blobs(&digests).await?;
+        let mut missing = self.engine.find_missing_blobs(&digests).await?;
+        if self.auth.is_some() {
+            // Whether a blob is stored is told only for the artifact's latest version:
+            // anything else is "missing", to be sent whole (which proves its possession).
+            let latest = match (r.project.as_str(), r.artifact.as_str()) {
+                ("", _) | (_, "") => None,
+                (project, artifact) => self.engine.latest_blob_set(project, artifact).await?,
+            };
+            let missing_set: std::collections::HashSet<Digest> = missing.iter().copied().collect();
+            missing = digests
+                .iter()
+                .filter(|d| missing_set.contains(d) || !latest.as_ref().is_some_and(|set| set.contains(d)))
+                .copied()
+                .collect();
+        }
         Ok(Response::new(v1::FindMissingBlobsResponse { missing: missing.iter().map(Digest::to_string).collect() }))
     }
 

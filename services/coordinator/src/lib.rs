@@ -4,6 +4,7 @@
 //! (manifests and staged draft changes), so the same code runs embedded or on etcd + S3.
 
 mod blobs;
+mod claims;
 mod clock;
 mod commit;
 mod deletion;
@@ -115,6 +116,7 @@ pub struct Coordinator {
     request_leases: request_leases::RequestLeases,
     usage_cache: quotas::UsageCache,
     log_budget: log_budget::LogBudget,
+    manifest_sets: cairn_blob::ManifestSets,
     config: CoordinatorConfig,
     node: Node,
 }
@@ -139,6 +141,7 @@ impl Coordinator {
             request_leases: Default::default(),
             usage_cache: Default::default(),
             log_budget: log_budget::LogBudget::new(config.log_buffer_bytes),
+            manifest_sets: Default::default(),
             config,
             node,
         }))

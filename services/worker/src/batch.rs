@@ -100,6 +100,7 @@ impl Group {
 pub async fn put_blobs(
     store: Arc<dyn BlobStore>,
     budget: UploadBudget,
+    receipts: Option<&crate::grants::ReceiptSigner>,
     mut messages: impl futures::Stream<Item = Result<PutBlobsRequest, Status>> + Unpin,
 ) -> Result<PutBlobsResponse, Status> {
     let mut response = PutBlobsResponse::default();
@@ -137,12 +138,18 @@ pub async fn put_blobs(
             message
                 .blobs
                 .into_iter()
-                .map(|blob| verified(&*verifier, blob).map(|(digest, content)| (blob_key(&digest), content)))
+                .map(|blob| verified(&*verifier, blob))
                 .collect::<Result<Vec<_>, Status>>()
         })
         .await
         .map_err(|e| Status::internal(format!("verifying thread failed: {e}")))?
         .inspect_err(|_| crate::metrics::UPLOADS.with_label_values(&["refused"]).inc())?;
+        // Every blob was sent whole and hashed right: proof of having its bytes.
+        if let Some(signer) = receipts {
+            response.receipts.extend(objects.iter().map(|(digest, content)| signer.sign(digest, content.len() as u64)));
+        }
+        let objects: Vec<(String, Bytes)> =
+            objects.into_iter().map(|(digest, content)| (blob_key(&digest), content)).collect();
         group.bytes += objects.iter().map(|(_, content)| content.len() as u64).sum::<u64>();
         group.objects.extend(objects);
         group.held.push(permit);

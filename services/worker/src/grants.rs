@@ -1,37 +1,26 @@
-//! Checking read grants (cairn_auth::grant): a blob is served only to a caller whose token
-//! may read the project of a version the blob is in, as a coordinator-signed grant says.
-//! Membership is checked against the version's manifest, read from the BlobStore once and
-//! kept as a set of digests, so no request costs a MetaStore read.
+//! Read grants and upload receipts (cairn_auth::grant). A blob is served only to a caller
+//! whose token may read the project of a version the blob is in, as a coordinator-signed
+//! grant says; membership is checked against the version's manifest, read from the
+//! BlobStore once and kept as a set of digests, so no request costs a MetaStore read. A
+//! blob a caller sent whole and that verified earns it a receipt for its token's project.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use cairn_auth::{AuthError, READ_GRANT_HEADER, Role, TokenStore};
-use cairn_blob::{BlobStore, BlobStoreExt, manifest_key};
-use cairn_core::{Digest, ManifestDecoder};
+use cairn_blob::{BlobStore, ManifestSetError, ManifestSets};
+use cairn_core::Digest;
 use tonic::Status;
-
-/// Most digests kept across cached manifests (about 80 bytes each); past it the cache
-/// starts over.
-const MAX_CACHED_DIGESTS: usize = 4_000_000;
-
-/// The blob digests of manifests read lately.
-#[derive(Default)]
-struct ManifestSets {
-    sets: HashMap<Digest, Arc<HashSet<Digest>>>,
-    digests: usize,
-}
 
 /// Checks callers' tokens and read grants for GetBlob and GetBlobs.
 pub(crate) struct ReadAccess {
     auth: Arc<TokenStore>,
     blobs: Arc<dyn BlobStore>,
-    manifests: Mutex<ManifestSets>,
+    manifests: ManifestSets,
 }
 
 impl ReadAccess {
     pub(crate) fn new(auth: Arc<TokenStore>, blobs: Arc<dyn BlobStore>) -> Self {
-        Self { auth, blobs, manifests: Mutex::new(ManifestSets::default()) }
+        Self { auth, blobs, manifests: ManifestSets::default() }
     }
 
     /// Allows reading `digests` only to a reader whose grant names a version of a project
@@ -53,23 +42,35 @@ impl ReadAccess {
         Ok(())
     }
 
-    async fn manifest_set(&self, manifest: &Digest) -> Result<Arc<HashSet<Digest>>, Status> {
-        if let Some(set) = self.manifests.lock().expect("manifest cache lock").sets.get(manifest) {
-            return Ok(set.clone());
-        }
-        let key = manifest_key(manifest);
-        let bytes = self.blobs.get_bytes(&key).await.map_err(|e| crate::service::blob_status(e, &key))?;
-        let mut decoder = ManifestDecoder::new();
-        let corrupt = |e: cairn_core::CoreError| cairn_proto::core_error_status(&e);
-        let set: HashSet<Digest> = decoder.feed(&bytes).map_err(corrupt)?.into_iter().map(|e| e.sha256).collect();
-        decoder.finish(manifest).map_err(corrupt)?;
-        let set = Arc::new(set);
-        let mut cache = self.manifests.lock().expect("manifest cache lock");
-        if cache.digests + set.len() > MAX_CACHED_DIGESTS {
-            *cache = ManifestSets::default();
-        }
-        cache.digests += set.len();
-        cache.sets.insert(*manifest, set.clone());
-        Ok(set)
+    async fn manifest_set(&self, manifest: &Digest) -> Result<Arc<std::collections::HashSet<Digest>>, Status> {
+        self.manifests.get(&*self.blobs, manifest).await.map_err(|err| match err {
+            ManifestSetError::Blob(err) => crate::service::blob_status(err, &manifest.to_string()),
+            ManifestSetError::Corrupt(err) => cairn_proto::core_error_status(&err),
+        })
+    }
+}
+
+/// Signs upload receipts for one caller.
+pub(crate) struct ReceiptSigner {
+    key: cairn_auth::GrantKey,
+    project: String,
+}
+
+impl ReceiptSigner {
+    /// A signer for the caller of `metadata` (None when authentication is off).
+    pub(crate) async fn for_caller(
+        auth: &Option<Arc<TokenStore>>,
+        metadata: &tonic::metadata::MetadataMap,
+    ) -> Result<Option<Self>, Status> {
+        let Some(auth) = auth else { return Ok(None) };
+        let caller = auth.authenticate(metadata).await?;
+        caller.allows(Role::Writer, None)?;
+        Ok(Some(Self { key: auth.grant_key().await?.clone(), project: caller.project }))
+    }
+
+    /// A receipt for the whole blob `digest` of `size` bytes.
+    pub(crate) fn sign(&self, digest: &Digest, size: u64) -> String {
+        let expires = cairn_auth::grant::now_unix_s() + cairn_auth::grant::RECEIPT_LIFETIME_SECS;
+        self.key.issue_receipt(&self.project, digest, size, expires)
     }
 }

@@ -5,6 +5,7 @@
 mod batch;
 mod grants;
 mod idle;
+mod proof;
 pub mod metrics;
 mod service;
 mod upload_lock;

@@ -140,6 +140,7 @@ fn malformed(why: &str) -> Status {
 impl storage_service_server::StorageService for StorageService {
     async fn put_blob(&self, request: Request<Streaming<PutBlobRequest>>) -> Result<Response<PutBlobResponse>, Status> {
         self.authorize(&request, Role::Writer).await?;
+        let signer = crate::grants::ReceiptSigner::for_caller(&self.auth, request.metadata()).await?;
         let mut stream = crate::idle::idle_limited(request.into_inner(), self.idle_timeout);
         let header = match stream.next().await.transpose()? {
             Some(PutBlobRequest { part: Some(Part::Header(header)) }) => header,
@@ -155,6 +156,24 @@ impl storage_service_server::StorageService for StorageService {
             Err(status) => Err(BlobError::Interrupted(status.message().to_owned())),
         });
         let started = std::time::Instant::now();
+        if let Some(signer) = &signer
+            && self.blobs.head(&blob_key(&digest)).await.map_err(|e| blob_status(e, &header.sha256))? == Some(header.size)
+        {
+            // With authentication, a stored blob is not acknowledged for its digest alone:
+            // the caller proves it has the bytes by sending them all, and they must verify.
+            if header.offset != 0 {
+                let err = BlobError::ResumeMismatch { requested: header.offset, available: 0 };
+                return Err(blob_status(err, &header.sha256));
+            }
+            crate::proof::verify_sent(chunks, &digest, header.size).await.map_err(|e| blob_status(e, &header.sha256))?;
+            crate::metrics::UPLOADS.with_label_values(&["present"]).inc();
+            return Ok(Response::new(PutBlobResponse {
+                sha256: header.sha256,
+                size: header.size,
+                already_present: true,
+                receipt: signer.sign(&digest, header.size),
+            }));
+        }
         // Blobs of one part or less are never resumed: concurrent puts of them are plain
         // writes of identical content and need no lock.
         let lock = match &self.locks {
@@ -183,10 +202,25 @@ impl storage_service_server::StorageService for StorageService {
             }
         };
         tracing::debug!(sha256 = %digest, bytes = outcome.bytes, already_present = outcome.already_present, "blob stored");
+        let receipt = match &signer {
+            // Stored by another call between the check above and this one, so this call's
+            // bytes were not read: no proof yet. Retried, it takes the path above.
+            Some(_) if outcome.already_present => {
+                return Err(error_status(
+                    Code::Aborted,
+                    "UPLOAD_RACED",
+                    "another upload stored this blob meanwhile; retry to verify the bytes",
+                    vec![("sha256", header.sha256)],
+                ));
+            }
+            Some(signer) => signer.sign(&digest, header.size),
+            None => String::new(),
+        };
         Ok(Response::new(PutBlobResponse {
             sha256: header.sha256,
             size: header.size,
             already_present: outcome.already_present,
+            receipt,
         }))
     }
 
@@ -217,7 +251,9 @@ impl storage_service_server::StorageService for StorageService {
         self.authorize(&request, Role::Writer).await?;
         let sha256 = request.into_inner().sha256;
         let digest = Digest::parse_hex(&sha256).map_err(|e| core_error_status(&e))?;
-        let present = self.blobs.head(&blob_key(&digest)).await.map_err(|e| blob_status(e, &sha256))?.is_some();
+        // With authentication, whether a blob exists is not told (send it whole).
+        let present = self.auth.is_none()
+            && self.blobs.head(&blob_key(&digest)).await.map_err(|e| blob_status(e, &sha256))?.is_some();
         let offset = if present {
             0
         } else {
@@ -232,8 +268,9 @@ impl storage_service_server::StorageService for StorageService {
     ) -> Result<Response<PutBlobsResponse>, Status> {
         self.authorize(&request, Role::Writer).await?;
         let started = std::time::Instant::now();
+        let signer = crate::grants::ReceiptSigner::for_caller(&self.auth, request.metadata()).await?;
         let messages = crate::idle::idle_limited(request.into_inner(), self.idle_timeout);
-        let result = crate::batch::put_blobs(self.blobs.clone(), self.budget.clone(), messages).await;
+        let result = crate::batch::put_blobs(self.blobs.clone(), self.budget.clone(), signer.as_ref(), messages).await;
         crate::metrics::UPLOAD_SECONDS.observe(started.elapsed().as_secs_f64());
         result.map(Response::new)
     }
