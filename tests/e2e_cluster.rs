@@ -261,7 +261,9 @@ async fn a_million_entry_draft_commits_on_etcd_with_nothing_per_entry_in_etcd() 
     let cluster = Cluster::start(2, 1);
     let work = tempfile::tempdir().unwrap();
     write_tree(&work.path().join("seed"), &[("blob", b"shared content")]);
-    cluster.cli_on(0, work.path(), &["log", "seed", "--name", "seed", "--type", "t"]).ok();
+    // The artifact's first version holds the blob, so that the writers below may name it
+    // without upload receipts (the cluster runs with authentication).
+    cluster.cli_on(0, work.path(), &["log", "seed", "--name", "huge", "--type", "dataset"]).ok();
     let sha256 = support::sha256_hex(b"shared content");
 
     const WRITERS: usize = 4;

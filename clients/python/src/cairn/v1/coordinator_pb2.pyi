@@ -19,7 +19,7 @@ TOKEN_ROLE_WRITER: TokenRole
 TOKEN_ROLE_ADMIN: TokenRole
 
 class UpsertRequest(_message.Message):
-    __slots__ = ("project", "artifact", "type", "distributed_id", "writer_id", "entries", "removals", "expected_writers", "seal", "conflict_policy", "base", "ttl_seconds", "request_id")
+    __slots__ = ("project", "artifact", "type", "distributed_id", "writer_id", "entries", "removals", "expected_writers", "seal", "conflict_policy", "base", "ttl_seconds", "request_id", "upload_receipts")
     PROJECT_FIELD_NUMBER: _ClassVar[int]
     ARTIFACT_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -33,6 +33,7 @@ class UpsertRequest(_message.Message):
     BASE_FIELD_NUMBER: _ClassVar[int]
     TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_RECEIPTS_FIELD_NUMBER: _ClassVar[int]
     project: str
     artifact: str
     type: str
@@ -46,7 +47,8 @@ class UpsertRequest(_message.Message):
     base: str
     ttl_seconds: int
     request_id: str
-    def __init__(self, project: _Optional[str] = ..., artifact: _Optional[str] = ..., type: _Optional[str] = ..., distributed_id: _Optional[str] = ..., writer_id: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[_types_pb2.Entry, _Mapping]]] = ..., removals: _Optional[_Iterable[str]] = ..., expected_writers: _Optional[int] = ..., seal: bool = ..., conflict_policy: _Optional[_Union[_types_pb2.ConflictPolicy, str]] = ..., base: _Optional[str] = ..., ttl_seconds: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
+    upload_receipts: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, project: _Optional[str] = ..., artifact: _Optional[str] = ..., type: _Optional[str] = ..., distributed_id: _Optional[str] = ..., writer_id: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[_types_pb2.Entry, _Mapping]]] = ..., removals: _Optional[_Iterable[str]] = ..., expected_writers: _Optional[int] = ..., seal: bool = ..., conflict_policy: _Optional[_Union[_types_pb2.ConflictPolicy, str]] = ..., base: _Optional[str] = ..., ttl_seconds: _Optional[int] = ..., request_id: _Optional[str] = ..., upload_receipts: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class UpsertResponse(_message.Message):
     __slots__ = ("draft",)
@@ -157,10 +159,12 @@ class LogHeader(_message.Message):
     def __init__(self, project: _Optional[str] = ..., artifact: _Optional[str] = ..., type: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., metadata_json: _Optional[str] = ..., writer_id: _Optional[str] = ..., request_id: _Optional[str] = ..., ttl_seconds: _Optional[int] = ...) -> None: ...
 
 class EntryBatch(_message.Message):
-    __slots__ = ("entries",)
+    __slots__ = ("entries", "upload_receipts")
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_RECEIPTS_FIELD_NUMBER: _ClassVar[int]
     entries: _containers.RepeatedCompositeFieldContainer[_types_pb2.Entry]
-    def __init__(self, entries: _Optional[_Iterable[_Union[_types_pb2.Entry, _Mapping]]] = ...) -> None: ...
+    upload_receipts: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, entries: _Optional[_Iterable[_Union[_types_pb2.Entry, _Mapping]]] = ..., upload_receipts: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class LogRequest(_message.Message):
     __slots__ = ("header", "batch")
@@ -471,10 +475,14 @@ class CollectGarbageResponse(_message.Message):
     def __init__(self, dry_run: bool = ..., deleted_blobs: _Optional[int] = ..., freed_bytes: _Optional[int] = ..., kept_blobs: _Optional[int] = ..., deleted_manifests: _Optional[int] = ..., deleted_staging: _Optional[int] = ..., deleted_checkpoints: _Optional[int] = ..., deleted_journals: _Optional[int] = ..., generation: _Optional[int] = ..., duration_ms: _Optional[int] = ..., expired_versions: _Optional[int] = ..., retired_versions: _Optional[int] = ..., aborted_uploads: _Optional[int] = ...) -> None: ...
 
 class FindMissingBlobsRequest(_message.Message):
-    __slots__ = ("sha256",)
+    __slots__ = ("sha256", "project", "artifact")
     SHA256_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_FIELD_NUMBER: _ClassVar[int]
     sha256: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, sha256: _Optional[_Iterable[str]] = ...) -> None: ...
+    project: str
+    artifact: str
+    def __init__(self, sha256: _Optional[_Iterable[str]] = ..., project: _Optional[str] = ..., artifact: _Optional[str] = ...) -> None: ...
 
 class FindMissingBlobsResponse(_message.Message):
     __slots__ = ("missing",)

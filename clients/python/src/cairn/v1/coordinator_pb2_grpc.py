@@ -314,6 +314,8 @@ class CoordinatorServiceServicer(object):
 
         Retry: safe (a read). A blob reported present is protected from the garbage collector
         for the grace period (--gc-grace-secs), long enough to reference it in an Upsert or Log.
+        On servers with authentication, only blobs of the named artifact's latest version are
+        reported present (see FindMissingBlobsRequest.project).
         Errors: INVALID_ARGUMENT INVALID_DIGEST, TOO_MANY_ENTRIES.
         Limits: 10,000 digests per request.
         """

@@ -14,7 +14,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x63\x61irn/v1/storage.proto\x12\x08\x63\x61irn.v1\"=\n\rPutBlobHeader\x12\x0e\n\x06sha256\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x0e\n\x06offset\x18\x03 \x01(\x04\"T\n\x0ePutBlobRequest\x12)\n\x06header\x18\x01 \x01(\x0b\x32\x17.cairn.v1.PutBlobHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"H\n\x0fPutBlobResponse\x12\x0e\n\x06sha256\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x17\n\x0f\x61lready_present\x18\x03 \x01(\x08\"@\n\x0eGetBlobRequest\x12\x0e\n\x06sha256\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x04\x12\x0e\n\x06length\x18\x03 \x01(\x04\" \n\x0fGetBlobResponse\x12\r\n\x05\x63hunk\x18\x01 \x01(\x0c\"(\n\x16GetUploadStatusRequest\x12\x0e\n\x06sha256\x18\x01 \x01(\t\":\n\x17GetUploadStatusResponse\x12\x0f\n\x07present\x18\x01 \x01(\x08\x12\x0e\n\x06offset\x18\x02 \x01(\x04\",\n\tWholeBlob\x12\x0e\n\x06sha256\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\x0c\"5\n\x0fPutBlobsRequest\x12\"\n\x05\x62lobs\x18\x01 \x03(\x0b\x32\x13.cairn.v1.WholeBlob\"8\n\x10PutBlobsResponse\x12\x0e\n\x06stored\x18\x01 \x01(\x04\x12\x14\n\x0c\x62ytes_stored\x18\x02 \x01(\x04\"!\n\x0fGetBlobsRequest\x12\x0e\n\x06sha256\x18\x01 \x03(\t\"5\n\x10GetBlobsResponse\x12!\n\x04\x62lob\x18\x01 \x01(\x0b\x32\x13.cairn.v1.WholeBlob2\xf6\x02\n\x0eStorageService\x12@\n\x07PutBlob\x12\x18.cairn.v1.PutBlobRequest\x1a\x19.cairn.v1.PutBlobResponse(\x01\x12@\n\x07GetBlob\x12\x18.cairn.v1.GetBlobRequest\x1a\x19.cairn.v1.GetBlobResponse0\x01\x12V\n\x0fGetUploadStatus\x12 .cairn.v1.GetUploadStatusRequest\x1a!.cairn.v1.GetUploadStatusResponse\x12\x43\n\x08PutBlobs\x12\x19.cairn.v1.PutBlobsRequest\x1a\x1a.cairn.v1.PutBlobsResponse(\x01\x12\x43\n\x08GetBlobs\x12\x19.cairn.v1.GetBlobsRequest\x1a\x1a.cairn.v1.GetBlobsResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x63\x61irn/v1/storage.proto\x12\x08\x63\x61irn.v1\"=\n\rPutBlobHeader\x12\x0e\n\x06sha256\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x0e\n\x06offset\x18\x03 \x01(\x04\"T\n\x0ePutBlobRequest\x12)\n\x06header\x18\x01 \x01(\x0b\x32\x17.cairn.v1.PutBlobHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"Y\n\x0fPutBlobResponse\x12\x0e\n\x06sha256\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x17\n\x0f\x61lready_present\x18\x03 \x01(\x08\x12\x0f\n\x07receipt\x18\x04 \x01(\t\"@\n\x0eGetBlobRequest\x12\x0e\n\x06sha256\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x04\x12\x0e\n\x06length\x18\x03 \x01(\x04\" \n\x0fGetBlobResponse\x12\r\n\x05\x63hunk\x18\x01 \x01(\x0c\"(\n\x16GetUploadStatusRequest\x12\x0e\n\x06sha256\x18\x01 \x01(\t\":\n\x17GetUploadStatusResponse\x12\x0f\n\x07present\x18\x01 \x01(\x08\x12\x0e\n\x06offset\x18\x02 \x01(\x04\",\n\tWholeBlob\x12\x0e\n\x06sha256\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\x0c\"5\n\x0fPutBlobsRequest\x12\"\n\x05\x62lobs\x18\x01 \x03(\x0b\x32\x13.cairn.v1.WholeBlob\"J\n\x10PutBlobsResponse\x12\x0e\n\x06stored\x18\x01 \x01(\x04\x12\x14\n\x0c\x62ytes_stored\x18\x02 \x01(\x04\x12\x10\n\x08receipts\x18\x03 \x03(\t\"!\n\x0fGetBlobsRequest\x12\x0e\n\x06sha256\x18\x01 \x03(\t\"5\n\x10GetBlobsResponse\x12!\n\x04\x62lob\x18\x01 \x01(\x0b\x32\x13.cairn.v1.WholeBlob2\xf6\x02\n\x0eStorageService\x12@\n\x07PutBlob\x12\x18.cairn.v1.PutBlobRequest\x1a\x19.cairn.v1.PutBlobResponse(\x01\x12@\n\x07GetBlob\x12\x18.cairn.v1.GetBlobRequest\x1a\x19.cairn.v1.GetBlobResponse0\x01\x12V\n\x0fGetUploadStatus\x12 .cairn.v1.GetUploadStatusRequest\x1a!.cairn.v1.GetUploadStatusResponse\x12\x43\n\x08PutBlobs\x12\x19.cairn.v1.PutBlobsRequest\x1a\x1a.cairn.v1.PutBlobsResponse(\x01\x12\x43\n\x08GetBlobs\x12\x19.cairn.v1.GetBlobsRequest\x1a\x1a.cairn.v1.GetBlobsResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -26,25 +26,25 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _globals['_PUTBLOBREQUEST']._serialized_start=99
   _globals['_PUTBLOBREQUEST']._serialized_end=183
   _globals['_PUTBLOBRESPONSE']._serialized_start=185
-  _globals['_PUTBLOBRESPONSE']._serialized_end=257
-  _globals['_GETBLOBREQUEST']._serialized_start=259
-  _globals['_GETBLOBREQUEST']._serialized_end=323
-  _globals['_GETBLOBRESPONSE']._serialized_start=325
-  _globals['_GETBLOBRESPONSE']._serialized_end=357
-  _globals['_GETUPLOADSTATUSREQUEST']._serialized_start=359
-  _globals['_GETUPLOADSTATUSREQUEST']._serialized_end=399
-  _globals['_GETUPLOADSTATUSRESPONSE']._serialized_start=401
-  _globals['_GETUPLOADSTATUSRESPONSE']._serialized_end=459
-  _globals['_WHOLEBLOB']._serialized_start=461
-  _globals['_WHOLEBLOB']._serialized_end=505
-  _globals['_PUTBLOBSREQUEST']._serialized_start=507
-  _globals['_PUTBLOBSREQUEST']._serialized_end=560
-  _globals['_PUTBLOBSRESPONSE']._serialized_start=562
-  _globals['_PUTBLOBSRESPONSE']._serialized_end=618
-  _globals['_GETBLOBSREQUEST']._serialized_start=620
-  _globals['_GETBLOBSREQUEST']._serialized_end=653
-  _globals['_GETBLOBSRESPONSE']._serialized_start=655
-  _globals['_GETBLOBSRESPONSE']._serialized_end=708
-  _globals['_STORAGESERVICE']._serialized_start=711
-  _globals['_STORAGESERVICE']._serialized_end=1085
+  _globals['_PUTBLOBRESPONSE']._serialized_end=274
+  _globals['_GETBLOBREQUEST']._serialized_start=276
+  _globals['_GETBLOBREQUEST']._serialized_end=340
+  _globals['_GETBLOBRESPONSE']._serialized_start=342
+  _globals['_GETBLOBRESPONSE']._serialized_end=374
+  _globals['_GETUPLOADSTATUSREQUEST']._serialized_start=376
+  _globals['_GETUPLOADSTATUSREQUEST']._serialized_end=416
+  _globals['_GETUPLOADSTATUSRESPONSE']._serialized_start=418
+  _globals['_GETUPLOADSTATUSRESPONSE']._serialized_end=476
+  _globals['_WHOLEBLOB']._serialized_start=478
+  _globals['_WHOLEBLOB']._serialized_end=522
+  _globals['_PUTBLOBSREQUEST']._serialized_start=524
+  _globals['_PUTBLOBSREQUEST']._serialized_end=577
+  _globals['_PUTBLOBSRESPONSE']._serialized_start=579
+  _globals['_PUTBLOBSRESPONSE']._serialized_end=653
+  _globals['_GETBLOBSREQUEST']._serialized_start=655
+  _globals['_GETBLOBSREQUEST']._serialized_end=688
+  _globals['_GETBLOBSRESPONSE']._serialized_start=690
+  _globals['_GETBLOBSRESPONSE']._serialized_end=743
+  _globals['_STORAGESERVICE']._serialized_start=746
+  _globals['_STORAGESERVICE']._serialized_end=1120
 # @@protoc_insertion_point(module_scope)

@@ -24,14 +24,16 @@ class PutBlobRequest(_message.Message):
     def __init__(self, header: _Optional[_Union[PutBlobHeader, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
 
 class PutBlobResponse(_message.Message):
-    __slots__ = ("sha256", "size", "already_present")
+    __slots__ = ("sha256", "size", "already_present", "receipt")
     SHA256_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
     ALREADY_PRESENT_FIELD_NUMBER: _ClassVar[int]
+    RECEIPT_FIELD_NUMBER: _ClassVar[int]
     sha256: str
     size: int
     already_present: bool
-    def __init__(self, sha256: _Optional[str] = ..., size: _Optional[int] = ..., already_present: bool = ...) -> None: ...
+    receipt: str
+    def __init__(self, sha256: _Optional[str] = ..., size: _Optional[int] = ..., already_present: bool = ..., receipt: _Optional[str] = ...) -> None: ...
 
 class GetBlobRequest(_message.Message):
     __slots__ = ("sha256", "offset", "length")
@@ -78,12 +80,14 @@ class PutBlobsRequest(_message.Message):
     def __init__(self, blobs: _Optional[_Iterable[_Union[WholeBlob, _Mapping]]] = ...) -> None: ...
 
 class PutBlobsResponse(_message.Message):
-    __slots__ = ("stored", "bytes_stored")
+    __slots__ = ("stored", "bytes_stored", "receipts")
     STORED_FIELD_NUMBER: _ClassVar[int]
     BYTES_STORED_FIELD_NUMBER: _ClassVar[int]
+    RECEIPTS_FIELD_NUMBER: _ClassVar[int]
     stored: int
     bytes_stored: int
-    def __init__(self, stored: _Optional[int] = ..., bytes_stored: _Optional[int] = ...) -> None: ...
+    receipts: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, stored: _Optional[int] = ..., bytes_stored: _Optional[int] = ..., receipts: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GetBlobsRequest(_message.Message):
     __slots__ = ("sha256",)
