@@ -154,7 +154,10 @@ async fn call(channel: &Channel, rpc: &str, token: Option<&str>, victim: &str) -
                     })),
                 },
                 v1::LogRequest {
-                    part: Some(v1::log_request::Part::Batch(v1::EntryBatch { entries: vec![entry.clone()], ..Default::default() })),
+                    part: Some(v1::log_request::Part::Batch(v1::EntryBatch {
+                        entries: vec![entry.clone()],
+                        ..Default::default()
+                    })),
                 },
             ];
             c.log(with_token(futures::stream::iter(messages), t)).await.map(drop)
@@ -205,7 +208,10 @@ async fn call(channel: &Channel, rpc: &str, token: Option<&str>, victim: &str) -
             .await
             .map(drop),
         "FindMissingBlobs" => c
-            .find_missing_blobs(with_token(v1::FindMissingBlobsRequest { sha256: vec![entry.sha256.clone()], ..Default::default() }, t))
+            .find_missing_blobs(with_token(
+                v1::FindMissingBlobsRequest { sha256: vec![entry.sha256.clone()], ..Default::default() },
+                t,
+            ))
             .await
             .map(drop),
         "ListStorageWorkers" => {
@@ -448,7 +454,11 @@ async fn a_reader_cannot_read_another_projects_blob_by_naming_its_digest() {
 fn put_blob_messages(sha256: &str, content: &[u8]) -> Vec<v1::PutBlobRequest> {
     vec![
         v1::PutBlobRequest {
-            part: Some(Part::Header(v1::PutBlobHeader { sha256: sha256.into(), size: content.len() as u64, offset: 0 })),
+            part: Some(Part::Header(v1::PutBlobHeader {
+                sha256: sha256.into(),
+                size: content.len() as u64,
+                offset: 0,
+            })),
         },
         v1::PutBlobRequest { part: Some(Part::Chunk(bytes::Bytes::copy_from_slice(content))) },
     ]
@@ -495,7 +505,11 @@ async fn a_writer_cannot_probe_for_or_claim_a_blob_it_has_not_uploaded() {
 
     // No probe tells that the blob exists.
     for (project, artifact) in [("", ""), ("default", "ds")] {
-        let ask = v1::FindMissingBlobsRequest { sha256: vec![digest.clone()], project: project.into(), artifact: artifact.into() };
+        let ask = v1::FindMissingBlobsRequest {
+            sha256: vec![digest.clone()],
+            project: project.into(),
+            artifact: artifact.into(),
+        };
         let missing = c.find_missing_blobs(with_token(ask, Some(&writer))).await.unwrap().into_inner().missing;
         assert_eq!(missing, vec![digest.clone()], "reported missing, though stored");
     }
@@ -546,9 +560,11 @@ async fn a_writer_cannot_probe_for_or_claim_a_blob_it_has_not_uploaded() {
     let log = log_messages("ds", vec![entry.clone()], vec![answer.receipt]);
     c.log(with_token(futures::stream::iter(log), Some(&writer))).await.expect("a proven blob is accepted");
     // Its latest version now holds it: naming it again needs no receipt.
-    let ask = v1::FindMissingBlobsRequest { sha256: vec![digest.clone()], project: "default".into(), artifact: "ds".into() };
+    let ask =
+        v1::FindMissingBlobsRequest { sha256: vec![digest.clone()], project: "default".into(), artifact: "ds".into() };
     assert!(c.find_missing_blobs(with_token(ask, Some(&writer))).await.unwrap().into_inner().missing.is_empty());
-    let again = vec![entry.clone(), v1::Entry { path: "own.bin".into(), sha256: own_sha.clone(), size: own.len() as u64 }];
+    let again =
+        vec![entry.clone(), v1::Entry { path: "own.bin".into(), sha256: own_sha.clone(), size: own.len() as u64 }];
     let log = log_messages("ds", again, vec![receipt]);
     c.log(with_token(futures::stream::iter(log), Some(&writer))).await.expect("latest blobs need no receipt");
 
@@ -561,7 +577,8 @@ async fn a_writer_cannot_probe_for_or_claim_a_blob_it_has_not_uploaded() {
     let same = server.cli_env(cwd, &["log", "mine", "--name", "cli", "--type", "dataset", "--json"], &as_writer).json();
     assert_eq!(same["dedup"], true);
     write_tree(&cwd.join("mine"), &[("c.txt", b"gamma")]);
-    let changed = server.cli_env(cwd, &["log", "mine", "--name", "cli", "--type", "dataset", "--json"], &as_writer).json();
+    let changed =
+        server.cli_env(cwd, &["log", "mine", "--name", "cli", "--type", "dataset", "--json"], &as_writer).json();
     assert_eq!((changed["version"].as_str(), changed["uploaded_bytes"].as_u64()), (Some("v1"), Some(5)));
     let other = server.cli_env(cwd, &["log", "mine", "--name", "cli-copy", "--type", "dataset", "--json"], &as_writer);
     assert_eq!(other.json()["uploaded_bytes"].as_u64(), Some(14), "all three files sent again");

@@ -300,8 +300,9 @@ async fn duplicate_paths_in_one_request_are_refused() {
             ..Default::default()
         })),
     };
-    let batch =
-        |e: Vec<v1::Entry>| v1::LogRequest { part: Some(v1::log_request::Part::Batch(v1::EntryBatch { entries: e, ..Default::default() })) };
+    let batch = |e: Vec<v1::Entry>| v1::LogRequest {
+        part: Some(v1::log_request::Part::Batch(v1::EntryBatch { entries: e, ..Default::default() })),
+    };
     let messages = vec![header, batch(vec![entry("same", b"c")]), batch(vec![entry("same", b"d")])];
     let status = server.coordinator().await.log(futures::stream::iter(messages)).await.unwrap_err();
     assert_eq!(reason(&status), "DUPLICATE_PATH", "duplicates across batches of one log are caught");

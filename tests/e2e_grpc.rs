@@ -325,7 +325,8 @@ fn whole(content: &[u8]) -> v1::WholeBlob {
 }
 
 async fn missing(server: &DevServer, contents: &[&[u8]]) -> Vec<String> {
-    let request = v1::FindMissingBlobsRequest { sha256: contents.iter().map(|c| sha256_hex(c)).collect(), ..Default::default() };
+    let request =
+        v1::FindMissingBlobsRequest { sha256: contents.iter().map(|c| sha256_hex(c)).collect(), ..Default::default() };
     server.coordinator().await.find_missing_blobs(request).await.unwrap().into_inner().missing
 }
 

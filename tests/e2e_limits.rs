@@ -117,7 +117,9 @@ async fn a_connection_has_at_most_the_configured_calls_open_and_more_wait() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut coordinator = v1::coordinator_service_client::CoordinatorServiceClient::new(channel.clone());
     let third = tokio::spawn(async move {
-        coordinator.find_missing_blobs(v1::FindMissingBlobsRequest { sha256: vec![sha256_hex(b"x")], ..Default::default() }).await
+        coordinator
+            .find_missing_blobs(v1::FindMissingBlobsRequest { sha256: vec![sha256_hex(b"x")], ..Default::default() })
+            .await
     });
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(!third.is_finished(), "a third call on the connection waited for a free stream");
@@ -190,7 +192,8 @@ async fn put_blobs_calls_beyond_the_upload_buffer_wait_their_turn_and_all_finish
         let stored = tokio::time::timeout(Duration::from_secs(30), call).await.expect("no call waits for ever");
         assert_eq!(stored.unwrap().unwrap().into_inner().stored, 3);
     }
-    let request = v1::FindMissingBlobsRequest { sha256: contents.iter().map(|c| sha256_hex(c)).collect(), ..Default::default() };
+    let request =
+        v1::FindMissingBlobsRequest { sha256: contents.iter().map(|c| sha256_hex(c)).collect(), ..Default::default() };
     assert!(server.coordinator().await.find_missing_blobs(request).await.unwrap().into_inner().missing.is_empty());
 }
 

@@ -39,7 +39,9 @@ pub enum AuthError {
     ReceiptExpired { sha256: String },
     #[error("the upload receipt of blob {sha256} is for project {receipt_project:?}, not {project:?}")]
     ReceiptOtherProject { sha256: String, receipt_project: String, project: String },
-    #[error("entry {path:?} names blob {sha256}, which this caller has not uploaded (no receipt) and which the artifact's latest version does not hold; upload the file")]
+    #[error(
+        "entry {path:?} names blob {sha256}, which this caller has not uploaded (no receipt) and which the artifact's latest version does not hold; upload the file"
+    )]
     ReceiptMissing { path: String, sha256: String },
     #[error("token store unavailable: {0}")]
     Store(#[from] cairn_meta::MetaError),

@@ -35,7 +35,11 @@ struct Cached {
 impl ManifestSets {
     /// The digests of the blobs of manifest `manifest`, read from `store` unless cached;
     /// the manifest's bytes are checked against its digest.
-    pub async fn get(&self, store: &dyn BlobStore, manifest: &Digest) -> Result<Arc<HashSet<Digest>>, ManifestSetError> {
+    pub async fn get(
+        &self,
+        store: &dyn BlobStore,
+        manifest: &Digest,
+    ) -> Result<Arc<HashSet<Digest>>, ManifestSetError> {
         if let Some(set) = self.0.lock().expect("manifest cache lock").sets.get(manifest) {
             return Ok(set.clone());
         }

@@ -167,7 +167,11 @@ impl Client {
         let upload_started = std::time::Instant::now();
         let mut uploaded =
             if unchanged { Uploaded::default() } else { self.upload_missing(&request.name, &hashed).await? };
-        tracing::debug!(uploaded = uploaded.bytes, upload_ms = upload_started.elapsed().as_millis() as u64, "uploaded missing blobs");
+        tracing::debug!(
+            uploaded = uploaded.bytes,
+            upload_ms = upload_started.elapsed().as_millis() as u64,
+            "uploaded missing blobs"
+        );
         let commit_started = std::time::Instant::now();
         let header = v1::LogRequest {
             part: Some(log_request::Part::Header(v1::LogHeader {
@@ -200,9 +204,7 @@ impl Client {
         let response = match send(messages(&uploaded.receipts)).await {
             // The latest version, whose blobs this log skipped uploading, was deleted (and
             // its blobs collected) meanwhile: upload what is missing now, and send again.
-            Err(err)
-                if unchanged && matches!(err.reason(), Some("BLOB_NOT_STORED" | "UPLOAD_RECEIPT_MISSING")) =>
-            {
+            Err(err) if unchanged && matches!(err.reason(), Some("BLOB_NOT_STORED" | "UPLOAD_RECEIPT_MISSING")) => {
                 uploaded = self.upload_missing(&request.name, &hashed).await?;
                 send(messages(&uploaded.receipts)).await?
             }

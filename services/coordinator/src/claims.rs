@@ -60,9 +60,11 @@ impl Coordinator {
         let latest = self.latest_blob_set(project, artifact).await?;
         for entry in unproven {
             if !latest.as_ref().is_some_and(|set| set.contains(&entry.sha256)) {
-                return Err(
-                    AuthError::ReceiptMissing { path: entry.path.to_string(), sha256: entry.sha256.to_string() }.into()
-                );
+                return Err(AuthError::ReceiptMissing {
+                    path: entry.path.to_string(),
+                    sha256: entry.sha256.to_string(),
+                }
+                .into());
             }
         }
         Ok(())

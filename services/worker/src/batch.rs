@@ -135,11 +135,7 @@ pub async fn put_blobs(
         // Hashing a message's few MiB is done off the async threads.
         let verifier = store.clone();
         let objects = tokio::task::spawn_blocking(move || {
-            message
-                .blobs
-                .into_iter()
-                .map(|blob| verified(&*verifier, blob))
-                .collect::<Result<Vec<_>, Status>>()
+            message.blobs.into_iter().map(|blob| verified(&*verifier, blob)).collect::<Result<Vec<_>, Status>>()
         })
         .await
         .map_err(|e| Status::internal(format!("verifying thread failed: {e}")))?

@@ -5,8 +5,8 @@
 mod batch;
 mod grants;
 mod idle;
-mod proof;
 pub mod metrics;
+mod proof;
 mod service;
 mod upload_lock;
 

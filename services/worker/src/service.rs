@@ -157,7 +157,8 @@ impl storage_service_server::StorageService for StorageService {
         });
         let started = std::time::Instant::now();
         if let Some(signer) = &signer
-            && self.blobs.head(&blob_key(&digest)).await.map_err(|e| blob_status(e, &header.sha256))? == Some(header.size)
+            && self.blobs.head(&blob_key(&digest)).await.map_err(|e| blob_status(e, &header.sha256))?
+                == Some(header.size)
         {
             // With authentication, a stored blob is not acknowledged for its digest alone:
             // the caller proves it has the bytes by sending them all, and they must verify.
@@ -165,7 +166,9 @@ impl storage_service_server::StorageService for StorageService {
                 let err = BlobError::ResumeMismatch { requested: header.offset, available: 0 };
                 return Err(blob_status(err, &header.sha256));
             }
-            crate::proof::verify_sent(chunks, &digest, header.size).await.map_err(|e| blob_status(e, &header.sha256))?;
+            crate::proof::verify_sent(chunks, &digest, header.size)
+                .await
+                .map_err(|e| blob_status(e, &header.sha256))?;
             crate::metrics::UPLOADS.with_label_values(&["present"]).inc();
             return Ok(Response::new(PutBlobResponse {
                 sha256: header.sha256,

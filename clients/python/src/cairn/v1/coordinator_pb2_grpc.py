@@ -161,7 +161,9 @@ class CoordinatorServiceServicer(object):
         DRAFT_ABORTED, DRAFT_EXPIRED, DRAFT_SEALING, EXPECTED_WRITERS_MISMATCH,
         TOO_MANY_WRITERS; NOT_FOUND PATH_NOT_FOUND, VERSION_NOT_FOUND (base);
         RESOURCE_EXHAUSTED WRITER_LIMIT, RECORD_TOO_LARGE, QUOTA_EXCEEDED (a new draft past
-        the project's open drafts); ABORTED CONCURRENT_UPDATE;
+        the project's open drafts); PERMISSION_DENIED UPLOAD_RECEIPT_MISSING,
+        UPLOAD_RECEIPT_INVALID, UPLOAD_RECEIPT_EXPIRED, UPLOAD_RECEIPT_OTHER_PROJECT (servers
+        with authentication); ABORTED CONCURRENT_UPDATE;
         UNAVAILABLE NOT_OWNER, OWNER_UNREACHABLE.
         Limits: 10,000 entries and removals per request; 128 writers per draft; paths of at
         most 1,024 bytes; every entry's blob must be stored first.
@@ -232,8 +234,9 @@ class CoordinatorServiceServicer(object):
         Errors: INVALID_ARGUMENT MALFORMED_STREAM, INVALID_PATH, INVALID_NAME, INVALID_DIGEST,
         INVALID_METADATA, DUPLICATE_PATH, PATH_CASE_COLLISION, TOO_MANY_ENTRIES,
         TOO_MANY_ALIASES, TYPE_MISMATCH, SIZE_MISMATCH; FAILED_PRECONDITION BLOB_NOT_STORED;
-        RESOURCE_EXHAUSTED QUOTA_EXCEEDED, LOG_TOO_LARGE; ABORTED CONCURRENT_UPDATE;
-        UNAVAILABLE COORDINATOR_BUSY (retry).
+        RESOURCE_EXHAUSTED QUOTA_EXCEEDED, LOG_TOO_LARGE; PERMISSION_DENIED
+        UPLOAD_RECEIPT_* (as Upsert); ABORTED CONCURRENT_UPDATE; UNAVAILABLE COORDINATOR_BUSY
+        (retry).
         Limits: 10,000 entries per batch message; the entries of all Logs in flight on a
         replica share its --log-buffer-mib (about 5 million entries by default); 32 aliases;
         metadata_json up to 16 KiB.

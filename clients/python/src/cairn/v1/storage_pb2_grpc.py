@@ -57,8 +57,9 @@ class StorageServiceServicer(object):
         Errors: INVALID_ARGUMENT MALFORMED_STREAM, INVALID_DIGEST, SIZE_MISMATCH,
         BLOB_TOO_LARGE; DATA_LOSS DIGEST_MISMATCH; FAILED_PRECONDITION RESUME_OFFSET_MISMATCH
         (available_offset says where to resume); ABORTED RESUMED_UPLOAD_DISCARDED (resend from
-        0); CANCELLED UPLOAD_INTERRUPTED; RESOURCE_EXHAUSTED INSUFFICIENT_STORAGE; UNAVAILABLE
-        UPLOAD_IN_PROGRESS, STORAGE_UNAVAILABLE.
+        0); CANCELLED UPLOAD_INTERRUPTED; RESOURCE_EXHAUSTED INSUFFICIENT_STORAGE; ABORTED
+        UPLOAD_RACED (with authentication; retry); UNAVAILABLE UPLOAD_IN_PROGRESS,
+        STORAGE_UNAVAILABLE.
         Limits: 4 MiB per message; blobs up to 5 TiB on S3, up to the free space on a local
         store.
         """
@@ -71,7 +72,9 @@ class StorageServiceServicer(object):
 
         Retry: safe (a read); resume a cut stream with offset.
         Errors: INVALID_ARGUMENT INVALID_DIGEST; NOT_FOUND BLOB_NOT_FOUND; OUT_OF_RANGE
-        INVALID_RANGE; UNAVAILABLE STORAGE_UNAVAILABLE.
+        INVALID_RANGE; PERMISSION_DENIED GRANT_MISSING, GRANT_INVALID, GRANT_EXPIRED,
+        BLOB_NOT_GRANTED (servers with authentication: send GetManifest's read_grant as
+        `cairn-read-grant` metadata); UNAVAILABLE STORAGE_UNAVAILABLE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -110,7 +113,8 @@ class StorageServiceServicer(object):
         Retry: safe (a read).
         Errors: INVALID_ARGUMENT INVALID_DIGEST, TOO_MANY_BLOBS (over 1,024 in one call),
         BLOB_TOO_LARGE (a blob over 1 MiB: read it with GetBlob); NOT_FOUND BLOB_NOT_FOUND;
-        UNAVAILABLE STORAGE_UNAVAILABLE.
+        PERMISSION_DENIED GRANT_* and BLOB_NOT_GRANTED (as GetBlob); UNAVAILABLE
+        STORAGE_UNAVAILABLE.
         Limits: at most 1,024 blobs per call, each at most 1 MiB.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
