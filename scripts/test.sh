@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh machine: lints the API with buf, checks formatting and
-# clippy, then runs every unit, property, conformance and end-to-end test, and the Python
+# The whole test suite, from a fresh machine: lints the API with buf, checks formatting,
+# clippy and the dependencies' licenses and sources (cargo deny), then runs every unit, property, conformance and end-to-end test, and the Python
 # SDK's tests at both ends of its supported grpcio/protobuf range, runs the chaos harness
 # (a seeded fault run over a real cluster on s3s-fs and on moto), and validates the Helm
 # chart and the example Job without a cluster, and the grpcurl recipes of docs/api.md and
@@ -56,6 +56,15 @@ cargo fmt --all -- --check
 
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo deny check licenses bans sources (deny.toml)"
+# Licenses, banned crates and sources; advisories are left out (their database needs the
+# network). The dependencies were fetched by the clippy step, so this runs offline.
+if ! command -v cargo-deny >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/cargo-deny" ]; then
+    echo "installing cargo-deny 0.20.2 (crates.io, about 5 minutes)"
+    cargo install cargo-deny@0.20.2 --locked
+fi
+"$(command -v cargo-deny || echo "$HOME/.cargo/bin/cargo-deny")" deny --offline check licenses bans sources
 
 step "cargo test"
 cargo test --workspace --locked --no-fail-fast
