@@ -100,6 +100,11 @@ impl Core {
         self.run(py, move |c| async move { c.who_am_i().await })
     }
 
+    /// The project's usage and limits (`cairn quota show --json`'s keys).
+    fn quota(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.run(py, move |c| async move { c.quota().await })
+    }
+
     #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (name, artifact_type, sources, aliases, metadata_json, writer, ttl_seconds=None))]
     fn log(

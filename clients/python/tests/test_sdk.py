@@ -330,3 +330,14 @@ def test_wandb_api_idioms_entries_prefixes_verify_checkout_aliases_listing_and_p
     assert saved.metadata == {"description": "reviewed", "score": 0.91}
     assert saved.digest == art.version.digest and saved.files == 3, "properties, not content"
     assert client.artifact("api:v0").metadata == {"description": "reviewed", "score": 0.91}
+
+
+def test_quota_reports_the_projects_usage_against_the_servers_defaults(server, tmp_path):
+    write(tmp_path / "out", {"a.bin": b"12345", "b.bin": b"678"})
+    client = cairn.Client()
+    art = cairn.Artifact("q", type="dataset")
+    art.add_dir(tmp_path / "out")
+    client.log_artifact(art)
+    usage = client.quota()
+    assert (usage["project"], usage["stored_bytes"], usage["versions"], usage["open_drafts"]) == ("default", 8, 1, 0)
+    assert usage["max_bytes"] is None and usage["max_open_drafts"] == 10000 and usage["quota_is_set"] is False

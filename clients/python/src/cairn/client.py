@@ -127,6 +127,12 @@ class Client:
         when the server needs no token."""
         return self._core.who_am_i()
 
+    def quota(self) -> Dict[str, Any]:
+        """The project's usage and limits: `stored_bytes` (logical bytes of its committed
+        versions), `versions`, `open_drafts`, `max_bytes` and `max_open_drafts` (None: no
+        limit), `quota_is_set` (False: the server's defaults apply)."""
+        return self._core.quota()
+
     # -- single run ---------------------------------------------------------------------
 
     def log_artifact(self, artifact: Artifact, aliases: Sequence[str] = ()) -> Version:
