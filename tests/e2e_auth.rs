@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use cairn_proto::v1::storage_service_client::StorageServiceClient;
 use cairn_proto::v1::{self, coordinator_service_client::CoordinatorServiceClient, put_blob_request::Part};
+use support::grpc::{log_batch, log_header, put_blob_messages};
 use support::{DevServer, sha256_hex, write_tree};
 use tonic::transport::Channel;
 use tonic::{Code, Request};
@@ -451,32 +452,8 @@ async fn a_reader_cannot_read_another_projects_blob_by_naming_its_digest() {
     server.cli_env(cwd, &["get", "s", "--project", "nlp"], &nlp_reader).fails_with(1, "PROJECT_NOT_ALLOWED");
 }
 
-fn put_blob_messages(sha256: &str, content: &[u8]) -> Vec<v1::PutBlobRequest> {
-    vec![
-        v1::PutBlobRequest {
-            part: Some(Part::Header(v1::PutBlobHeader {
-                sha256: sha256.into(),
-                size: content.len() as u64,
-                offset: 0,
-            })),
-        },
-        v1::PutBlobRequest { part: Some(Part::Chunk(bytes::Bytes::copy_from_slice(content))) },
-    ]
-}
-
 fn log_messages(artifact: &str, entries: Vec<v1::Entry>, receipts: Vec<String>) -> Vec<v1::LogRequest> {
-    let header = v1::LogHeader {
-        project: "default".into(),
-        artifact: artifact.into(),
-        r#type: "dataset".into(),
-        ..Default::default()
-    };
-    vec![
-        v1::LogRequest { part: Some(v1::log_request::Part::Header(header)) },
-        v1::LogRequest {
-            part: Some(v1::log_request::Part::Batch(v1::EntryBatch { entries, upload_receipts: receipts })),
-        },
-    ]
+    vec![log_header(artifact, "dataset"), log_batch(entries, receipts)]
 }
 
 /// A writer learns nothing about what other projects store, and cannot put a blob into

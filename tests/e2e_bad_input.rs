@@ -4,6 +4,7 @@
 mod support;
 
 use cairn_proto::v1::{self, put_blob_request::Part};
+use support::grpc::store_blob;
 use support::{DevServer, metadata, reason, sha256_hex};
 use tonic::Code;
 
@@ -47,11 +48,6 @@ async fn commit_sealed_draft(
         ..Default::default()
     };
     coordinator.finish(finish).await.unwrap();
-}
-
-async fn store_blob(server: &DevServer, content: &[u8]) {
-    let messages = put_messages(&sha256_hex(content), content.len() as u64, &[content]);
-    server.storage().await.put_blob(futures::stream::iter(messages)).await.expect("store blob");
 }
 
 async fn missing(server: &DevServer, content: &[u8]) -> bool {

@@ -5,40 +5,14 @@ mod support;
 
 use cairn_proto::v1::{self, put_blob_request::Part};
 use futures::StreamExt;
+use support::grpc::{log_batch, log_header, store_blob};
 use support::{DevServer, sha256_hex};
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
-async fn store_blob(server: &DevServer, content: &[u8]) {
-    let messages = vec![
-        v1::PutBlobRequest {
-            part: Some(Part::Header(v1::PutBlobHeader {
-                sha256: sha256_hex(content),
-                size: content.len() as u64,
-                offset: 0,
-            })),
-        },
-        v1::PutBlobRequest { part: Some(Part::Chunk(bytes::Bytes::copy_from_slice(content))) },
-    ];
-    server.storage().await.put_blob(futures::stream::iter(messages)).await.expect("store blob");
-}
-
 fn log_messages(artifact: &str, entries: Vec<v1::Entry>) -> Vec<v1::LogRequest> {
-    let header = v1::LogRequest {
-        part: Some(v1::log_request::Part::Header(v1::LogHeader {
-            project: "default".into(),
-            artifact: artifact.into(),
-            r#type: "t".into(),
-            writer_id: "tester".into(),
-            ..Default::default()
-        })),
-    };
-    let mut messages = vec![header];
-    for chunk in entries.chunks(5_000) {
-        messages.push(v1::LogRequest {
-            part: Some(v1::log_request::Part::Batch(v1::EntryBatch { entries: chunk.to_vec(), ..Default::default() })),
-        });
-    }
+    let mut messages = vec![log_header(artifact, "t")];
+    messages.extend(entries.chunks(5_000).map(|chunk| log_batch(chunk.to_vec(), vec![])));
     messages
 }
 

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use cairn_proto::v1::{self, put_blob_request::Part};
 use futures::StreamExt;
+use support::grpc::{log_batch, log_header, store_blob};
 use support::{DevServer, sha256_hex};
 
 #[tokio::test]
@@ -197,28 +198,12 @@ async fn put_blobs_calls_beyond_the_upload_buffer_wait_their_turn_and_all_finish
     assert!(server.coordinator().await.find_missing_blobs(request).await.unwrap().into_inner().missing.is_empty());
 }
 
-fn log_header(artifact: &str) -> v1::LogRequest {
-    v1::LogRequest {
-        part: Some(v1::log_request::Part::Header(v1::LogHeader {
-            project: "default".into(),
-            artifact: artifact.into(),
-            r#type: "dataset".into(),
-            ..Default::default()
-        })),
-    }
-}
-
 /// `count` entries of one stored blob under distinct paths, as Log batches of 5,000.
 fn log_batches(count: usize, blob: &[u8]) -> Vec<v1::LogRequest> {
     let entries: Vec<v1::Entry> = (0..count)
         .map(|i| v1::Entry { path: format!("shard-{i:08}.bin"), sha256: sha256_hex(blob), size: blob.len() as u64 })
         .collect();
-    entries
-        .chunks(5_000)
-        .map(|chunk| v1::LogRequest {
-            part: Some(v1::log_request::Part::Batch(v1::EntryBatch { entries: chunk.to_vec(), ..Default::default() })),
-        })
-        .collect()
+    entries.chunks(5_000).map(|chunk| log_batch(chunk.to_vec(), vec![])).collect()
 }
 
 /// A Log's entries are all held until its manifest is written: the entries of all Logs in
@@ -229,21 +214,11 @@ async fn log_entries_in_memory_are_bounded_per_replica() {
     let tmp = tempfile::tempdir().unwrap();
     let server = DevServer::start_with(tmp.path().to_path_buf(), 0, &["--log-buffer-mib", "1"], &[]);
     let blob = b"one blob named by every entry";
-    let put = vec![
-        v1::PutBlobRequest {
-            part: Some(Part::Header(v1::PutBlobHeader {
-                sha256: sha256_hex(blob),
-                size: blob.len() as u64,
-                offset: 0,
-            })),
-        },
-        v1::PutBlobRequest { part: Some(Part::Chunk(bytes::Bytes::from_static(blob))) },
-    ];
-    server.storage().await.put_blob(futures::stream::iter(put)).await.unwrap();
+    store_blob(&server, blob).await;
     let mut coordinator = server.coordinator().await;
 
     // 10,000 entries cost about 10,000 × (160 + 2 × 20) bytes: twice the budget.
-    let mut too_large = vec![log_header("huge")];
+    let mut too_large = vec![log_header("huge", "dataset")];
     too_large.extend(log_batches(10_000, blob));
     let status = coordinator.log(futures::stream::iter(too_large)).await.unwrap_err();
     assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
@@ -251,14 +226,15 @@ async fn log_entries_in_memory_are_bounded_per_replica() {
 
     // A Log holding 3,000 entries (~600 KB) and not yet finished...
     let (held_tx, held_rx) = tokio::sync::mpsc::channel(8);
-    for message in std::iter::once(log_header("first")).chain(log_batches(3_000, blob)) {
+    for message in std::iter::once(log_header("first", "dataset")).chain(log_batches(3_000, blob)) {
         held_tx.send(message).await.unwrap();
     }
     let mut other = server.coordinator().await;
     let first = tokio::spawn(async move { other.log(tokio_stream::wrappers::ReceiverStream::new(held_rx)).await });
     tokio::time::sleep(Duration::from_millis(500)).await;
     // ...leaves too little for a second one of the same size: retry later, not refused.
-    let second = || std::iter::once(log_header("second")).chain(log_batches(3_000, blob)).collect::<Vec<_>>();
+    let second =
+        || std::iter::once(log_header("second", "dataset")).chain(log_batches(3_000, blob)).collect::<Vec<_>>();
     let status = coordinator.log(futures::stream::iter(second())).await.unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
     assert_eq!(cairn_proto::error_info(&status).unwrap().0, "COORDINATOR_BUSY");
