@@ -304,10 +304,11 @@ async fn duplicate_paths_in_one_request_are_refused() {
     assert_eq!(reason(&status), "DUPLICATE_PATH", "duplicates across batches of one log are caught");
 }
 
-/// Paths that differ only in case cannot both be checked out on macOS or Windows: the
-/// upsert or log that would make such a pair is refused, naming both, and changes nothing.
+/// Paths that differ only in case cannot both be checked out on macOS or Windows, and a
+/// path cannot be a file and a directory anywhere: the upsert or log that would make such
+/// a version is refused, naming both paths, and changes nothing.
 #[tokio::test]
-async fn paths_differing_only_in_case_are_refused_when_staged_or_logged() {
+async fn paths_no_file_system_can_hold_together_are_refused_when_staged_or_logged() {
     let tmp = tempfile::tempdir().unwrap();
     let server = DevServer::start(tmp.path());
     store_blob(&server, b"c").await;
@@ -346,6 +347,25 @@ async fn paths_differing_only_in_case_are_refused_when_staged_or_logged() {
     };
     let status = coordinator.log(futures::stream::iter(vec![header, batch])).await.unwrap_err();
     assert_eq!((status.code(), reason(&status)), (Code::InvalidArgument, "PATH_CASE_COLLISION".to_owned()));
+    // A path that would be a file in one entry and a directory in another.
+    let header = v1::LogRequest {
+        part: Some(v1::log_request::Part::Header(v1::LogHeader {
+            project: "default".into(),
+            artifact: "l".into(),
+            r#type: "t".into(),
+            ..Default::default()
+        })),
+    };
+    let batch = v1::LogRequest {
+        part: Some(v1::log_request::Part::Batch(v1::EntryBatch {
+            entries: vec![entry("model", b"c"), entry("Model/weights.bin", b"d")],
+            ..Default::default()
+        })),
+    };
+    let status = coordinator.log(futures::stream::iter(vec![header, batch])).await.unwrap_err();
+    assert_eq!((status.code(), reason(&status)), (Code::InvalidArgument, "PATH_FILE_DIRECTORY_CONFLICT".to_owned()));
+    let status = coordinator.upsert(upsert("a", "d", "rank-1", vec![entry("img/Cat.png/x", b"d")])).await.unwrap_err();
+    assert_eq!(reason(&status), "PATH_FILE_DIRECTORY_CONFLICT", "under a file rank-0 staged");
     let versions = v1::ListVersionsRequest { project: "default".into(), artifact: "l".into(), ..Default::default() };
     let listed = coordinator.list_versions(versions).await;
     assert!(listed.map(|r| r.into_inner().versions.is_empty()).unwrap_or(true), "no version was logged");

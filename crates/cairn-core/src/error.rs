@@ -38,6 +38,8 @@ pub enum CoreError {
         "path {path:?} differs from {existing_path:?} only in case; case-insensitive file systems cannot hold both"
     )]
     CaseCollision { path: String, existing_path: String },
+    #[error("path {path:?} would be both a file and a directory (at {directory:?}); no file system can hold both")]
+    FileDirectoryConflict { path: String, directory: String },
     #[error("too many entries in one request: {count} (at most {limit})")]
     TooManyEntries { count: usize, limit: usize },
     #[error(
@@ -87,6 +89,7 @@ impl CoreError {
             CoreError::InvalidMetadata { .. } => "INVALID_METADATA",
             CoreError::DuplicatePath { .. } => "DUPLICATE_PATH",
             CoreError::CaseCollision { .. } => "PATH_CASE_COLLISION",
+            CoreError::FileDirectoryConflict { .. } => "PATH_FILE_DIRECTORY_CONFLICT",
             CoreError::TooManyEntries { .. } => "TOO_MANY_ENTRIES",
             CoreError::PathConflict { .. } => "PATH_CONFLICT",
             CoreError::PathNotFound { .. } => "PATH_NOT_FOUND",
@@ -115,6 +118,7 @@ impl CoreError {
             | CoreError::InvalidMetadata { .. }
             | CoreError::DuplicatePath { .. }
             | CoreError::CaseCollision { .. }
+            | CoreError::FileDirectoryConflict { .. }
             | CoreError::TooManyEntries { .. }
             | CoreError::TypeMismatch { .. } => ErrorClass::InvalidArgument,
             CoreError::PathConflict { .. } => ErrorClass::AlreadyExists,
@@ -140,6 +144,9 @@ impl CoreError {
             | CoreError::PathNotFound { path } => vec![("path", path.clone())],
             CoreError::CaseCollision { path, existing_path } => {
                 vec![("path", path.clone()), ("existing_path", existing_path.clone())]
+            }
+            CoreError::FileDirectoryConflict { path, directory } => {
+                vec![("path", path.clone()), ("directory", directory.clone())]
             }
             CoreError::InvalidName { kind, value, .. } => {
                 vec![("kind", (*kind).to_owned()), ("value", value.clone())]

@@ -12,6 +12,7 @@ mod records;
 mod reference;
 mod resumable;
 mod staged;
+mod tree;
 
 pub use digest::{Digest, Sha256Hasher};
 pub use draft::{
@@ -24,11 +25,12 @@ pub use names::{
     validate_alias, validate_artifact, validate_distributed_id, validate_project, validate_request_id, validate_type,
     validate_writer_id,
 };
-pub use path::{EntryPath, check_case_collisions};
+pub use path::EntryPath;
 pub use records::{ArtifactRecord, MAX_PRODUCERS, VersionRecord};
 pub use reference::{Reference, Selector};
 pub use resumable::{HashCheckpoint, ResumableSha256};
 pub use staged::{StagedEntry, StagedIndex, StagedOp};
+pub use tree::{PathTree, check_tree};
 
 /// One file of a version: its path in the version, the sha256 of its content and its size.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]

@@ -61,19 +61,6 @@ impl EntryPath {
     }
 }
 
-/// Refuses a set of paths (in any order) where two differ only in case.
-pub fn check_case_collisions<'a>(paths: impl IntoIterator<Item = &'a EntryPath>) -> Result<(), CoreError> {
-    let mut seen: std::collections::HashMap<String, &EntryPath> = std::collections::HashMap::new();
-    for path in paths {
-        if let Some(existing) = seen.insert(path.case_folded(), path)
-            && existing != path
-        {
-            return Err(CoreError::CaseCollision { path: path.to_string(), existing_path: existing.to_string() });
-        }
-    }
-    Ok(())
-}
-
 /// True for names Windows reserves for devices, whatever their extension (`nul.txt`).
 fn is_windows_device_name(segment: &str) -> bool {
     let stem = segment.split('.').next().unwrap_or(segment).trim_end().to_ascii_uppercase();

@@ -5,9 +5,9 @@
 //! applied second, so a refused upsert leaves nothing behind and a planned change can be
 //! persisted before it is applied. Replaying persisted changes in order rebuilds the index.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::{ConflictPolicy, CoreError, Digest, Entry, EntryPath};
+use crate::{ConflictPolicy, CoreError, Digest, Entry, EntryPath, PathTree};
 
 /// One staged entry and who staged it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,9 +43,10 @@ impl StagedOp {
 pub struct StagedIndex {
     entries: BTreeMap<EntryPath, StagedEntry>,
     per_writer: BTreeMap<String, u64>,
-    /// Each entry's case-folded path, so that an upsert adding `A.txt` next to `a.txt` is
-    /// refused when it is made (a check at finish would leave the draft sealed and stuck).
-    folded: HashMap<String, EntryPath>,
+    /// The entries' shape on a file system, so that an upsert adding `A.txt` next to
+    /// `a.txt`, or `a/b` next to the file `a`, is refused when it is made (a check at
+    /// finish would leave the draft sealed and stuck).
+    tree: PathTree,
 }
 
 impl StagedIndex {
@@ -53,8 +54,9 @@ impl StagedIndex {
     pub fn from_base(base: impl IntoIterator<Item = Entry>) -> Self {
         let entries: BTreeMap<EntryPath, StagedEntry> =
             base.into_iter().map(|e| (e.path, StagedEntry { writer: None, sha256: e.sha256, size: e.size })).collect();
-        let folded = entries.keys().map(|path| (path.case_folded(), path.clone())).collect();
-        Self { entries, per_writer: BTreeMap::new(), folded }
+        let mut tree = PathTree::default();
+        entries.keys().for_each(|path| tree.insert(path));
+        Self { entries, per_writer: BTreeMap::new(), tree }
     }
 
     /// Number of entries the version would have now.
@@ -111,7 +113,8 @@ impl StagedIndex {
                 _ => op.puts.push(entry.clone()),
             }
         }
-        self.check_case_collisions(&op.puts, removes)?;
+        let new = op.puts.iter().map(|e| &e.path).filter(|path| !self.entries.contains_key(*path));
+        self.tree.check_change(new, removes)?;
         for path in removes {
             match self.entries.get(path) {
                 None => return Err(CoreError::PathNotFound { path: path.to_string() }),
@@ -124,35 +127,16 @@ impl StagedIndex {
         Ok(op)
     }
 
-    /// Refuses new paths that differ only in case from each other or from a staged path
-    /// this change does not remove.
-    fn check_case_collisions(&self, puts: &[Entry], removes: &[EntryPath]) -> Result<(), CoreError> {
-        let new = puts.iter().map(|e| &e.path).filter(|path| !self.entries.contains_key(*path));
-        crate::check_case_collisions(new.clone())?;
-        for path in new {
-            if let Some(existing) = self.folded.get(&path.case_folded())
-                && existing != path
-                && !removes.contains(existing)
-            {
-                return Err(CoreError::CaseCollision { path: path.to_string(), existing_path: existing.to_string() });
-            }
-        }
-        Ok(())
-    }
-
     /// Applies a planned (or replayed) change.
     pub fn apply(&mut self, op: &StagedOp) {
         for path in &op.removes {
             if let Some(old) = self.entries.remove(path) {
                 self.forget_owner(old.writer.as_deref());
-                let folded = path.case_folded();
-                if self.folded.get(&folded) == Some(path) {
-                    self.folded.remove(&folded);
-                }
+                self.tree.remove(path);
             }
         }
         for entry in &op.puts {
-            self.folded.entry(entry.path.case_folded()).or_insert_with(|| entry.path.clone());
+            self.tree.insert(&entry.path);
             let staged = StagedEntry { writer: Some(op.writer.clone()), sha256: entry.sha256, size: entry.size };
             if let Some(old) = self.entries.insert(entry.path.clone(), staged) {
                 self.forget_owner(old.writer.as_deref());
@@ -255,6 +239,20 @@ mod tests {
         assert_eq!(err.reason(), "PATH_CASE_COLLISION");
         // Replacing the content of a staged path under its own spelling is not a collision.
         assert!(index.plan("w", &[entry("data/train.csv", "3")], &[], ConflictPolicy::Reject).is_ok());
+    }
+
+    #[test]
+    fn a_path_cannot_become_a_file_and_a_directory_across_writers() {
+        let mut index = StagedIndex::default();
+        index.apply(&index.plan("w1", &[entry("logs", "1")], &[], ConflictPolicy::Reject).unwrap());
+        let err = index.plan("w2", &[entry("logs/run1.txt", "2")], &[], ConflictPolicy::Reject).unwrap_err();
+        assert_eq!(err.reason(), "PATH_FILE_DIRECTORY_CONFLICT");
+        assert!(err.metadata().contains(&("directory", "logs".to_owned())));
+        index.apply(&index.plan("w1", &[entry("logs", "3")], &[], ConflictPolicy::Reject).unwrap());
+        let err = index.plan("w2", &[entry("LOGS/run1.txt", "2")], &[], ConflictPolicy::Reject).unwrap_err();
+        assert_eq!(err.reason(), "PATH_FILE_DIRECTORY_CONFLICT", "a replaced file is still one file");
+        index.apply(&index.plan("w1", &[], &[path("logs")], ConflictPolicy::Reject).unwrap());
+        assert!(index.plan("w2", &[entry("logs/run1.txt", "2")], &[], ConflictPolicy::Reject).is_ok());
     }
 
     #[test]

@@ -464,7 +464,7 @@ impl CoordinatorService for CoordinatorGrpc {
         if let Some(pair) = entries.windows(2).find(|pair| pair[0].path == pair[1].path) {
             return Err(CoordError::from(CoreError::DuplicatePath { path: pair[0].path.to_string() }).into());
         }
-        cairn_core::check_case_collisions(entries.iter().map(|e| &e.path)).map_err(CoordError::from)?;
+        cairn_core::check_tree(entries.iter().map(|e| &e.path)).map_err(CoordError::from)?;
         self.check_claims(&header.project, &header.artifact, &entries, &receipts).await?;
         drop(receipts);
         let manifest = encode_sorted(entries.iter().cloned())?;
