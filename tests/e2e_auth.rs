@@ -564,6 +564,65 @@ async fn a_writer_cannot_probe_for_or_claim_a_blob_it_has_not_uploaded() {
     assert_eq!(edited["version"], "v2", "an edit sends and proves its new file");
 }
 
+/// Starts an upload of `content` with `token`, sends its first `sent` bytes and stalls
+/// until the worker ends the stream (its idle timeout), which keeps the stored parts for a
+/// resume; returns the offset to resume from.
+async fn interrupted_upload(server: &DevServer, token: &str, content: &[u8], sent: usize) -> u64 {
+    let (tx, rx) = tokio::sync::mpsc::channel::<v1::PutBlobRequest>(64);
+    let mut messages = put_blob_messages(&sha256_hex(content), &[]);
+    if let Some(Part::Header(header)) = &mut messages[0].part {
+        header.size = content.len() as u64;
+    }
+    tx.send(messages.remove(0)).await.unwrap();
+    for chunk in content[..sent].chunks(1 << 20) {
+        tx.send(v1::PutBlobRequest { part: Some(Part::Chunk(bytes::Bytes::copy_from_slice(chunk))) }).await.unwrap();
+    }
+    let mut storage = server.storage().await;
+    let request = with_token(tokio_stream::wrappers::ReceiverStream::new(rx), Some(token));
+    let status = storage.put_blob(request).await.unwrap_err();
+    assert_eq!(cairn_proto::error_info(&status).unwrap().0, "UPLOAD_INTERRUPTED", "{status:?}");
+    drop(tx);
+    let ask = v1::GetUploadStatusRequest { sha256: sha256_hex(content) };
+    storage.get_upload_status(with_token(ask, Some(token))).await.unwrap().into_inner().offset
+}
+
+/// A resumed upload proves only the bytes sent after the resume point: whoever completes
+/// an upload another project began gets no receipt until it sends the blob whole; the
+/// project that began it resumes and gets its receipt as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completing_another_projects_interrupted_upload_earns_no_receipt() {
+    let tmp = tempfile::tempdir().unwrap();
+    let args = ["--auth", "--stream-idle-timeout-secs", "1"];
+    let server = DevServer::start_with(tmp.path().join("data"), 0, &args, &[("CAIRN_BOOTSTRAP_TOKEN", BOOTSTRAP)]);
+    let cwd = tmp.path();
+    let (_, vision) = token(&server, cwd, &["--role", "writer"]);
+    let (_, nlp) = token(&server, cwd, &["--role", "writer", "--project", "nlp"]);
+    let resume = |content: &[u8], offset: u64| {
+        let header = v1::PutBlobHeader { sha256: sha256_hex(content), size: content.len() as u64, offset };
+        let chunks = content[offset as usize..]
+            .chunks(1 << 20)
+            .map(|chunk| v1::PutBlobRequest { part: Some(Part::Chunk(bytes::Bytes::copy_from_slice(chunk))) });
+        std::iter::once(v1::PutBlobRequest { part: Some(Part::Header(header)) }).chain(chunks).collect::<Vec<_>>()
+    };
+
+    let secret: Vec<u8> = (0..20_000_000u32).map(|i| (i % 251) as u8).collect();
+    let offset = interrupted_upload(&server, &vision, &secret, 9 << 20).await;
+    assert_eq!(offset, 8 << 20, "the stored part is kept for a resume");
+    let mut s = server.storage().await;
+    let status = s.put_blob(with_token(futures::stream::iter(resume(&secret, offset)), Some(&nlp))).await.unwrap_err();
+    assert_eq!(status.code(), Code::Aborted, "{status:?}");
+    assert_eq!(cairn_proto::error_info(&status).unwrap().0, "RESUMED_UPLOAD_UNPROVEN");
+    let whole = s.put_blob(with_token(futures::stream::iter(resume(&secret, 0)), Some(&nlp))).await.unwrap();
+    let whole = whole.into_inner();
+    assert!(whole.already_present && whole.receipt.contains(":nlp:"), "{whole:?}");
+
+    let own: Vec<u8> = (0..20_000_000u32).map(|i| (i % 241) as u8).collect();
+    let offset = interrupted_upload(&server, &vision, &own, 9 << 20).await;
+    let done = s.put_blob(with_token(futures::stream::iter(resume(&own, offset)), Some(&vision))).await.unwrap();
+    let done = done.into_inner();
+    assert!(!done.already_present && done.receipt.contains(":default:"), "its own upload, resumed: {done:?}");
+}
+
 #[test]
 fn a_coordinator_or_worker_without_tokens_refuses_to_start_unless_told_to_serve_anyone() {
     let tmp = tempfile::tempdir().unwrap();

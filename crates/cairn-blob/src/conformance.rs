@@ -12,8 +12,8 @@ use cairn_core::Digest;
 use futures::{StreamExt, stream};
 
 use crate::{
-    BlobError, BlobStore, BlobStoreExt, blob_key, put_verified, put_verified_from, single_chunk, upload_checkpoint_key,
-    upload_progress, upload_resume_token,
+    BlobError, BlobStore, BlobStoreExt, blob_key, put_verified, put_verified_as, put_verified_from, single_chunk,
+    upload_checkpoint_key, upload_progress, upload_resume_token,
 };
 
 /// Instantiates every conformance check as a `#[tokio::test]` for one implementation.
@@ -33,6 +33,7 @@ macro_rules! blob_conformance_tests {
             missing_objects_and_bad_keys_are_clear_errors,
             an_interrupted_upload_resumes_from_its_last_part_and_stores_the_original_bytes,
             a_resume_past_the_stored_progress_is_refused_and_an_earlier_start_skips_ahead,
+            a_resumed_upload_tells_whether_its_caller_began_it,
             concurrent_uploads_of_one_blob_both_succeed,
             a_poisoned_partial_upload_is_discarded_and_the_retry_succeeds,
             a_resume_whose_stored_upload_vanished_starts_afresh,
@@ -287,6 +288,29 @@ pub async fn a_resume_past_the_stored_progress_is_refused_and_an_earlier_start_s
     let fresh = put_verified(&*store, &digest, size, chunks_of(&data, 1 << 20)).await.unwrap();
     assert_eq!(fresh.bytes, size - part as u64, "the stored part was skipped, not written again");
     assert_eq!(Digest::of(&store.get_bytes(&blob_key(&digest)).await.unwrap()), digest);
+}
+
+/// An upload names who began it in its checkpoints: the caller who resumes it is told
+/// whether it sent the stored prefix itself (what an upload receipt needs).
+pub async fn a_resumed_upload_tells_whether_its_caller_began_it(store: Arc<dyn BlobStore>) {
+    let part = store.part_size() as usize;
+    for (resumer, from_another) in [("vision", false), ("nlp", true)] {
+        let data = pattern(part + part / 2, if from_another { 31 } else { 32 });
+        let digest = Digest::of(&data);
+        let size = data.len() as u64;
+        let cut = interrupted_after(&data, part + 1_000);
+        put_verified_as(&*store, &digest, size, 0, cut, Some("vision")).await.unwrap_err();
+        let offset = upload_progress(&*store, &digest).await.unwrap();
+        assert_eq!(offset, part as u64);
+        let rest = chunks_of(&data[part..], 1 << 20);
+        let done = put_verified_as(&*store, &digest, size, offset, rest, Some(resumer)).await.unwrap();
+        assert_eq!(done.resumed_from_another, from_another, "resumed by {resumer}");
+        assert_eq!(Digest::of(&store.get_bytes(&blob_key(&digest)).await.unwrap()), digest);
+    }
+    let data = pattern(part / 2, 33);
+    let digest = Digest::of(&data);
+    let whole = put_verified_as(&*store, &digest, data.len() as u64, 0, chunks_of(&data, 1 << 20), Some("x")).await;
+    assert!(!whole.unwrap().resumed_from_another, "an upload sent whole began with its caller");
 }
 
 /// Two uploads of the same content at once both succeed and store it once.

@@ -25,8 +25,8 @@ pub use metered::Metered;
 pub use s3::{S3Config, S3Store};
 pub use store::{BlobStore, BlobStoreExt, BlobWriter, ByteStream, IncompleteUpload, ObjectInfo, once as single_chunk};
 pub use verify::{
-    PutOutcome, discard_stale_upload, put_verified, put_verified_from, upload_checkpoint_key, upload_progress,
-    upload_resume_token,
+    PutOutcome, discard_stale_upload, put_verified, put_verified_as, put_verified_from, upload_checkpoint_key,
+    upload_progress, upload_resume_token,
 };
 
 /// Size of the chunks blobs are streamed in.

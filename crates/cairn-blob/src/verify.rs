@@ -55,6 +55,10 @@ pub struct PutOutcome {
     pub bytes: u64,
     /// True when the blob was already stored; the stream was not read.
     pub already_present: bool,
+    /// True when this call completed an upload that another uploader (see
+    /// [`put_verified_as`]) had begun: the bytes before the resume point were not sent by
+    /// this caller.
+    pub resumed_from_another: bool,
 }
 
 /// Key of the saved hashing state of an unfinished upload.
@@ -69,31 +73,49 @@ struct SavedProgress {
     hash: HashCheckpoint,
     part_size: u64,
     token: Option<String>,
+    /// Who sent the stored bytes (a project, with authentication), if known.
+    uploader: Option<String>,
 }
 
-/// First bytes of a checkpoint in the current format.
-const CHECKPOINT_MAGIC: &[u8; 4] = b"CKP2";
+/// First bytes of a checkpoint in the current format, and in the one before (no uploader).
+const CHECKPOINT_MAGIC: &[u8; 4] = b"CKP3";
+const CHECKPOINT_MAGIC_V2: &[u8; 4] = b"CKP2";
 
 impl SavedProgress {
-    /// The magic, the part size (8 bytes LE), 40 bytes of hash state, the token as UTF-8.
+    /// The magic, the part size (8 bytes LE), 40 bytes of hash state, the uploader's
+    /// length (2 bytes LE) and UTF-8, the token as UTF-8.
     fn encode(&self) -> Bytes {
         let mut out = CHECKPOINT_MAGIC.to_vec();
         out.extend_from_slice(&self.part_size.to_le_bytes());
         out.extend_from_slice(&self.hash.to_bytes());
+        let uploader = self.uploader.as_deref().unwrap_or("").as_bytes();
+        let uploader = &uploader[..uploader.len().min(u16::MAX as usize)];
+        out.extend_from_slice(&(uploader.len() as u16).to_le_bytes());
+        out.extend_from_slice(uploader);
         out.extend_from_slice(self.token.as_deref().unwrap_or("").as_bytes());
         Bytes::from(out)
     }
 
-    /// `None` for anything else (an older format included): such a checkpoint is discarded.
+    /// `None` for anything else: such a checkpoint is discarded.
     fn decode(bytes: &[u8]) -> Option<Self> {
-        let rest = bytes.strip_prefix(CHECKPOINT_MAGIC)?;
+        let (rest, v3) = match bytes.strip_prefix(CHECKPOINT_MAGIC) {
+            Some(rest) => (rest, true),
+            None => (bytes.strip_prefix(CHECKPOINT_MAGIC_V2)?, false),
+        };
         let part_size = u64::from_le_bytes(rest.get(..8)?.try_into().ok()?);
         let hash = HashCheckpoint::from_bytes(rest.get(8..48)?).ok()?;
-        let token = std::str::from_utf8(&rest[48..]).ok()?;
+        let (uploader, token) = if v3 {
+            let len = u16::from_le_bytes(rest.get(48..50)?.try_into().ok()?) as usize;
+            let uploader = std::str::from_utf8(rest.get(50..50 + len)?).ok()?;
+            (uploader, std::str::from_utf8(&rest[50 + len..]).ok()?)
+        } else {
+            ("", std::str::from_utf8(&rest[48..]).ok()?)
+        };
         if part_size == 0 || !hash.len.is_multiple_of(part_size) {
             return None;
         }
-        Some(Self { hash, part_size, token: (!token.is_empty()).then(|| token.to_owned()) })
+        let some = |text: &str| (!text.is_empty()).then(|| text.to_owned());
+        Some(Self { hash, part_size, token: some(token), uploader: some(uploader) })
     }
 }
 
@@ -152,6 +174,7 @@ struct Continuation {
     hasher: ResumableSha256,
     at: u64,
     part_size: u64,
+    uploader: Option<String>,
 }
 
 /// Opens the stored unfinished upload of `expected` if it can continue. Any stored state
@@ -185,6 +208,7 @@ async fn continue_stored_upload(
             hasher: ResumableSha256::resume(&saved.hash),
             at,
             part_size: saved.part_size,
+            uploader: saved.uploader,
         })),
         Err(err) => {
             tracing::info!(sha256 = %expected, offset = at, error = %err, "stored upload cannot continue; starting afresh");
@@ -212,15 +236,32 @@ pub async fn put_verified_from<S>(
 where
     S: Stream<Item = Result<Bytes, BlobError>> + Send + Unpin,
 {
+    put_verified_as(store, expected, expected_size, offset, chunks, None).await
+}
+
+/// [`put_verified_from`] on behalf of `uploader` (a project, with authentication): the
+/// checkpoints of the upload name it, and the outcome tells whether this call completed
+/// an upload someone else began.
+pub async fn put_verified_as<S>(
+    store: &dyn BlobStore,
+    expected: &Digest,
+    expected_size: u64,
+    offset: u64,
+    chunks: S,
+    uploader: Option<&str>,
+) -> Result<PutOutcome, BlobError>
+where
+    S: Stream<Item = Result<Bytes, BlobError>> + Send + Unpin,
+{
     // A blob the store cannot hold is refused before anything else happens.
     let part_size = store.part_size_for(expected_size)?;
     let _guard = UploadGuard::acquire(*expected).await;
     let key = blob_key(expected);
     if store.head(&key).await? == Some(expected_size) {
-        return Ok(PutOutcome { bytes: 0, already_present: true });
+        return Ok(PutOutcome { bytes: 0, already_present: true, resumed_from_another: false });
     }
     let checkpoint_key = upload_checkpoint_key(expected);
-    let Continuation { mut writer, hasher, at: resume_at, part_size } =
+    let Continuation { mut writer, hasher, at: resume_at, part_size, uploader: began_by } =
         match continue_stored_upload(store, expected, expected_size, offset).await? {
             Some(continuation) => continuation,
             None if offset > 0 => return Err(BlobError::ResumeMismatch { requested: offset, available: 0 }),
@@ -229,11 +270,14 @@ where
                 hasher: ResumableSha256::new(),
                 at: 0,
                 part_size,
+                uploader: uploader.map(str::to_owned),
             },
         };
+    let resumed_from_another = resume_at > 0 && began_by.as_deref() != uploader;
     // Skip incoming bytes that are stored already.
     let chunks = skip_bytes(chunks, resume_at - offset);
-    let progress = Progress { store, checkpoint_key: &checkpoint_key, part_size };
+    // A resumed upload keeps naming whoever began it.
+    let progress = Progress { store, checkpoint_key: &checkpoint_key, part_size, uploader: began_by.as_deref() };
     let streamed = stream_into(&mut *writer, hasher, expected_size, &progress, chunks).await;
     let hasher = match streamed {
         Ok(hasher) => hasher,
@@ -262,7 +306,7 @@ where
     let committed = writer.commit().await;
     store.delete(&checkpoint_key).await?;
     committed?;
-    Ok(PutOutcome { bytes, already_present: false })
+    Ok(PutOutcome { bytes, already_present: false, resumed_from_another })
 }
 
 /// Discards a failed upload and its checkpoint, best effort: the caller reports the
@@ -301,6 +345,7 @@ struct Progress<'a> {
     store: &'a dyn BlobStore,
     checkpoint_key: &'a str,
     part_size: u64,
+    uploader: Option<&'a str>,
 }
 
 impl Progress<'_> {
@@ -308,7 +353,8 @@ impl Progress<'_> {
     async fn save(&self, writer: &mut dyn BlobWriter, hasher: &ResumableSha256) -> Result<(), BlobError> {
         let Some(hash) = hasher.checkpoint() else { return Ok(()) };
         let token = writer.persist().await?;
-        let saved = SavedProgress { hash, part_size: self.part_size, token };
+        let saved =
+            SavedProgress { hash, part_size: self.part_size, token, uploader: self.uploader.map(str::to_owned) };
         self.store.put_bytes(self.checkpoint_key, saved.encode()).await
     }
 }

@@ -68,6 +68,11 @@ impl ReceiptSigner {
         Ok(Some(Self { key: auth.grant_key().await?.clone(), project: caller.project }))
     }
 
+    /// The project receipts are signed for (the caller token's).
+    pub(crate) fn project(&self) -> &str {
+        &self.project
+    }
+
     /// A receipt for the whole blob `digest` of `size` bytes.
     pub(crate) fn sign(&self, digest: &Digest, size: u64) -> String {
         let expires = cairn_auth::grant::now_unix_s() + cairn_auth::grant::RECEIPT_LIFETIME_SECS;

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use cairn_blob::{BlobError, BlobStore, blob_key, put_verified_from, upload_progress};
+use cairn_blob::{BlobError, BlobStore, blob_key, put_verified_as, upload_progress};
 use cairn_core::Digest;
 use cairn_proto::v1::put_blob_request::Part;
 use cairn_proto::v1::{
@@ -183,7 +183,8 @@ impl storage_service_server::StorageService for StorageService {
             Some(locks) if header.size > self.blobs.part_size() => Some(locks.acquire(&digest).await?),
             _ => None,
         };
-        let result = put_verified_from(&*self.blobs, &digest, header.size, header.offset, chunks).await;
+        let uploader = signer.as_ref().map(|s| s.project());
+        let result = put_verified_as(&*self.blobs, &digest, header.size, header.offset, chunks, uploader).await;
         if let Some(lock) = lock {
             lock.release().await;
         }
@@ -213,6 +214,17 @@ impl storage_service_server::StorageService for StorageService {
                     Code::Aborted,
                     "UPLOAD_RACED",
                     "another upload stored this blob meanwhile; retry to verify the bytes",
+                    vec![("sha256", header.sha256)],
+                ));
+            }
+            // This call finished an upload another project began: it sent only the tail,
+            // so it has not shown it has the blob. The blob is stored; a retry sends it
+            // whole and earns the receipt.
+            Some(_) if outcome.resumed_from_another => {
+                return Err(error_status(
+                    Code::Aborted,
+                    "RESUMED_UPLOAD_UNPROVEN",
+                    "this upload completed one another caller began; send the blob again from byte 0 for a receipt",
                     vec![("sha256", header.sha256)],
                 ));
             }
