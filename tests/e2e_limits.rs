@@ -245,3 +245,38 @@ async fn log_entries_in_memory_are_bounded_per_replica() {
     let committed = coordinator.log(futures::stream::iter(second())).await.expect("the budget was given back");
     assert_eq!(committed.into_inner().version.unwrap().file_count, 3_000);
 }
+
+/// A caller's deadline (`grpc-timeout`) bounds the call on the server: a finish waiting
+/// for writers gives up when the caller's deadline passes, not after its own wait.
+#[tokio::test]
+async fn the_servers_end_a_call_at_the_callers_deadline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = DevServer::start(tmp.path());
+    let mut coordinator = server.coordinator().await;
+    let upsert = v1::UpsertRequest {
+        project: "default".into(),
+        artifact: "ds".into(),
+        r#type: "dataset".into(),
+        distributed_id: "job".into(),
+        writer_id: "still-writing".into(),
+        ..Default::default()
+    };
+    coordinator.upsert(upsert).await.unwrap();
+    let finish = v1::FinishRequest {
+        project: "default".into(),
+        artifact: "ds".into(),
+        distributed_id: "job".into(),
+        wait_seconds: 60,
+        ..Default::default()
+    };
+    let mut request = tonic::Request::new(finish);
+    request.set_timeout(Duration::from_secs(1));
+    let started = Instant::now();
+    let status = coordinator.finish(request).await.unwrap_err();
+    assert!(matches!(status.code(), tonic::Code::DeadlineExceeded | tonic::Code::Cancelled), "{status:?}");
+    assert!(started.elapsed() < Duration::from_secs(10), "ended after {:?}", started.elapsed());
+    // The draft is still open for the writer.
+    let draft = v1::GetDraftRequest { project: "default".into(), artifact: "ds".into(), distributed_id: "job".into() };
+    let view = coordinator.get_draft(draft).await.unwrap().into_inner().draft.unwrap();
+    assert_eq!(view.state, v1::DraftState::Open as i32);
+}
