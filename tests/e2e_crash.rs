@@ -1,5 +1,5 @@
 //! Crash safety: `kill -9` of the dev server in the middle of an upload and of an upsert,
-//! then a restart on the same data directory.
+//! then a restart on the same data directory; a client that cancels an upload mid-way.
 
 mod support;
 
@@ -189,4 +189,49 @@ fn a_killed_client_resumes_its_upload_from_the_last_stored_part() {
     server.cli(tmp.path(), &["get", "w", "-o", "back"]).ok();
     let restored = read_tree(&tmp.path().join("back"));
     assert!(restored[0].1 == big, "the resumed upload stored exactly the original bytes");
+}
+
+/// A client that cancels its upload mid-way (a deadline, Ctrl-C with the process still
+/// alive) looks to the server like a stream that ended early: the parts stored so far are
+/// kept, and the next log of the file resumes after them instead of sending it all again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_upload_keeps_its_stored_parts_and_the_next_log_resumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = DevServer::start(tmp.path());
+    let big = pattern(20_000_000, 5);
+    let sha256 = sha256_hex(&big);
+    let (tx, rx) = tokio::sync::mpsc::channel::<v1::PutBlobRequest>(64);
+    let header = v1::PutBlobHeader { sha256: sha256.clone(), size: big.len() as u64, offset: 0 };
+    tx.send(v1::PutBlobRequest { part: Some(Part::Header(header)) }).await.unwrap();
+    for chunk in big[..9 << 20].chunks(1 << 20) {
+        tx.send(v1::PutBlobRequest { part: Some(Part::Chunk(bytes::Bytes::copy_from_slice(chunk))) }).await.unwrap();
+    }
+    let mut storage = server.storage().await;
+    let call = tokio::spawn(async move { storage.put_blob(tokio_stream::wrappers::ReceiverStream::new(rx)).await });
+    let mut status = server.storage().await;
+    let ask = v1::GetUploadStatusRequest { sha256: sha256.clone() };
+    let stored = async {
+        loop {
+            let offset = status.get_upload_status(ask.clone()).await.unwrap().into_inner().offset;
+            if offset > 0 {
+                return offset;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let offset = tokio::time::timeout(Duration::from_secs(20), stored).await.expect("a part was stored");
+    call.abort();
+    drop(tx);
+    assert!(
+        wait_until(Duration::from_secs(5), || partial_uploads(&server).iter().any(|len| *len >= offset)),
+        "the cancelled upload's stored part is kept"
+    );
+
+    write_tree(&tmp.path().join("model"), &[("weights.bin", &big)]);
+    let logged = server.cli(tmp.path(), &["log", "model", "--name", "m", "--type", "model", "--json"]).json();
+    let uploaded = logged["uploaded_bytes"].as_u64().unwrap();
+    assert_eq!(uploaded, big.len() as u64 - offset, "only what follows the stored part was sent");
+    let out = tmp.path().join("out");
+    server.cli(tmp.path(), &["get", "m", "-o", out.to_str().unwrap()]).ok();
+    assert_eq!(std::fs::read(out.join("weights.bin")).unwrap(), big);
 }

@@ -34,6 +34,7 @@ macro_rules! blob_conformance_tests {
             an_interrupted_upload_resumes_from_its_last_part_and_stores_the_original_bytes,
             a_resume_past_the_stored_progress_is_refused_and_an_earlier_start_skips_ahead,
             a_resumed_upload_tells_whether_its_caller_began_it,
+            a_stream_ending_early_is_refused_but_keeps_its_stored_parts_for_a_resume,
             concurrent_uploads_of_one_blob_both_succeed,
             a_poisoned_partial_upload_is_discarded_and_the_retry_succeeds,
             a_resume_whose_stored_upload_vanished_starts_afresh,
@@ -311,6 +312,26 @@ pub async fn a_resumed_upload_tells_whether_its_caller_began_it(store: Arc<dyn B
     let digest = Digest::of(&data);
     let whole = put_verified_as(&*store, &digest, data.len() as u64, 0, chunks_of(&data, 1 << 20), Some("x")).await;
     assert!(!whole.unwrap().resumed_from_another, "an upload sent whole began with its caller");
+}
+
+/// A stream that ends before the declared size (a cancelled call looks so to a server) is
+/// refused as SizeMismatch, nothing becomes visible, and the parts stored before the end
+/// are kept, so that the caller's next attempt resumes after them.
+pub async fn a_stream_ending_early_is_refused_but_keeps_its_stored_parts_for_a_resume(store: Arc<dyn BlobStore>) {
+    let part = store.part_size() as usize;
+    let data = pattern(2 * part + 100, 41);
+    let digest = Digest::of(&data);
+    let size = data.len() as u64;
+    let short = chunks_of(&data[..part + 5_000], 1 << 20);
+    let err = put_verified(&*store, &digest, size, short).await.unwrap_err();
+    assert!(matches!(err, BlobError::SizeMismatch { .. }), "{err}");
+    assert_eq!(store.head(&blob_key(&digest)).await.unwrap(), None, "nothing visible");
+    let offset = upload_progress(&*store, &digest).await.unwrap();
+    assert_eq!(offset, part as u64, "the stored part is kept");
+    let rest = chunks_of(&data[part..], 1 << 20);
+    let resumed = put_verified_from(&*store, &digest, size, offset, rest).await.unwrap();
+    assert_eq!(resumed.bytes, size - offset);
+    assert_eq!(Digest::of(&store.get_bytes(&blob_key(&digest)).await.unwrap()), digest);
 }
 
 /// Two uploads of the same content at once both succeed and store it once.

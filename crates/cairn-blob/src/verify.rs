@@ -282,10 +282,22 @@ where
     let hasher = match streamed {
         Ok(hasher) => hasher,
         Err(BlobError::Interrupted(why)) => {
+            tracing::info!(sha256 = %expected, why = %why, "upload interrupted; its stored parts are kept for a resume");
             writer.suspend().await?;
             return Err(BlobError::Interrupted(why));
         }
+        Err(BlobError::SizeMismatch { expected: declared, actual }) if actual < declared && actual >= part_size => {
+            // The stream ended before the declared size: a file that shrank, or a client
+            // that cancelled its call (gRPC shows a cancel to the server as the end of the
+            // stream). The parts stored so far are kept, as for an interruption, so that a
+            // resume continues after them; the short upload is refused all the same, and
+            // the collector frees parts nobody resumes.
+            tracing::info!(sha256 = %expected, received = actual, "upload ended early; its stored parts are kept for a resume");
+            writer.suspend().await?;
+            return Err(BlobError::SizeMismatch { expected: declared, actual });
+        }
         Err(err) => {
+            tracing::info!(sha256 = %expected, error = %err, "upload refused; its stored parts are discarded");
             abandon(writer, store, &checkpoint_key).await;
             return Err(err);
         }
