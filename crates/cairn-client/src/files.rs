@@ -77,6 +77,9 @@ pub fn collect(sources: &[(PathBuf, Option<String>)], rules: &WalkRules) -> Resu
             insert(&mut by_path, source.clone(), &name, Fingerprint::of(&meta))?;
         }
     }
+    // A version the server would refuse (two paths differing only in case, or a path that
+    // is a file and a directory) is refused here, before anything is hashed or uploaded.
+    cairn_core::check_tree(by_path.keys())?;
     Ok(by_path.into_values().collect())
 }
 
@@ -183,6 +186,20 @@ mod tests {
         .unwrap();
         let names: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(names, ["renamed=f", "sub/x"]);
+    }
+
+    #[test]
+    fn a_tree_no_file_system_can_hold_is_refused_before_hashing() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("README"), b"1").unwrap();
+        std::fs::write(dir.path().join("other"), b"2").unwrap();
+        let sources = [(dir.path().join("README"), None), (dir.path().join("other"), Some("readme".to_owned()))];
+        let err = collect(&sources, &WalkRules::default()).unwrap_err();
+        assert!(err.to_string().contains("differs from"), "{err}");
+        let sources =
+            [(dir.path().join("README"), Some("m".to_owned())), (dir.path().join("other"), Some("m/x".into()))];
+        let err = collect(&sources, &WalkRules::default()).unwrap_err();
+        assert!(err.to_string().contains("both a file and a directory"), "{err}");
     }
 
     #[test]
