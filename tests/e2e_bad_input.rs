@@ -4,7 +4,7 @@
 mod support;
 
 use cairn_proto::v1::{self, put_blob_request::Part};
-use support::grpc::store_blob;
+use support::grpc::{log_batch, log_header, store_blob};
 use support::{DevServer, metadata, reason, sha256_hex};
 use tonic::Code;
 
@@ -331,38 +331,13 @@ async fn paths_no_file_system_can_hold_together_are_refused_when_staged_or_logge
     let view = coordinator.get_draft(draft).await.unwrap().into_inner().draft.unwrap();
     assert_eq!(view.staged_entries, 1, "the refused upsert staged nothing");
 
-    let header = v1::LogRequest {
-        part: Some(v1::log_request::Part::Header(v1::LogHeader {
-            project: "default".into(),
-            artifact: "l".into(),
-            r#type: "t".into(),
-            ..Default::default()
-        })),
-    };
-    let batch = v1::LogRequest {
-        part: Some(v1::log_request::Part::Batch(v1::EntryBatch {
-            entries: vec![entry("README", b"c"), entry("readme", b"d")],
-            ..Default::default()
-        })),
-    };
-    let status = coordinator.log(futures::stream::iter(vec![header, batch])).await.unwrap_err();
+    let log = |entries| vec![log_header("l", "t"), log_batch(entries, vec![])];
+    let case = log(vec![entry("README", b"c"), entry("readme", b"d")]);
+    let status = coordinator.log(futures::stream::iter(case)).await.unwrap_err();
     assert_eq!((status.code(), reason(&status)), (Code::InvalidArgument, "PATH_CASE_COLLISION".to_owned()));
     // A path that would be a file in one entry and a directory in another.
-    let header = v1::LogRequest {
-        part: Some(v1::log_request::Part::Header(v1::LogHeader {
-            project: "default".into(),
-            artifact: "l".into(),
-            r#type: "t".into(),
-            ..Default::default()
-        })),
-    };
-    let batch = v1::LogRequest {
-        part: Some(v1::log_request::Part::Batch(v1::EntryBatch {
-            entries: vec![entry("model", b"c"), entry("Model/weights.bin", b"d")],
-            ..Default::default()
-        })),
-    };
-    let status = coordinator.log(futures::stream::iter(vec![header, batch])).await.unwrap_err();
+    let shape = log(vec![entry("model", b"c"), entry("Model/weights.bin", b"d")]);
+    let status = coordinator.log(futures::stream::iter(shape)).await.unwrap_err();
     assert_eq!((status.code(), reason(&status)), (Code::InvalidArgument, "PATH_FILE_DIRECTORY_CONFLICT".to_owned()));
     let status = coordinator.upsert(upsert("a", "d", "rank-1", vec![entry("img/Cat.png/x", b"d")])).await.unwrap_err();
     assert_eq!(reason(&status), "PATH_FILE_DIRECTORY_CONFLICT", "under a file rank-0 staged");
