@@ -34,6 +34,7 @@ macro_rules! blob_conformance_tests {
             an_interrupted_upload_resumes_from_its_last_part_and_stores_the_original_bytes,
             a_resume_past_the_stored_progress_is_refused_and_an_earlier_start_skips_ahead,
             a_resumed_upload_tells_whether_its_caller_began_it,
+            a_named_uploader_proves_a_stored_blob_by_sending_all_of_it,
             a_stream_ending_early_is_refused_but_keeps_its_stored_parts_for_a_resume,
             concurrent_uploads_of_one_blob_both_succeed,
             a_poisoned_partial_upload_is_discarded_and_the_retry_succeeds,
@@ -312,6 +313,25 @@ pub async fn a_resumed_upload_tells_whether_its_caller_began_it(store: Arc<dyn B
     let digest = Digest::of(&data);
     let whole = put_verified_as(&*store, &digest, data.len() as u64, 0, chunks_of(&data, 1 << 20), Some("x")).await;
     assert!(!whole.unwrap().resumed_from_another, "an upload sent whole began with its caller");
+}
+
+/// On behalf of an uploader, a blob that is stored already is acknowledged only once the
+/// whole stream hashed to it: other bytes, a short stream or a resume offset are refused.
+pub async fn a_named_uploader_proves_a_stored_blob_by_sending_all_of_it(store: Arc<dyn BlobStore>) {
+    let data = pattern(300_000, 51);
+    let digest = Digest::of(&data);
+    let size = data.len() as u64;
+    put_verified(&*store, &digest, size, chunks_of(&data, 1 << 20)).await.unwrap();
+    let wrong = pattern(300_000, 52);
+    let err = put_verified_as(&*store, &digest, size, 0, chunks_of(&wrong, 1 << 16), Some("p")).await.unwrap_err();
+    assert!(matches!(err, BlobError::DigestMismatch { .. }), "{err}");
+    let err = put_verified_as(&*store, &digest, size, 0, chunks_of(&data[..1000], 1 << 16), Some("p")).await;
+    assert!(matches!(err, Err(BlobError::SizeMismatch { .. })), "{err:?}");
+    let err = put_verified_as(&*store, &digest, size, 4096, chunks_of(&data[4096..], 1 << 16), Some("p")).await;
+    assert!(matches!(err, Err(BlobError::ResumeMismatch { available: 0, .. })), "{err:?}");
+    let proven = put_verified_as(&*store, &digest, size, 0, chunks_of(&data, 1 << 16), Some("p")).await.unwrap();
+    assert!(proven.already_present);
+    assert_eq!(Digest::of(&store.get_bytes(&blob_key(&digest)).await.unwrap()), digest, "the stored blob is untouched");
 }
 
 /// A stream that ends before the declared size (a cancelled call looks so to a server) is

@@ -53,7 +53,8 @@ impl Drop for UploadGuard {
 pub struct PutOutcome {
     /// Bytes received and stored by this call.
     pub bytes: u64,
-    /// True when the blob was already stored; the stream was not read.
+    /// True when the blob was already stored; the stream was not read (unless the call
+    /// named an uploader, see [`put_verified_as`]).
     pub already_present: bool,
     /// True when this call completed an upload that another uploader (see
     /// [`put_verified_as`]) had begun: the bytes before the resume point were not sent by
@@ -240,8 +241,10 @@ where
 }
 
 /// [`put_verified_from`] on behalf of `uploader` (a project, with authentication): the
-/// checkpoints of the upload name it, and the outcome tells whether this call completed
-/// an upload someone else began.
+/// checkpoints of the upload name it, the outcome tells whether this call completed an
+/// upload someone else began, and a blob that is stored already is acknowledged only
+/// after the stream was read to the end and hashed to it (proof of having the bytes,
+/// from offset 0: `ResumeMismatch` otherwise).
 pub async fn put_verified_as<S>(
     store: &dyn BlobStore,
     expected: &Digest,
@@ -258,6 +261,12 @@ where
     let _guard = UploadGuard::acquire(*expected).await;
     let key = blob_key(expected);
     if store.head(&key).await? == Some(expected_size) {
+        if uploader.is_some() {
+            if offset != 0 {
+                return Err(BlobError::ResumeMismatch { requested: offset, available: 0 });
+            }
+            verify_sent(chunks, expected, expected_size).await?;
+        }
         return Ok(PutOutcome { bytes: 0, already_present: true, resumed_from_another: false });
     }
     let checkpoint_key = upload_checkpoint_key(expected);
@@ -409,4 +418,28 @@ where
         return Err(BlobError::SizeMismatch { expected: expected_size, actual: hasher.len() });
     }
     Ok(hasher)
+}
+
+/// Reads `chunks` to the end and checks that they are `size` bytes hashing to `digest`,
+/// storing nothing: how a caller proves it has a blob that is stored already.
+async fn verify_sent<S>(mut chunks: S, digest: &Digest, size: u64) -> Result<(), BlobError>
+where
+    S: Stream<Item = Result<Bytes, BlobError>> + Send + Unpin,
+{
+    let mut hasher = ResumableSha256::new();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk?;
+        if hasher.len() + chunk.len() as u64 > size {
+            return Err(BlobError::SizeMismatch { expected: size, actual: hasher.len() + chunk.len() as u64 });
+        }
+        hasher.update(&chunk);
+    }
+    if hasher.len() != size {
+        return Err(BlobError::SizeMismatch { expected: size, actual: hasher.len() });
+    }
+    let actual = hasher.finish();
+    if &actual != digest {
+        return Err(BlobError::DigestMismatch { expected: digest.to_string(), actual: actual.to_string() });
+    }
+    Ok(())
 }

