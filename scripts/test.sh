@@ -9,7 +9,36 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+# Every step prints how long the previous one took, and the run ends with a table of all of
+# them, so that each change can see what it costs CI.
+step_name=""
+step_started=$SECONDS
+run_started=$SECONDS
+step_times=()
+end_step() {
+    if [ -n "$step_name" ]; then
+        local took=$((SECONDS - step_started))
+        printf -- '--- %s: %d s\n' "$step_name" "$took"
+        step_times+=("$(printf '%6d s  %s' "$took" "$step_name")")
+    fi
+}
+step() {
+    end_step
+    step_name="$*"
+    step_started=$SECONDS
+    printf '\n==> %s\n' "$*"
+}
+cold_cargo_home=""
+summary() {
+    local status=$?
+    [ -z "$cold_cargo_home" ] || rm -rf "$cold_cargo_home"
+    end_step
+    step_name=""
+    printf '\n==> elapsed per step\n'
+    printf '%s\n' "${step_times[@]}"
+    printf '%6d s  total (exit status %d)\n' "$((SECONDS - run_started))" "$status"
+}
+trap summary EXIT
 
 step "test servers: etcd, s3s-fs and moto"
 # Tests start their own etcd and S3-compatible servers on loopback ports chosen at run time
@@ -57,14 +86,26 @@ cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "cargo deny check licenses bans sources (deny.toml)"
+step "cargo deny check licenses bans sources (deny.toml), from an empty cargo registry"
 # Licenses, banned crates and sources; advisories are left out (their database needs the
-# network). The dependencies were fetched by the clippy step, so this runs offline.
+# network). cargo-deny reads `cargo metadata`, which needs the sources of every crate in
+# Cargo.lock for every target platform, not only those this host builds. So that this step
+# proves the lockfile can be fetched from nothing on every run (a warm registry would hide a
+# missing crate), it fetches into a fresh, temporary CARGO_HOME and checks offline from it;
+# the toolchain (RUSTUP_HOME) and the installed tools stay where they are.
 if ! command -v cargo-deny >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/cargo-deny" ]; then
     echo "installing cargo-deny 0.20.2 (crates.io, about 5 minutes)"
     cargo install cargo-deny@0.20.2 --locked
 fi
-"$(command -v cargo-deny || echo "$HOME/.cargo/bin/cargo-deny")" deny --offline check licenses bans sources
+cargo_deny="$(command -v cargo-deny || echo "$HOME/.cargo/bin/cargo-deny")"
+cold_cargo_home="$(mktemp -d "${TMPDIR:-/tmp}/cairn-cold-cargo-home.XXXXXX")"
+fetch_started=$SECONDS
+CARGO_HOME="$cold_cargo_home" cargo fetch --locked --quiet
+echo "fetched $(find "$cold_cargo_home/registry/cache" -name '*.crate' | wc -l) crates" \
+    "($(du -sh "$cold_cargo_home" | cut -f1)) into an empty CARGO_HOME in $((SECONDS - fetch_started)) s"
+CARGO_HOME="$cold_cargo_home" "$cargo_deny" deny --offline check licenses bans sources
+rm -rf "$cold_cargo_home"
+cold_cargo_home=""
 
 step "cargo test"
 cargo test --workspace --locked --no-fail-fast
