@@ -109,14 +109,21 @@ def _random_file(path: pathlib.Path, mib: int) -> pathlib.Path:
 
 
 def test_ctrl_c_cancels_a_transfer_and_raises_keyboard_interrupt(server, tmp_path):
-    # A child process logs 256 MiB and is sent SIGINT once uploading has begun.
+    # A child process logs 256 MiB and is sent SIGINT once uploading has begun. Its
+    # progress callback sleeps 20 ms per MiB uploaded, so the transfer lasts at least 5 s
+    # however fast the machine is, and the signal always lands in the middle of it.
     big = _random_file(tmp_path / "big" / "data.bin", 256).parent
     script = textwrap.dedent(
         """
         import os, signal, sys, time, cairn, cairn.client as c
+        uploading = False
         def report(phase, event, amount):
+            global uploading
             if phase == "uploading" and event == "begin":
+                uploading = True
                 print("uploading", flush=True)
+            elif uploading and event == "advance":
+                time.sleep(0.02)
         c.progress_callback = lambda enabled: report
         try:
             cairn.Client(progress=True).log_artifact(cairn.Artifact("big", "t").add_dir(sys.argv[1]))
