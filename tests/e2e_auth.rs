@@ -23,6 +23,8 @@ enum Needs {
     Reader,
     Writer,
     Admin,
+    /// An admin of every project (`*`): calls that span them all.
+    AdminOfAll,
 }
 
 /// Every RPC: name, role needed, true when the request names a project.
@@ -44,7 +46,8 @@ const RPCS: &[(&str, Needs, bool)] = &[
     ("ListStorageWorkers", Needs::Reader, false),
     ("DeleteVersion", Needs::Admin, true),
     ("DeleteArtifact", Needs::Admin, true),
-    ("CollectGarbage", Needs::Admin, false),
+    ("CollectGarbage", Needs::AdminOfAll, false),
+    ("Fsck", Needs::AdminOfAll, false),
     ("SetRetention", Needs::Admin, true),
     ("CreateToken", Needs::Admin, true),
     ("ListTokens", Needs::Admin, true),
@@ -233,9 +236,13 @@ async fn call(channel: &Channel, rpc: &str, token: Option<&str>, victim: &str) -
             .await
             .map(drop),
         "CollectGarbage" => c
-            .collect_garbage(with_token(v1::CollectGarbageRequest { dry_run: false, grace_seconds: Some(0) }, t))
+            .collect_garbage(with_token(
+                v1::CollectGarbageRequest { dry_run: false, grace_seconds: Some(0), purge_trash: false },
+                t,
+            ))
             .await
             .map(drop),
+        "Fsck" => c.fsck(with_token(v1::FsckRequest { deep: true, repair: true }, t)).await.map(drop),
         "SetRetention" => c
             .set_retention(with_token(
                 v1::SetRetentionRequest { project: project(), artifact: "ds".into(), keep_last: 1 },
@@ -353,6 +360,7 @@ async fn every_rpc_refuses_every_bad_caller_with_its_reason_and_changes_nothing(
 
     let (_, reader) = token(&server, cwd, &["--role", "reader"]);
     let (_, other_project) = token(&server, cwd, &["--role", "writer", "--project", "nlp"]);
+    let (_, project_admin) = token(&server, cwd, &["--role", "admin"]);
     let (revoked_id, revoked) = token(&server, cwd, &["--role", "admin"]);
     server.cli_env(cwd, &["token", "revoke", &revoked_id], &admin).ok();
     let (_, expired) = token(&server, cwd, &["--role", "admin", "--expires-in", "1"]);
@@ -370,7 +378,14 @@ async fn every_rpc_refuses_every_bad_caller_with_its_reason_and_changes_nothing(
             ("revoked token", Some(revoked.as_str()), Code::Unauthenticated, "TOKEN_REVOKED"),
             ("expired token", Some(expired.as_str()), Code::Unauthenticated, "TOKEN_EXPIRED"),
         ];
-        if names_project {
+        if needs == Needs::AdminOfAll {
+            // Even an admin of one project: the call reaches every project's data.
+            for (who, token) in
+                [("reader", &reader), ("writer of another project", &other_project), ("project admin", &project_admin)]
+            {
+                expect.push((who, Some(token.as_str()), Code::PermissionDenied, "PROJECT_NOT_ALLOWED"));
+            }
+        } else if names_project {
             expect.push(("other project", Some(other_project.as_str()), Code::PermissionDenied, "PROJECT_NOT_ALLOWED"));
         } else if needs > Needs::Writer {
             expect.push((
@@ -380,7 +395,7 @@ async fn every_rpc_refuses_every_bad_caller_with_its_reason_and_changes_nothing(
                 "ROLE_TOO_LOW",
             ));
         }
-        if needs > Needs::Reader {
+        if needs > Needs::Reader && needs != Needs::AdminOfAll {
             expect.push(("reader", Some(reader.as_str()), Code::PermissionDenied, "ROLE_TOO_LOW"));
         }
         for (who, token, code, reason) in expect {
@@ -399,6 +414,8 @@ async fn every_rpc_refuses_every_bad_caller_with_its_reason_and_changes_nothing(
     call(&channel, "GetBlob", Some(&reader), &victim).await.unwrap();
     call(&channel, "FindMissingBlobs", Some(&other_project), &victim).await.unwrap();
     call(&channel, "UpdateVersion", Some(BOOTSTRAP), &victim).await.unwrap();
+    call(&channel, "Fsck", Some(BOOTSTRAP), &victim).await.unwrap();
+    call(&channel, "CollectGarbage", Some(BOOTSTRAP), &victim).await.unwrap();
 }
 
 /// Blobs are stored once whatever project logged them: a valid token is not enough to read

@@ -273,9 +273,13 @@ fn an_idle_draft_expires_after_its_ttl_and_refuses_further_work() {
     server
         .cli(tmp.path(), &["finish", "--name", "x", "--distributed-id", "idle", "--force"])
         .fails_with(1, "DRAFT_EXPIRED");
-    // The expiry released the staged segment the upsert had written.
+    // The staged segment the upsert wrote stays until a collection finds the draft ended
+    // (a collection marking while it was open must still read it), then goes.
     let staging = server.data_dir.join("blobs/objects/staging");
-    assert!(support::wait_until(Duration::from_secs(5), || count_files(&staging) == 0), "staged data was not released");
+    assert_eq!(count_files(&staging), 1);
+    let collected = server.cli(tmp.path(), &["gc", "--grace", "0", "--json"]).json();
+    assert_eq!(collected["deleted_staging"], 1, "{collected}");
+    assert_eq!(count_files(&staging), 0, "staged data was not released");
 }
 
 #[test]

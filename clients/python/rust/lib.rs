@@ -274,9 +274,15 @@ impl Core {
         self.run(py, move |c| async move { c.set_retention(&name, keep_last).await })
     }
 
-    #[pyo3(signature = (dry_run, grace_seconds=None))]
-    fn collect_garbage(&self, py: Python<'_>, dry_run: bool, grace_seconds: Option<u64>) -> PyResult<Py<PyAny>> {
-        self.run(py, move |c| async move { c.collect_garbage(dry_run, grace_seconds).await })
+    #[pyo3(signature = (dry_run, grace_seconds=None, purge_trash=false))]
+    fn collect_garbage(
+        &self,
+        py: Python<'_>,
+        dry_run: bool,
+        grace_seconds: Option<u64>,
+        purge_trash: bool,
+    ) -> PyResult<Py<PyAny>> {
+        self.run(py, move |c| async move { c.collect_garbage(dry_run, grace_seconds, purge_trash).await })
     }
 }
 

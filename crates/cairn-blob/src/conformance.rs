@@ -13,7 +13,7 @@ use futures::{StreamExt, stream};
 
 use crate::{
     BlobError, BlobStore, BlobStoreExt, blob_key, put_verified, put_verified_as, put_verified_from, single_chunk,
-    upload_checkpoint_key, upload_progress, upload_resume_token,
+    trash_key, upload_checkpoint_key, upload_progress, upload_resume_token,
 };
 
 /// Instantiates every conformance check as a `#[tokio::test]` for one implementation.
@@ -46,6 +46,7 @@ macro_rules! blob_conformance_tests {
             many_objects_put_at_once_read_back_and_are_headed_in_order,
             a_put_of_many_with_a_bad_key_is_refused,
             empty_objects_and_reads_at_the_end_are_empty_and_past_it_refused,
+            a_trashed_object_is_kept_apart_dated_now_and_restored_whole,
         );
     };
     (@each $make_store:expr; $($name:ident),+ $(,)?) => {
@@ -530,4 +531,36 @@ pub async fn an_upload_left_behind_is_listed_until_aborted(store: Arc<dyn BlobSt
     assert!(after.iter().all(|u| u.key != key), "the aborted upload is still listed: {after:?}");
     store.abort_incomplete_upload(&upload).await.unwrap();
     assert_eq!(store.head(&key).await.unwrap(), None, "nothing became visible");
+}
+
+/// The collector's trash: a copy under `trash/`, listed apart from the live objects and
+/// dated when it was trashed (not when the object was written), that survives the live
+/// object's deletion and restores it byte for byte; an absent object trashes and restores
+/// as nothing.
+pub async fn a_trashed_object_is_kept_apart_dated_now_and_restored_whole(store: Arc<dyn BlobStore>) {
+    let data = Bytes::from((0..300_000u32).map(|i| (i % 251) as u8).collect::<Vec<u8>>());
+    let key = blob_key(&Digest::of(&data));
+    store.put_bytes(&key, data.clone()).await.unwrap();
+    let written = store.list_info("blobs/", None, 10).await.unwrap()[0].modified_ms;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await; // S3 dates to the second
+    assert_eq!(store.copy_into_trash(&key).await.unwrap(), Some(data.len() as u64));
+    let trashed = store.list_info("trash/", None, 10).await.unwrap();
+    assert_eq!(
+        trashed.iter().map(|o| (o.key.as_str(), o.size)).collect::<Vec<_>>(),
+        [(trash_key(&key).as_str(), data.len() as u64)]
+    );
+    assert!(trashed[0].modified_ms > written, "dated when trashed: {} vs {written}", trashed[0].modified_ms);
+    assert_eq!(
+        store.list("blobs/", None, 10).await.unwrap(),
+        std::slice::from_ref(&key),
+        "the live object is untouched"
+    );
+    store.delete(&key).await.unwrap();
+    assert_eq!(store.head(&key).await.unwrap(), None);
+    assert!(store.restore_from_trash(&key).await.unwrap());
+    assert_eq!(store.get_bytes(&key).await.unwrap(), data);
+    let absent = blob_key(&Digest::of(b"never stored"));
+    assert_eq!(store.copy_into_trash(&absent).await.unwrap(), None);
+    assert!(!store.restore_from_trash(&absent).await.unwrap());
+    assert_eq!(store.head(&absent).await.unwrap(), None);
 }

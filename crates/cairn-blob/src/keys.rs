@@ -31,6 +31,14 @@ pub fn staging_key(draft_uid: &str, seq: u64, fence: Option<i64>) -> String {
     }
 }
 
+/// Prefix of the collector's trash: what it deleted, kept until purged by age.
+pub const TRASH_PREFIX: &str = "trash/";
+
+/// Where the collector keeps the copy of a deleted object.
+pub fn trash_key(key: &str) -> String {
+    format!("{TRASH_PREFIX}{key}")
+}
+
 /// Refuses keys that could escape a store's root or name a directory.
 pub fn validate_key(key: &str) -> Result<(), BlobError> {
     let err = |why| BlobError::InvalidKey { key: key.to_owned(), why };

@@ -18,7 +18,7 @@ pub mod conformance;
 pub use open::S3Args;
 
 pub use error::BlobError;
-pub use keys::{blob_key, manifest_key, staging_key, staging_prefix, validate_key};
+pub use keys::{TRASH_PREFIX, blob_key, manifest_key, staging_key, staging_prefix, trash_key, validate_key};
 pub use local::LocalFileStore;
 pub use manifest_sets::{ManifestSetError, ManifestSets};
 pub use metered::Metered;
@@ -26,7 +26,7 @@ pub use s3::{S3Config, S3Store};
 pub use store::{BlobStore, BlobStoreExt, BlobWriter, ByteStream, IncompleteUpload, ObjectInfo, once as single_chunk};
 pub use verify::{
     PutOutcome, discard_stale_upload, put_verified, put_verified_as, put_verified_from, upload_checkpoint_key,
-    upload_progress, upload_resume_token,
+    upload_marker_key, upload_progress, upload_resume_token,
 };
 
 /// Size of the chunks blobs are streamed in.

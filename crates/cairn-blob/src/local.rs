@@ -5,8 +5,11 @@
 //! `<root>/uploads/<key>` instead, which survives restarts; `persist` fsyncs it, and
 //! `commit` renames it into place like any write.
 
+mod durable;
+
 use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
@@ -14,7 +17,8 @@ use futures::StreamExt;
 use futures::stream;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use crate::{BlobError, BlobStore, BlobWriter, ByteStream, CHUNK_SIZE, validate_key};
+use crate::{BlobError, BlobStore, BlobWriter, ByteStream, CHUNK_SIZE, trash_key, validate_key};
+use durable::{Durability, create_dir_all_synced};
 
 /// Blobs as local files.
 #[derive(Debug, Clone)]
@@ -22,6 +26,7 @@ pub struct LocalFileStore {
     objects: PathBuf,
     tmp: PathBuf,
     uploads: PathBuf,
+    durability: Arc<Durability>,
 }
 
 /// Part size of resumable uploads.
@@ -38,19 +43,23 @@ impl LocalFileStore {
         if tmp.exists() {
             std::fs::remove_dir_all(&tmp)?;
         }
-        Self::open_shared(root)
+        Self::open_with(root, Durability::default())
     }
 
     /// Opens the store without touching unfinished writes, for a second process (a
     /// coordinator beside a worker) sharing the directory.
     pub fn open_shared(root: &Path) -> Result<Self, BlobError> {
+        Self::open_with(root, Durability::shared())
+    }
+
+    fn open_with(root: &Path, durability: Durability) -> Result<Self, BlobError> {
         let objects = root.join("objects");
         let tmp = root.join("tmp");
         let uploads = root.join("uploads");
-        std::fs::create_dir_all(&objects)?;
-        std::fs::create_dir_all(&tmp)?;
-        std::fs::create_dir_all(&uploads)?;
-        Ok(Self { objects, tmp, uploads })
+        create_dir_all_synced(&objects)?;
+        create_dir_all_synced(&tmp)?;
+        create_dir_all_synced(&uploads)?;
+        Ok(Self { objects, tmp, uploads, durability: Arc::new(durability) })
     }
 
     /// Where the unfinished resumable upload of `key` lives.
@@ -68,6 +77,7 @@ struct LocalWriter {
     file: Option<std::fs::File>,
     tmp_path: PathBuf,
     final_path: PathBuf,
+    durability: Arc<Durability>,
     /// A resumable writer keeps its file when dropped or suspended.
     resumable: bool,
 }
@@ -90,13 +100,11 @@ impl BlobWriter for LocalWriter {
     async fn commit(mut self: Box<Self>) -> Result<(), BlobError> {
         let file = self.file.take().ok_or_else(|| BlobError::Io("writer already closed".into()))?;
         let (tmp_path, final_path) = (self.tmp_path.clone(), self.final_path.clone());
+        let durability = self.durability.clone();
         tokio::task::spawn_blocking(move || -> std::io::Result<()> {
             file.sync_all()?;
             drop(file);
-            let parent = final_path.parent().expect("object paths have a parent");
-            std::fs::create_dir_all(parent)?;
-            std::fs::rename(&tmp_path, &final_path)?;
-            std::fs::File::open(parent)?.sync_all()
+            durability.rename_into_place(vec![(tmp_path, final_path)])
         })
         .await
         .map_err(|e| BlobError::Io(e.to_string()))??;
@@ -165,47 +173,31 @@ fn write_synced(
     Ok(done)
 }
 
-/// Renames fsynced temporary files to their keys, then fsyncs every directory that
-/// received one, once.
-fn rename_into_place(written: Vec<(PathBuf, PathBuf)>) -> Result<(), BlobError> {
-    let mut dirs = std::collections::BTreeSet::new();
-    let mut failure = None;
-    for (target, tmp) in written {
-        if failure.is_some() {
-            let _ = std::fs::remove_file(&tmp);
-            continue;
-        }
-        let parent = target.parent().expect("object paths have a parent").to_path_buf();
-        let renamed = std::fs::rename(&tmp, &target).or_else(|err| {
-            if err.kind() != std::io::ErrorKind::NotFound {
-                return Err(err);
+impl LocalFileStore {
+    /// Makes `to` a second name of the file at `from` (a hard link: no bytes copied),
+    /// replacing what `to` named, durably; `dated_now` sets its time to now (a trashed
+    /// object is purged by how long ago it was trashed). `None` when `from` is absent.
+    async fn link_durably(&self, from: PathBuf, to: PathBuf, dated_now: bool) -> Result<Option<u64>, BlobError> {
+        let tmp = self.tmp.join(uuid::Uuid::new_v4().to_string());
+        let durability = self.durability.clone();
+        tokio::task::spawn_blocking(move || -> Result<Option<u64>, BlobError> {
+            let size = match stat_size(&from)? {
+                Some(size) if !durability.is_pending(&from) => size,
+                _ => return Ok(None),
+            };
+            match std::fs::hard_link(&from, &tmp) {
+                Ok(()) => {}
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(err) => return Err(err.into()),
             }
-            std::fs::create_dir_all(&parent)?;
-            std::fs::rename(&tmp, &target)
-        });
-        match renamed {
-            Ok(()) => {
-                dirs.insert(parent);
+            if dated_now {
+                std::fs::File::open(&tmp)?.set_modified(std::time::SystemTime::now())?;
             }
-            Err(err) => {
-                let _ = std::fs::remove_file(&tmp);
-                failure = Some(err);
-            }
-        }
-    }
-    // The directories are fsynced from several threads too.
-    let dirs: Vec<PathBuf> = dirs.into_iter().collect();
-    let per_thread = dirs.len().div_ceil(PUT_MANY_THREADS).max(1);
-    std::thread::scope(|scope| {
-        let syncs: Vec<_> = dirs
-            .chunks(per_thread)
-            .map(|chunk| scope.spawn(move || chunk.iter().try_for_each(|dir| std::fs::File::open(dir)?.sync_all())))
-            .collect();
-        syncs.into_iter().try_for_each(|sync| sync.join().unwrap_or_else(|_| Err(std::io::Error::other("panicked"))))
-    })?;
-    match failure {
-        Some(err) => Err(err.into()),
-        None => Ok(()),
+            durability.rename_into_place(vec![(tmp, to)])?;
+            Ok(Some(size))
+        })
+        .await
+        .map_err(|e| BlobError::Io(e.to_string()))?
     }
 }
 
@@ -225,7 +217,8 @@ impl BlobStore for LocalFileStore {
         let final_path = self.path_of(key)?;
         let tmp_path = self.tmp.join(uuid::Uuid::new_v4().to_string());
         let file = std::fs::File::create(&tmp_path)?;
-        Ok(Box::new(LocalWriter { file: Some(file), tmp_path, final_path, resumable: false }))
+        let durability = self.durability.clone();
+        Ok(Box::new(LocalWriter { file: Some(file), tmp_path, final_path, durability, resumable: false }))
     }
 
     async fn resume_put(
@@ -260,7 +253,8 @@ impl BlobStore for LocalFileStore {
         .await
         .map_err(|e| BlobError::Io(e.to_string()))??;
         let (file, tmp_path) = file;
-        Ok(Box::new(LocalWriter { file: Some(file), tmp_path, final_path, resumable: true }))
+        let durability = self.durability.clone();
+        Ok(Box::new(LocalWriter { file: Some(file), tmp_path, final_path, durability, resumable: true }))
     }
 
     async fn discard_upload(&self, key: &str, _token: Option<&str>) -> Result<(), BlobError> {
@@ -287,6 +281,9 @@ impl BlobStore for LocalFileStore {
 
     async fn get(&self, key: &str, offset: u64, length: Option<u64>) -> Result<ByteStream, BlobError> {
         let path = self.path_of(key)?;
+        if self.durability.is_pending(&path) {
+            return Err(BlobError::NotFound(key.to_owned()));
+        }
         let mut file = match tokio::fs::File::open(&path).await {
             Ok(file) => file,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Err(BlobError::NotFound(key.to_owned())),
@@ -318,12 +315,7 @@ impl BlobStore for LocalFileStore {
     }
 
     async fn head(&self, key: &str) -> Result<Option<u64>, BlobError> {
-        match tokio::fs::metadata(self.path_of(key)?).await {
-            Ok(meta) if meta.is_file() => Ok(Some(meta.len())),
-            Ok(_) => Ok(None),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(err) => Err(err.into()),
-        }
+        Ok(self.head_many(vec![key.to_owned()]).await?.pop().flatten())
     }
 
     async fn put_many(&self, objects: Vec<(String, Bytes)>) -> Result<(), BlobError> {
@@ -363,9 +355,12 @@ impl BlobStore for LocalFileStore {
             }
             return Err(err);
         }
-        tokio::task::spawn_blocking(move || rename_into_place(written))
+        let durability = self.durability.clone();
+        let moves = written.into_iter().map(|(target, tmp)| (tmp, target)).collect();
+        tokio::task::spawn_blocking(move || durability.rename_into_place(moves))
             .await
-            .map_err(|e| BlobError::Io(e.to_string()))?
+            .map_err(|e| BlobError::Io(e.to_string()))??;
+        Ok(())
     }
 
     async fn head_many(&self, keys: Vec<String>) -> Result<Vec<Option<u64>>, BlobError> {
@@ -385,7 +380,30 @@ impl BlobStore for LocalFileStore {
                 sizes.push(size?);
             }
         }
+        for (size, path) in sizes.iter_mut().zip(&paths) {
+            if size.is_some() && self.durability.is_pending(path) {
+                *size = None;
+            }
+        }
+        let found: Vec<PathBuf> =
+            sizes.iter().zip(&paths).filter(|(s, _)| s.is_some()).map(|(_, p)| p.clone()).collect();
+        let durability = self.durability.clone();
+        tokio::task::spawn_blocking(move || {
+            durability.before_answering(&found.iter().map(PathBuf::as_path).collect::<Vec<_>>())
+        })
+        .await
+        .map_err(|e| BlobError::Io(e.to_string()))??;
         Ok(sizes)
+    }
+
+    async fn copy_into_trash(&self, key: &str) -> Result<Option<u64>, BlobError> {
+        let (live, trashed) = (self.path_of(key)?, self.path_of(&trash_key(key))?);
+        self.link_durably(live, trashed, true).await
+    }
+
+    async fn restore_from_trash(&self, key: &str) -> Result<bool, BlobError> {
+        let (trashed, live) = (self.path_of(&trash_key(key))?, self.path_of(key)?);
+        Ok(self.link_durably(trashed, live, false).await?.is_some())
     }
 
     async fn delete(&self, key: &str) -> Result<(), BlobError> {

@@ -91,6 +91,14 @@ impl BlobStore for Metered {
         timed(self.backend, "delete", self.inner.delete(key)).await
     }
 
+    async fn copy_into_trash(&self, key: &str) -> Result<Option<u64>, BlobError> {
+        timed(self.backend, "copy_into_trash", self.inner.copy_into_trash(key)).await
+    }
+
+    async fn restore_from_trash(&self, key: &str) -> Result<bool, BlobError> {
+        timed(self.backend, "restore_from_trash", self.inner.restore_from_trash(key)).await
+    }
+
     async fn list(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<Vec<String>, BlobError> {
         timed(self.backend, "list", self.inner.list(prefix, start_after, limit)).await
     }

@@ -24,7 +24,9 @@ use futures::{StreamExt, stream};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::{BlobError, BlobStore, BlobWriter, ByteStream, validate_key};
+use crate::{BlobError, BlobStore, BlobWriter, ByteStream, trash_key, validate_key};
+
+mod copy;
 
 /// Where and how to reach the bucket.
 #[derive(Debug, Clone)]
@@ -57,6 +59,9 @@ pub struct S3Config {
     pub max_attempts: u32,
     /// Longest wait for the next bytes of an object being read.
     pub read_idle_timeout: std::time::Duration,
+    /// Largest object copied with one CopyObject; larger ones are copied in parts
+    /// (UploadPartCopy). S3's limit, 5 GiB; lower only to test the parts.
+    pub copy_part_limit: u64,
 }
 
 impl S3Config {
@@ -76,6 +81,7 @@ impl S3Config {
             attempt_timeout: std::time::Duration::from_secs(60),
             max_attempts: 3,
             read_idle_timeout: std::time::Duration::from_secs(30),
+            copy_part_limit: copy::S3_MAX_COPY,
         }
     }
 }
@@ -90,6 +96,7 @@ pub struct S3Store {
     max_parts: u64,
     part_concurrency: usize,
     read_idle_timeout: std::time::Duration,
+    copy_part_limit: u64,
 }
 
 /// S3's limits: parts per multipart upload, bytes per part, bytes per object.
@@ -150,6 +157,7 @@ impl S3Store {
             max_parts: config.max_parts.clamp(1, S3_MAX_PARTS),
             part_concurrency: config.part_concurrency.max(1),
             read_idle_timeout: config.read_idle_timeout,
+            copy_part_limit: config.copy_part_limit.clamp(1, copy::S3_MAX_COPY),
         })
     }
 
@@ -583,6 +591,15 @@ impl BlobStore for S3Store {
             Err(err) if status_of(&err) == Some(404) => Ok(()),
             Err(err) => Err(s3_error(err)),
         }
+    }
+
+    async fn copy_into_trash(&self, key: &str) -> Result<Option<u64>, BlobError> {
+        // A copy is a new object: its LastModified is now, which is what purging goes by.
+        self.copy_key(key, &trash_key(key)).await
+    }
+
+    async fn restore_from_trash(&self, key: &str) -> Result<bool, BlobError> {
+        Ok(self.copy_key(&trash_key(key), key).await?.is_some())
     }
 
     async fn list_incomplete_uploads(

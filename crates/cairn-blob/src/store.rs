@@ -123,6 +123,15 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Deletes an object; deleting a missing object is not an error.
     async fn delete(&self, key: &str) -> Result<(), BlobError>;
 
+    /// Copies the object at `key` into the trash, at [`crate::trash_key`] (replacing an
+    /// earlier copy, and dated now: the trash is purged by age), and returns its size;
+    /// `None` when there is no object at `key`. The live object is left as it is: the
+    /// collector deletes it afterwards, only while its lease is provably valid.
+    async fn copy_into_trash(&self, key: &str) -> Result<Option<u64>, BlobError>;
+
+    /// Copies the trashed copy of `key` back to `key`; false when the trash has none.
+    async fn restore_from_trash(&self, key: &str) -> Result<bool, BlobError>;
+
     /// Up to `limit` keys starting with `prefix`, in order, after `start_after`.
     async fn list(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<Vec<String>, BlobError>;
 

@@ -67,6 +67,19 @@ pub fn upload_checkpoint_key(sha256: &Digest) -> String {
     format!("uploads/sha256/{sha256}.checkpoint")
 }
 
+/// Key of the marker an upload leaves when the blob's own modification time would not say
+/// it was just uploaded: a multipart object is dated when its upload *began* (S3), and an
+/// upload of a blob stored already rewrites nothing. The collector keeps a blob whose
+/// marker is younger than its grace period, and deletes markers older than that.
+pub fn upload_marker_key(sha256: &Digest) -> String {
+    format!("uploads/sha256/{sha256}.uploaded")
+}
+
+/// Leaves the upload marker of `sha256`, dated now.
+async fn mark_uploaded(store: &dyn BlobStore, sha256: &Digest) -> Result<(), BlobError> {
+    crate::BlobStoreExt::put_bytes(store, &upload_marker_key(sha256), Bytes::new()).await
+}
+
 /// Saved progress of an unfinished upload: the hashing state, the upload's part size (kept
 /// by a resume on any worker, whatever that worker's configuration) and the store's
 /// resume token.
@@ -245,6 +258,7 @@ where
 /// upload someone else began, and a blob that is stored already is acknowledged only
 /// after the stream was read to the end and hashed to it (proof of having the bytes,
 /// from offset 0: `ResumeMismatch` otherwise).
+// model: Upload
 pub async fn put_verified_as<S>(
     store: &dyn BlobStore,
     expected: &Digest,
@@ -267,6 +281,7 @@ where
             }
             verify_sent(chunks, expected, expected_size).await?;
         }
+        mark_uploaded(store, expected).await?;
         return Ok(PutOutcome { bytes: 0, already_present: true, resumed_from_another: false });
     }
     let checkpoint_key = upload_checkpoint_key(expected);
@@ -321,6 +336,10 @@ where
             return Err(BlobError::ResumeDiscarded);
         }
         return Err(BlobError::DigestMismatch { expected: expected.to_string(), actual: actual.to_string() });
+    }
+    if expected_size > part_size {
+        // In parts: the completed object will be dated when its upload began.
+        mark_uploaded(store, expected).await?;
     }
     // A failed commit aborted the upload: its checkpoint must go too, or every later
     // upload of this blob would try to continue an upload that no longer exists.

@@ -172,3 +172,30 @@ async fn a_blob_larger_than_the_store_holds_is_refused_before_any_byte_is_read()
     let err = put_verified(&aws, &Digest::of(b"x"), five_tib + 1, never_read.boxed()).await.unwrap_err();
     assert!(matches!(err, cairn_blob::BlobError::TooLarge { .. }), "{err}");
 }
+
+/// Above CopyObject's limit (lowered here to 6 MiB) an object goes to the trash and back
+/// in parts (UploadPartCopy), byte for byte, on both servers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_object_is_trashed_and_restored_by_copying_parts() {
+    let (s3s, moto) = (S3Server::start(&[BUCKET]), MotoServer::start(&[BUCKET]));
+    for endpoint in [s3s.endpoint(), moto.endpoint()] {
+        let mut config = S3Config::new(BUCKET);
+        config.endpoint = Some(endpoint.clone());
+        config.region = TEST_REGION.to_owned();
+        config.access_key = Some(TEST_ACCESS_KEY.to_owned());
+        config.secret_key = Some(TEST_SECRET_KEY.to_owned());
+        config.part_size = 5 << 20;
+        config.copy_part_limit = 6 << 20;
+        let store = S3Store::connect(config).await.unwrap();
+        let data: Vec<u8> = (0..(13 << 20) + 7u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+        let digest = Digest::of(&data);
+        put_verified(&store, &digest, data.len() as u64, cairn_blob::single_chunk(Bytes::from(data.clone())))
+            .await
+            .unwrap();
+        let key = blob_key(&digest);
+        assert_eq!(store.copy_into_trash(&key).await.unwrap(), Some(data.len() as u64), "{endpoint}");
+        store.delete(&key).await.unwrap();
+        assert!(store.restore_from_trash(&key).await.unwrap(), "{endpoint}");
+        assert_eq!(Digest::of(&store.get_bytes(&key).await.unwrap()), digest, "{endpoint}");
+    }
+}

@@ -68,6 +68,10 @@ pub enum Command {
     /// Run the garbage collector now: free what no version, open draft or upload in
     /// flight refers to.
     Gc(GcArgs),
+    /// Check that every live version's manifest and blobs exist (--deep: re-hash them);
+    /// --repair restores what is missing from the collector's trash. Exit 1 when anything
+    /// is missing or corrupt afterwards. Needs an admin token of every project.
+    Fsck(FsckArgs),
     /// Set an artifact's retention policy, applied by the garbage collector.
     Retention(RetentionArgs),
     /// Write one file of a version to standard output, after its sha256 verified.
@@ -415,6 +419,22 @@ pub struct GcArgs {
     /// Only objects older than SECS may be deleted (default: the server's grace period).
     #[arg(long, value_name = "SECS")]
     pub grace: Option<u64>,
+    /// Also empty the collector's trash, whatever its age (else only what is older than
+    /// the server's --gc-trash-retention goes).
+    #[arg(long)]
+    pub purge_trash: bool,
+    #[command(flatten)]
+    pub client: ClientOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct FsckArgs {
+    /// Also read every blob and manifest and check that it hashes to its digest.
+    #[arg(long)]
+    pub deep: bool,
+    /// Restore what is missing (or, with --deep, corrupt) from the collector's trash.
+    #[arg(long)]
+    pub repair: bool,
     #[command(flatten)]
     pub client: ClientOptions,
 }
@@ -447,41 +467,13 @@ pub enum AliasCommand {
     },
 }
 
-/// Parses a duration: a number of seconds, or a number with `s`, `m`, `h`, `d` or `w`.
+/// A duration on the command line (`90`, `15m`, `30d`): cairn-core's one parser.
 fn parse_duration(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let (number, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
-        Some((at, _)) => text.split_at(at),
-        None => (text, "s"),
-    };
-    let scale = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
-        _ => return Err(format!("{text:?}: use seconds or a number with s, m, h, d or w (e.g. 30d)")),
-    };
-    let number: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration (e.g. 30d)"))?;
-    match number.checked_mul(scale) {
-        Some(0) | None => Err(format!("{text:?}: a time to live must be positive and reasonable")),
-        Some(seconds) => Ok(seconds),
-    }
+    cairn_core::parse_duration_secs(text)
 }
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn durations_parse_with_units_and_refuse_nonsense() {
-        assert_eq!(super::parse_duration("90"), Ok(90));
-        assert_eq!(super::parse_duration("15m"), Ok(900));
-        assert_eq!(super::parse_duration("30d"), Ok(30 * 86_400));
-        assert_eq!(super::parse_duration("2w"), Ok(14 * 86_400));
-        for bad in ["", "0", "5y", "d", "-3h", "99999999999999999999w"] {
-            assert!(super::parse_duration(bad).is_err(), "{bad:?}");
-        }
-    }
-
     /// Every command's flags are consistent (unique names, valid defaults): clap checks
     /// this only when a command is parsed, so a clash would otherwise surface at run time.
     #[test]

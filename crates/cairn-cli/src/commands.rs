@@ -14,8 +14,16 @@ pub async fn run(command: Command) -> ExitCode {
     let json = options(&command).is_some_and(|o| o.json);
     match dispatch(command).await {
         Ok(printed) => {
+            let failure = printed.failure();
             output::emit(printed, json);
-            ExitCode::SUCCESS
+            match failure {
+                // The command answered, and its answer is a failure (fsck found damage).
+                Some(why) => {
+                    eprintln!("error: {why}");
+                    ExitCode::from(1)
+                }
+                None => ExitCode::SUCCESS,
+            }
         }
         Err(err) => {
             let one_line = err.to_string().replace('\n', " ");
@@ -43,6 +51,7 @@ fn options(command: &Command) -> Option<&ClientOptions> {
         Command::Ls(a) => &a.client,
         Command::Delete(a) => &a.client,
         Command::Gc(a) => &a.client,
+        Command::Fsck(a) => &a.client,
         Command::Retention(a) => &a.client,
         Command::Cat(a) => &a.client,
         Command::Whoami(a) => &a.client,
@@ -183,7 +192,10 @@ async fn dispatch(command: Command) -> Result<Printer, ClientError> {
             };
             Printer::deleted(summary)
         }
-        Command::Gc(a) => Printer::gc(connect(&a.client).await?.collect_garbage(a.dry_run, a.grace).await?),
+        Command::Gc(a) => {
+            Printer::gc(connect(&a.client).await?.collect_garbage(a.dry_run, a.grace, a.purge_trash).await?)
+        }
+        Command::Fsck(a) => Printer::fsck(connect(&a.client).await?.fsck(a.deep, a.repair).await?),
         Command::Whoami(a) => {
             // The server's view of the token, when a server answers; the rest is local.
             let identity = match connect(&a.client).await {

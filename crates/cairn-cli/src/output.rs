@@ -9,6 +9,8 @@ use serde_json::{Value, json};
 pub struct Printer {
     human: String,
     json: Value,
+    /// Why the command fails though it printed an answer (exit 1).
+    failure: Option<String>,
 }
 
 /// Prints the result on stdout.
@@ -41,7 +43,7 @@ fn human_bytes(bytes: u64) -> String {
 impl Printer {
     /// `NAME:vK` for log, finish and edit.
     pub fn commit(summary: CommitSummary) -> Self {
-        Self { human: format!("{}:{}", summary.name, summary.version), json: to_json(&summary) }
+        Self { human: format!("{}:{}", summary.name, summary.version), json: to_json(&summary), failure: None }
     }
 
     /// A draft's state after upsert, abort or draft.
@@ -59,7 +61,7 @@ impl Printer {
             summary.draft_files,
             summary.unsealed_writers.join(", "),
         );
-        Self { human, json: to_json(&summary) }
+        Self { human, json: to_json(&summary), failure: None }
     }
 
     /// The outcome of get.
@@ -74,7 +76,7 @@ impl Printer {
             human_bytes(summary.downloaded_bytes),
             summary.skipped_files
         );
-        Self { human, json: to_json(&summary) }
+        Self { human, json: to_json(&summary), failure: None }
     }
 
     /// What this environment would use, and where each value came from.
@@ -133,7 +135,7 @@ impl Printer {
                 "token": token_from,
             },
         });
-        Self { human, json }
+        Self { human, json, failure: None }
     }
 
     /// A token just made: its secret, shown this once.
@@ -142,7 +144,7 @@ impl Printer {
             "{}\n(token {} for project {} as {}; shown only now: keep it secret)",
             token.token, token.id, token.project, token.role
         );
-        Self { human, json: to_json(&token) }
+        Self { human, json: to_json(&token), failure: None }
     }
 
     /// Token records, one per line.
@@ -159,7 +161,7 @@ impl Printer {
             })
             .collect::<Vec<_>>()
             .join("\n");
-        Self { human, json: to_json(&tokens) }
+        Self { human, json: to_json(&tokens), failure: None }
     }
 
     /// A project's usage against its limits.
@@ -178,12 +180,12 @@ impl Printer {
             usage.open_drafts,
             limit(usage.max_open_drafts, &|n| n.to_string()),
         );
-        Self { human, json: to_json(&usage) }
+        Self { human, json: to_json(&usage), failure: None }
     }
 
     /// Nothing: the command wrote its output itself.
     pub fn nothing() -> Self {
-        Self { human: String::new(), json: Value::Null }
+        Self { human: String::new(), json: Value::Null, failure: None }
     }
 
     /// What a delete removed.
@@ -197,7 +199,11 @@ impl Printer {
             true => String::new(),
             false => format!(" and aliases {}", summary.deleted_aliases.join(", ")),
         };
-        Self { human: format!("deleted {}{aliases}; {latest}", versions.join(", ")), json: to_json(&summary) }
+        Self {
+            human: format!("deleted {}{aliases}; {latest}", versions.join(", ")),
+            json: to_json(&summary),
+            failure: None,
+        }
     }
 
     /// An artifact's retention policy.
@@ -206,7 +212,7 @@ impl Printer {
             0 => format!("{name}: no retention policy; versions are kept until deleted"),
             n => format!("{name}: the garbage collector keeps the newest {n} versions and every aliased one"),
         };
-        Self { human, json: json!({ "name": name, "keep_last": keep_last }) }
+        Self { human, json: json!({ "name": name, "keep_last": keep_last }), failure: None }
     }
 
     /// What a garbage collection freed.
@@ -221,7 +227,32 @@ impl Printer {
             summary.deleted_staging,
             summary.deleted_checkpoints + summary.aborted_uploads
         );
-        Self { human, json: to_json(&summary) }
+        Self { human, json: to_json(&summary), failure: None }
+    }
+
+    /// What fsck found; a failure when anything is missing or corrupt.
+    pub fn fsck(summary: cairn_client::FsckSummary) -> Self {
+        let problem = |kind: &str, item: &cairn_client::FsckItem| {
+            format!("{kind} {} {} {}", item.reference, item.path.as_deref().unwrap_or("(manifest)"), item.sha256)
+        };
+        let mut lines: Vec<String> = summary.missing.iter().map(|i| problem("missing", i)).collect();
+        lines.extend(summary.corrupt.iter().map(|i| problem("corrupt", i)));
+        lines.push(format!(
+            "checked {} versions and {} blobs: {} missing, {} corrupt, {} repaired",
+            summary.versions_checked,
+            summary.blobs_checked,
+            summary.missing_count,
+            summary.corrupt_count,
+            summary.repaired
+        ));
+        let failure = (summary.missing_count + summary.corrupt_count > 0)
+            .then(|| format!("{} objects missing and {} corrupt", summary.missing_count, summary.corrupt_count));
+        Self { human: lines.join("\n"), json: to_json(&summary), failure }
+    }
+
+    /// Why the command fails though it has an answer to print.
+    pub fn failure(&self) -> Option<String> {
+        self.failure.clone()
     }
 
     /// A table of versions.
@@ -240,7 +271,7 @@ impl Printer {
             })
             .collect::<Vec<_>>()
             .join("\n");
-        Self { human, json: to_json(&versions) }
+        Self { human, json: to_json(&versions), failure: None }
     }
 
     /// A version's entries.
@@ -255,7 +286,7 @@ impl Printer {
             "bytes": version.bytes,
             "entries": to_json(&entries),
         });
-        Self { human, json }
+        Self { human, json, failure: None }
     }
 
     /// An alias set.
@@ -263,14 +294,14 @@ impl Printer {
         let human = format!("{}:{} -> {}:{}", version.name, alias, version.name, version.version);
         let json =
             json!({ "name": version.name, "alias": alias, "version": version.version, "digest": version.digest });
-        Self { human, json }
+        Self { human, json, failure: None }
     }
 
     /// An alias removed.
     pub fn alias_deleted(name: String, alias: String, previous: u64) -> Self {
         let human = format!("removed {name}:{alias} (was v{previous})");
         let json = json!({ "name": name, "alias": alias, "deleted": true, "previous_version": format!("v{previous}") });
-        Self { human, json }
+        Self { human, json, failure: None }
     }
 
     /// A table of artifacts; nothing for an empty project.
@@ -280,6 +311,6 @@ impl Printer {
             .map(|a| format!("{}\t{}\t{}\t{} versions", a.name, a.artifact_type, a.latest, a.versions))
             .collect::<Vec<_>>()
             .join("\n");
-        Self { human, json: to_json(&artifacts) }
+        Self { human, json: to_json(&artifacts), failure: None }
     }
 }

@@ -8,7 +8,10 @@ use futures::StreamExt;
 
 use crate::download::Fetched;
 use crate::error::{missing, required};
-use crate::{ArtifactInfo, Client, ClientError, DeleteSummary, GcSummary, GetSummary, ManifestEntry, VersionInfo};
+use crate::{
+    ArtifactInfo, Client, ClientError, DeleteSummary, FsckItem, FsckSummary, GcSummary, GetSummary, ManifestEntry,
+    VersionInfo,
+};
 
 /// Checks that `entries` are the version the server says they are — their canonical
 /// encoding hashes to the version's digest — and, for a reference pinned with
@@ -253,9 +256,15 @@ impl Client {
         Ok(summary.bytes)
     }
 
-    /// Runs the garbage collector now; `grace` overrides the server's grace period.
-    pub async fn collect_garbage(&self, dry_run: bool, grace: Option<u64>) -> Result<GcSummary, ClientError> {
-        let request = v1::CollectGarbageRequest { dry_run, grace_seconds: grace };
+    /// Runs the garbage collector now; `grace` overrides the server's grace period;
+    /// `purge_trash` empties the trash whatever its age.
+    pub async fn collect_garbage(
+        &self,
+        dry_run: bool,
+        grace: Option<u64>,
+        purge_trash: bool,
+    ) -> Result<GcSummary, ClientError> {
+        let request = v1::CollectGarbageRequest { dry_run, grace_seconds: grace, purge_trash };
         let r = self
             .coordinator_call(|mut c| async move { c.collect_garbage(request).await.map(|r| r.into_inner()) })
             .await?;
@@ -272,6 +281,31 @@ impl Client {
             aborted_uploads: r.aborted_uploads,
             generation: r.generation,
             duration_ms: r.duration_ms,
+            trashed_bytes: r.trashed_bytes,
+            purged_blobs: r.purged_blobs,
+            trash_bytes: r.trash_bytes,
+            referenced_missing: r.referenced_missing,
+        })
+    }
+
+    /// Checks every live version's manifest and blobs (`deep`: re-hashed), restoring what
+    /// is missing from the collector's trash with `repair` (an admin of every project).
+    pub async fn fsck(&self, deep: bool, repair: bool) -> Result<FsckSummary, ClientError> {
+        let request = v1::FsckRequest { deep, repair };
+        let r = self.coordinator_call(|mut c| async move { c.fsck(request).await.map(|r| r.into_inner()) }).await?;
+        let item = |p: v1::FsckProblem| FsckItem {
+            reference: p.r#ref,
+            path: (!p.path.is_empty()).then_some(p.path),
+            sha256: p.sha256,
+        };
+        Ok(FsckSummary {
+            versions_checked: r.versions_checked,
+            blobs_checked: r.blobs_checked,
+            missing: r.missing.into_iter().map(item).collect(),
+            corrupt: r.corrupt.into_iter().map(item).collect(),
+            repaired: r.repaired,
+            missing_count: r.missing_count,
+            corrupt_count: r.corrupt_count,
         })
     }
 

@@ -42,7 +42,8 @@ pub use tokens::{CreatedToken, Identity, TokenInfo};
 /// gRPC status codes, as server refusals carry them.
 pub use tonic::Code as GrpcCode;
 pub use types::{
-    ArtifactInfo, CommitSummary, DeleteSummary, DraftSummary, GcSummary, GetSummary, ManifestEntry, VersionInfo,
+    ArtifactInfo, CommitSummary, DeleteSummary, DraftSummary, FsckItem, FsckSummary, GcSummary, GetSummary,
+    ManifestEntry, VersionInfo,
 };
 
 /// Default server address.

@@ -202,9 +202,10 @@ impl Client {
             })
         };
         let response = match send(messages(&uploaded.receipts)).await {
-            // The latest version, whose blobs this log skipped uploading, was deleted (and
-            // its blobs collected) meanwhile: upload what is missing now, and send again.
-            Err(err) if unchanged && matches!(err.reason(), Some("BLOB_NOT_STORED" | "UPLOAD_RECEIPT_MISSING")) => {
+            // A blob this log did not upload is gone: the latest version it matched was
+            // deleted and collected, or a collection took one FindMissingBlobs had called
+            // present (its answer is advice). Upload what is missing now, and send again.
+            Err(err) if matches!(err.reason(), Some("BLOB_NOT_STORED" | "UPLOAD_RECEIPT_MISSING")) => {
                 uploaded = self.upload_missing(&request.name, &hashed).await?;
                 send(messages(&uploaded.receipts)).await?
             }
@@ -226,10 +227,11 @@ impl Client {
             }
             return self.seal(&request.name, &request.distributed_id, &request.writer).await;
         };
-        let (hashed, uploaded, stats) = self.prepare(&request.name, &request.sources).await?;
+        let (hashed, mut uploaded, stats) = self.prepare(&request.name, &request.sources).await?;
         let parts = batches(&hashed, &uploaded.receipts, Vec::new());
         let last = parts.len() - 1;
         let mut draft = None;
+        let mut uploaded_again = false;
         for (i, Batch { entries, receipts, .. }) in parts.into_iter().enumerate() {
             let message = v1::UpsertRequest {
                 project: self.project.clone(),
@@ -251,12 +253,29 @@ impl Client {
                 request_id: uuid::Uuid::new_v4().to_string(),
                 upload_receipts: receipts,
             };
-            draft = self
-                .coordinator_call(|mut c| {
+            let send = |message: v1::UpsertRequest| {
+                self.coordinator_call(move |mut c| {
                     let message = message.clone();
                     async move { c.upsert(message).await.map(|r| r.into_inner().draft) }
                 })
-                .await?;
+            };
+            draft = match send(message.clone()).await {
+                // A blob FindMissingBlobs called present was collected meanwhile (its
+                // answer is advice): upload what is missing now, once, and send again.
+                Err(err)
+                    if !uploaded_again
+                        && matches!(err.reason(), Some("BLOB_NOT_STORED" | "UPLOAD_RECEIPT_MISSING")) =>
+                {
+                    uploaded_again = true;
+                    let again = self.upload_missing(&request.name, &hashed).await?;
+                    uploaded.bytes += again.bytes;
+                    uploaded.receipts.extend(again.receipts);
+                    let retry = batches(&hashed, &uploaded.receipts, Vec::new()).swap_remove(i);
+                    send(v1::UpsertRequest { entries: retry.entries, upload_receipts: retry.receipts, ..message })
+                        .await?
+                }
+                other => other?,
+            };
         }
         let draft = required(draft, "draft")?;
         Ok(DraftSummary::new(draft, Some(&request.writer), uploaded.bytes).with_hashing(stats))

@@ -294,4 +294,38 @@ pub struct GcSummary {
     pub generation: u64,
     /// How long it took.
     pub duration_ms: u64,
+    /// Bytes moved into the trash (what left the live store).
+    pub trashed_bytes: u64,
+    /// Objects deleted from the trash.
+    pub purged_blobs: u64,
+    /// Bytes left in the trash.
+    pub trash_bytes: u64,
+    /// Objects live versions or open drafts refer to that are missing.
+    pub referenced_missing: u64,
+}
+
+/// One object a live version refers to that is missing or corrupt.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FsckItem {
+    /// The version, `project/name:vK`.
+    #[serde(rename = "ref")]
+    pub reference: String,
+    /// The entry's path; `None` for the version's manifest.
+    pub path: Option<String>,
+    pub sha256: String,
+}
+
+/// What `fsck` found.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FsckSummary {
+    pub versions_checked: u64,
+    pub blobs_checked: u64,
+    /// Missing after any repair (the first 1,000; `missing_count` counts all).
+    pub missing: Vec<FsckItem>,
+    /// Corrupt after any repair (deep only; the first 1,000).
+    pub corrupt: Vec<FsckItem>,
+    /// Objects restored from the trash.
+    pub repaired: u64,
+    pub missing_count: u64,
+    pub corrupt_count: u64,
 }

@@ -4,6 +4,7 @@
 
 mod digest;
 mod draft;
+mod duration;
 mod error;
 mod manifest;
 mod names;
@@ -19,6 +20,7 @@ pub use draft::{
     BaseVersion, ConflictPolicy, DEFAULT_DRAFT_TTL_MS, DraftRecord, DraftState, FinishDecision, MAX_WRITERS_PER_DRAFT,
     SegmentRun, WriterRecord,
 };
+pub use duration::parse_duration_secs;
 pub use error::{CoreError, ErrorClass};
 pub use manifest::{MANIFEST_HEADER, ManifestDecoder, ManifestWriter, version_digest};
 pub use names::{

@@ -28,6 +28,7 @@ macro_rules! meta_conformance_tests {
             put_with_unknown_lease_is_refused,
             concurrent_compare_and_swap_loses_no_update,
             a_registered_key_is_refused_to_a_second_live_holder,
+            a_snapshot_shows_the_store_as_it_was,
         );
     };
     (@each $make_store:expr; $($name:ident),+ $(,)?) => {
@@ -236,4 +237,26 @@ pub async fn a_registered_key_is_refused_to_a_second_live_holder(store: Arc<dyn 
     let restarted = crate::Registration::start(store.clone(), "members/x/node-1", b"d".to_vec(), ttl).await.unwrap();
     assert_eq!(store.get("members/x/node-1").await.unwrap().unwrap().value, b"d");
     restarted.stop().await;
+}
+
+/// A snapshot shows every key as it was when it was taken, however the store changes
+/// while it is read, page by page; its revision is that of the last write before it.
+pub async fn a_snapshot_shows_the_store_as_it_was(store: Arc<dyn MetaStore>) {
+    for i in 0..5 {
+        store.put(&format!("s/{i}"), format!("old {i}").into_bytes()).await.unwrap();
+    }
+    let last = store.get("s/4").await.unwrap().unwrap().mod_revision;
+    let snapshot = store.snapshot().await.unwrap();
+    assert_eq!(snapshot.revision(), last);
+    store.put("s/0", b"new".to_vec()).await.unwrap();
+    store.delete("s/1").await.unwrap();
+    store.put("s/9", b"added".to_vec()).await.unwrap();
+    let first = snapshot.range("s/", None, 3).await.unwrap();
+    let rest = snapshot.range("s/", Some(&first[2].key), 10).await.unwrap();
+    let seen: Vec<(String, Vec<u8>)> = first.into_iter().chain(rest).map(|kv| (kv.key, kv.value)).collect();
+    let expected: Vec<(String, Vec<u8>)> =
+        (0..5).map(|i| (format!("s/{i}"), format!("old {i}").into_bytes())).collect();
+    assert_eq!(seen, expected);
+    let now: Vec<String> = store.range("s/", None, 10).await.unwrap().into_iter().map(|kv| kv.key).collect();
+    assert_eq!(now, ["s/0", "s/2", "s/3", "s/4", "s/9"]);
 }

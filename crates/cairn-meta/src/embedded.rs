@@ -13,11 +13,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use redb::{
-    Database, MultimapTableDefinition, ReadableTable, ReadableTableMetadata as _, Table, TableDefinition,
-    WriteTransaction,
+    Database, MultimapTableDefinition, ReadOnlyTable, ReadableTable, ReadableTableMetadata as _, Table,
+    TableDefinition, WriteTransaction,
 };
 
-use crate::{Compare, KeyValue, LeaseId, MetaError, MetaStore, Txn, TxnOp};
+use crate::{Compare, KeyValue, LeaseId, MetaError, MetaStore, Snapshot, Txn, TxnOp};
 
 const KV: TableDefinition<&str, &[u8]> = TableDefinition::new("kv");
 const META: TableDefinition<&str, i64> = TableDefinition::new("meta");
@@ -219,23 +219,22 @@ impl MetaStore for EmbeddedStore {
             let read = db.begin_read().map_err(MetaError::backend)?;
             let kv = read.open_table(KV).map_err(MetaError::backend)?;
             let leases = read.open_table(LEASES).map_err(MetaError::backend)?;
-            let lower = match &start_after {
-                Some(after) if after.as_str() >= prefix.as_str() => Bound::Excluded(after.as_str()),
-                _ => Bound::Included(prefix.as_str()),
-            };
-            let now = now_ms();
-            let mut out = Vec::new();
-            for row in kv.range::<&str>((lower, Bound::Unbounded)).map_err(MetaError::backend)? {
-                let (key, raw) = row.map_err(MetaError::backend)?;
-                if !key.value().starts_with(prefix.as_str()) || out.len() >= limit {
-                    break;
-                }
-                let record = decode(key.value(), raw.value())?;
-                if is_live(&record, &leases, now)? {
-                    out.push(record);
-                }
-            }
-            Ok(out)
+            range_in(&kv, &leases, &prefix, start_after.as_deref(), limit, now_ms())
+        })
+        .await
+    }
+
+    async fn snapshot(&self) -> Result<Box<dyn Snapshot>, MetaError> {
+        self.blocking(|db| {
+            // A redb read transaction is a snapshot: writes committed after it began are
+            // invisible to it. Leased keys are judged live as of the snapshot's moment.
+            let read = db.begin_read().map_err(MetaError::backend)?;
+            let kv = read.open_table(KV).map_err(MetaError::backend)?;
+            let leases = read.open_table(LEASES).map_err(MetaError::backend)?;
+            let meta = read.open_table(META).map_err(MetaError::backend)?;
+            let revision = meta.get("revision").map_err(MetaError::backend)?.map(|r| r.value()).unwrap_or(0);
+            let snapshot = EmbeddedSnapshot { kv: Arc::new(kv), leases: Arc::new(leases), revision, now: now_ms() };
+            Ok(Box::new(snapshot) as Box<dyn Snapshot>)
         })
         .await
     }
@@ -300,6 +299,56 @@ impl MetaStore for EmbeddedStore {
             Ok(())
         })
         .await
+    }
+}
+
+/// Up to `limit` live keys under `prefix` after `start_after`, in key order.
+fn range_in(
+    kv: &impl ReadableTable<&'static str, &'static [u8]>,
+    leases: &impl ReadableTable<i64, u64>,
+    prefix: &str,
+    start_after: Option<&str>,
+    limit: usize,
+    now: u64,
+) -> Result<Vec<KeyValue>, MetaError> {
+    let lower = match start_after {
+        Some(after) if after >= prefix => Bound::Excluded(after),
+        _ => Bound::Included(prefix),
+    };
+    let mut out = Vec::new();
+    for row in kv.range::<&str>((lower, Bound::Unbounded)).map_err(MetaError::backend)? {
+        let (key, raw) = row.map_err(MetaError::backend)?;
+        if !key.value().starts_with(prefix) || out.len() >= limit {
+            break;
+        }
+        let record = decode(key.value(), raw.value())?;
+        if is_live(&record, leases, now)? {
+            out.push(record);
+        }
+    }
+    Ok(out)
+}
+
+/// The embedded store as one read transaction saw it.
+struct EmbeddedSnapshot {
+    kv: Arc<ReadOnlyTable<&'static str, &'static [u8]>>,
+    leases: Arc<ReadOnlyTable<i64, u64>>,
+    revision: i64,
+    now: u64,
+}
+
+#[async_trait]
+impl Snapshot for EmbeddedSnapshot {
+    fn revision(&self) -> i64 {
+        self.revision
+    }
+
+    async fn range(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<Vec<KeyValue>, MetaError> {
+        let (kv, leases, now) = (self.kv.clone(), self.leases.clone(), self.now);
+        let (prefix, start_after) = (prefix.to_owned(), start_after.map(str::to_owned));
+        tokio::task::spawn_blocking(move || range_in(&*kv, &*leases, &prefix, start_after.as_deref(), limit, now))
+            .await
+            .map_err(MetaError::backend)?
     }
 }
 

@@ -15,6 +15,8 @@ pub enum MetaError {
     AlreadyRegistered { key: String },
     #[error("lease {0} not found or expired")]
     LeaseNotFound(LeaseId),
+    #[error("revision {0} of the metadata store was compacted")]
+    Compacted(i64),
     #[error("metadata store unavailable: {0}")]
     Unavailable(String),
     #[error("metadata store error: {0}")]

@@ -13,7 +13,7 @@ use etcd_client::{
     TxnOp as EtcdTxnOp,
 };
 
-use crate::{Compare, EtcdSecurity, KeyValue, LeaseId, MetaError, MetaStore, Txn, TxnOp};
+use crate::{Compare, EtcdSecurity, KeyValue, LeaseId, MetaError, MetaStore, Snapshot, Txn, TxnOp};
 
 /// The etcd MetaStore.
 #[derive(Clone)]
@@ -65,6 +65,36 @@ impl EtcdStore {
             .ok_or_else(|| MetaError::Backend(format!("key {key:?} outside namespace")))
     }
 
+    /// Up to `limit` keys under `prefix` after `start_after`, at `revision` (0: now).
+    async fn range_at(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+        revision: i64,
+    ) -> Result<Vec<KeyValue>, MetaError> {
+        let full_prefix = self.full(prefix);
+        let start = match start_after {
+            // The smallest key after `start_after` is `start_after` followed by a NUL byte.
+            Some(after) if after >= prefix => {
+                let mut start = self.full(after).into_bytes();
+                start.push(0);
+                start
+            }
+            _ => full_prefix.clone().into_bytes(),
+        };
+        let mut options = GetOptions::new().with_range(prefix_end(&full_prefix)).with_limit(limit as i64);
+        if revision > 0 {
+            options = options.with_revision(revision);
+        }
+        let mut kv = self.client.kv_client();
+        let response = kv.get(start, Some(options)).await.map_err(|err| match compacted(&err) {
+            true => MetaError::Compacted(revision),
+            false => to_meta_error(err),
+        })?;
+        response.kvs().iter().map(|kv| self.convert(kv)).collect()
+    }
+
     fn convert(&self, kv: &etcd_client::KeyValue) -> Result<KeyValue, MetaError> {
         Ok(KeyValue {
             key: self.strip(kv.key())?,
@@ -85,6 +115,12 @@ fn prefix_end(prefix: &str) -> Vec<u8> {
         }
     }
     vec![0] // the whole key space
+}
+
+/// True when etcd refused a read at a revision it has compacted away.
+fn compacted(err: &etcd_client::Error) -> bool {
+    matches!(err, etcd_client::Error::GRpcStatus(status)
+        if status.code() == tonic::Code::OutOfRange && status.message().contains("compacted"))
 }
 
 fn to_meta_error(err: etcd_client::Error) -> MetaError {
@@ -122,20 +158,15 @@ impl MetaStore for EtcdStore {
     }
 
     async fn range(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<Vec<KeyValue>, MetaError> {
-        let full_prefix = self.full(prefix);
-        let start = match start_after {
-            // The smallest key after `start_after` is `start_after` followed by a NUL byte.
-            Some(after) if after >= prefix => {
-                let mut start = self.full(after).into_bytes();
-                start.push(0);
-                start
-            }
-            _ => full_prefix.clone().into_bytes(),
-        };
-        let options = GetOptions::new().with_range(prefix_end(&full_prefix)).with_limit(limit as i64);
+        self.range_at(prefix, start_after, limit, 0).await
+    }
+
+    async fn snapshot(&self) -> Result<Box<dyn Snapshot>, MetaError> {
+        // Any read tells the store's current revision in its header.
         let mut kv = self.client.kv_client();
-        let response = kv.get(start, Some(options)).await.map_err(to_meta_error)?;
-        response.kvs().iter().map(|kv| self.convert(kv)).collect()
+        let response = kv.get(self.full(""), Some(GetOptions::new().with_count_only())).await.map_err(to_meta_error)?;
+        let revision = response.header().map(|h| h.revision()).ok_or_else(|| MetaError::backend("no header"))?;
+        Ok(Box::new(EtcdSnapshot { store: self.clone(), revision }))
     }
 
     async fn txn(&self, txn: Txn) -> Result<bool, MetaError> {
@@ -191,6 +222,23 @@ impl MetaStore for EtcdStore {
                 other => Err(other),
             },
         }
+    }
+}
+
+/// A past revision of etcd, read with `Range` at that revision.
+struct EtcdSnapshot {
+    store: EtcdStore,
+    revision: i64,
+}
+
+#[async_trait]
+impl Snapshot for EtcdSnapshot {
+    fn revision(&self) -> i64 {
+        self.revision
+    }
+
+    async fn range(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<Vec<KeyValue>, MetaError> {
+        self.store.range_at(prefix, start_after, limit, self.revision).await
     }
 }
 

@@ -20,4 +20,6 @@ pub use error::MetaError;
 pub use etcd::EtcdStore;
 pub use metered::Metered;
 pub use registration::{COORDINATORS_PREFIX, Member, Registration, WORKERS_PREFIX};
-pub use store::{Compare, KeyValue, LeaseId, MAX_TXN_OPS, MAX_VALUE_BYTES, MetaStore, MetaStoreExt, Txn, TxnOp};
+pub use store::{
+    Compare, KeyValue, LeaseId, MAX_TXN_OPS, MAX_VALUE_BYTES, MetaStore, MetaStoreExt, Snapshot, Txn, TxnOp,
+};

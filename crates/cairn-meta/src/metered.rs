@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use crate::metrics::observe;
-use crate::{KeyValue, LeaseId, MetaError, MetaStore, Txn};
+use crate::{KeyValue, LeaseId, MetaError, MetaStore, Snapshot, Txn};
 
 /// Wraps a MetaStore with metrics labelled by `backend` (`etcd`, `embedded`).
 pub struct Metered {
@@ -27,6 +27,13 @@ impl Metered {
 
 #[async_trait]
 impl MetaStore for Metered {
+    async fn snapshot(&self) -> Result<Box<dyn Snapshot>, MetaError> {
+        let started = Instant::now();
+        let result = self.inner.snapshot().await;
+        self.record("snapshot", started, &result);
+        result
+    }
+
     async fn get(&self, key: &str) -> Result<Option<KeyValue>, MetaError> {
         let started = Instant::now();
         let result = self.inner.get(key).await;

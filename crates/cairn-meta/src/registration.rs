@@ -25,6 +25,10 @@ pub struct Member {
     pub node_id: String,
     /// Address to reach it at (`http://host:port`).
     pub address: String,
+    /// The garbage-collection protocol a coordinator follows (0: one from before it was
+    /// registered; workers register 0, they take no part in it).
+    #[serde(default)]
+    pub gc_protocol: u32,
 }
 
 impl Member {
@@ -44,6 +48,10 @@ pub struct Registration {
     meta: Arc<dyn MetaStore>,
     key: String,
     lease: watch::Receiver<Option<LeaseId>>,
+    /// The lease cannot expire before this moment: the last successful grant or renewal
+    /// was *sent* at `valid_until - ttl`, and the store counts the TTL from when it
+    /// received it, later. What fences work on the lease (the collector's deletions) reads it.
+    valid_until: Arc<std::sync::Mutex<Option<tokio::time::Instant>>>,
     task: JoinHandle<()>,
 }
 
@@ -84,7 +92,10 @@ impl Registration {
     /// while a second live process with the same id keeps renewing and is refused.
     pub async fn start(meta: Arc<dyn MetaStore>, key: &str, value: Vec<u8>, ttl: Duration) -> Result<Self, MetaError> {
         let deadline = tokio::time::Instant::now() + ttl + ttl / 2;
+        let valid_until = Arc::new(std::sync::Mutex::new(None));
         let first = loop {
+            let sent = tokio::time::Instant::now();
+            *valid_until.lock().expect("not poisoned") = Some(sent + ttl);
             match register(&*meta, key, &value, ttl, None).await {
                 Err(MetaError::AlreadyRegistered { .. }) if tokio::time::Instant::now() < deadline => {
                     tokio::time::sleep((ttl / 10).max(Duration::from_millis(100))).await;
@@ -93,17 +104,21 @@ impl Registration {
             }
         };
         let (sender, receiver) = watch::channel(Some(first));
-        let (loop_meta, loop_key) = (meta.clone(), key.to_owned());
+        let (loop_meta, loop_key, loop_valid_until) = (meta.clone(), key.to_owned(), valid_until.clone());
         let task = tokio::spawn(async move {
             let period = ttl / 3;
             let mut lease = first;
             let mut last_renewal = tokio::time::Instant::now();
+            let renewed =
+                |sent: tokio::time::Instant| *loop_valid_until.lock().expect("not poisoned") = Some(sent + ttl);
             loop {
                 tokio::time::sleep(period).await;
+                let sent = tokio::time::Instant::now();
                 match loop_meta.keep_alive(lease).await {
                     Ok(()) => {
                         crate::metrics::LEASE_RENEWALS.with_label_values(&["ok"]).inc();
                         last_renewal = tokio::time::Instant::now();
+                        renewed(sent);
                         if sender.borrow().is_some() {
                             continue;
                         }
@@ -134,8 +149,10 @@ impl Registration {
                         let _ = sender.send(None);
                     }
                 }
+                let sent = tokio::time::Instant::now();
                 match register(&*loop_meta, &loop_key, &value, ttl, Some(lease)).await {
                     Ok(fresh) => {
+                        renewed(sent);
                         tracing::info!(key = %loop_key, lease = fresh, "registered under a new lease");
                         lease = fresh;
                         last_renewal = tokio::time::Instant::now();
@@ -145,12 +162,22 @@ impl Registration {
                 }
             }
         });
-        Ok(Self { meta, key: key.to_owned(), lease: receiver, task })
+        Ok(Self { meta, key: key.to_owned(), lease: receiver, valid_until, task })
     }
 
     /// The live lease, or `None` while this holder has stepped down.
     pub fn lease(&self) -> Option<LeaseId> {
         *self.lease.borrow()
+    }
+
+    /// The live lease and the moment before which it certainly has not expired (on the
+    /// monotonic clock), or `None` while this holder has stepped down. After that moment
+    /// the lease may lapse at any time (a stalled process, a partition).
+    // model: LeaseExpires
+    pub fn lease_valid_until(&self) -> Option<(LeaseId, tokio::time::Instant)> {
+        let lease = self.lease()?;
+        let until = (*self.valid_until.lock().expect("not poisoned"))?;
+        Some((lease, until))
     }
 
     /// The registered key.

@@ -110,9 +110,24 @@ impl Txn {
     }
 }
 
+/// The whole store as it was at one revision, for reading many ranges consistently (the
+/// collector's mark reads versions and drafts through one).
+#[async_trait]
+pub trait Snapshot: Send + Sync {
+    /// The revision it shows: no write with a higher `mod_revision` is visible in it.
+    fn revision(&self) -> i64;
+
+    /// Like [`MetaStore::range`], as of the snapshot; [`MetaError::Compacted`] once the
+    /// store no longer holds that revision (etcd compacts its history).
+    async fn range(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<Vec<KeyValue>, MetaError>;
+}
+
 /// Small keys and values with compare-and-swap, ranges and leases.
 #[async_trait]
 pub trait MetaStore: Send + Sync + 'static {
+    /// A consistent view of the store as it is now.
+    async fn snapshot(&self) -> Result<Box<dyn Snapshot>, MetaError>;
+
     /// Reads one key.
     async fn get(&self, key: &str) -> Result<Option<KeyValue>, MetaError>;
 

@@ -7,6 +7,7 @@ use cairn_meta::{MetaError, Txn};
 
 use crate::clock::now_ms;
 use crate::error::encode;
+use crate::gc::Ticket;
 use crate::ownership::Ownership;
 use crate::versions::encode_version;
 use crate::{CoordError, Coordinator, MAX_ALIASES_PER_COMMIT, keys};
@@ -31,8 +32,48 @@ pub(crate) struct NewVersion {
     /// Client-chosen id of a Log: a retry after the first attempt committed returns that
     /// commit's result, even when other commits landed in between.
     pub request_id: Option<String>,
-    /// Time to live of a new version (a dedup hit keeps the existing version's).
+    /// Time to live asked for; a dedup hit never shortens the version's (see
+    /// [`dedup_expiry`]).
     pub ttl_ms: Option<u64>,
+    /// What the commit relies on besides its own checks.
+    pub reliance: Reliance,
+}
+
+/// What a commit relies on: the generation its request journaled in (a collection that
+/// began since neither marked nor honours what it looked up), and versions whose blobs it
+/// took as stored without looking (`(record key, revision)`: they must still be there,
+/// unchanged). The commit compares on all of them; if any moved it fails with
+/// [`CoordError::RelianceLost`] and the request starts again from its checks.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Reliance {
+    pub ticket: Option<Ticket>,
+    pub versions: Vec<(String, i64)>,
+}
+
+impl Reliance {
+    pub fn on(ticket: Ticket) -> Self {
+        Self { ticket: Some(ticket), versions: Vec::new() }
+    }
+
+    pub(crate) fn fence(&self, mut txn: Txn) -> Txn {
+        if let Some(ticket) = &self.ticket {
+            txn = ticket.fence(txn);
+        }
+        for (key, revision) in &self.versions {
+            txn = txn.when_revision(key, *revision);
+        }
+        txn
+    }
+}
+
+/// The expiry of a version a commit dedups onto: asking for no time to live clears the
+/// existing one, a longer one extends it, a shorter one leaves it (a dedup hit never
+/// makes a version expire sooner than it would have).
+pub(crate) fn dedup_expiry(existing: Option<u64>, ttl_ms: Option<u64>, now: u64) -> Option<u64> {
+    match (existing, ttl_ms.filter(|ttl| *ttl > 0)) {
+        (_, None) | (None, _) => None,
+        (Some(existing), Some(ttl)) => Some(existing.max(now.saturating_add(ttl))),
+    }
 }
 
 /// The draft a commit finishes: written in the same transaction, and only if nobody else
@@ -71,6 +112,21 @@ pub(crate) fn validate_aliases(aliases: &[String]) -> Result<(), CoordError> {
 }
 
 impl Coordinator {
+    /// True when something `reliance` compares on has moved.
+    pub(crate) async fn reliance_lost(&self, reliance: &Reliance) -> Result<bool, CoordError> {
+        if let Some(ticket) = &reliance.ticket
+            && self.generations().await?.1 != ticket.revision
+        {
+            return Ok(true);
+        }
+        for (key, revision) in &reliance.versions {
+            if self.meta.get(key).await?.map(|kv| kv.mod_revision) != Some(*revision) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// The version and dedup flag an earlier attempt of the same request committed.
     async fn committed_request(
         &self,
@@ -130,12 +186,14 @@ impl Coordinator {
                 Some(index) => self.load_version(&new.project, &new.artifact, index).await?,
                 None => None,
             };
-            let mut txn = Txn::new().when_revision(&artifact_key, artifact_revision);
+            // model: CommitVersion
+            let mut txn = new.reliance.fence(Txn::new().when_revision(&artifact_key, artifact_revision));
             let (version, dedup) = match latest {
                 Some((mut version, revision)) if version.digest == new.digest => {
                     for producer in &new.producers {
                         version.add_producer(producer);
                     }
+                    version.expires_at_ms = dedup_expiry(version.expires_at_ms, new.ttl_ms, now);
                     let key = keys::version(&new.project, &new.artifact, version.index);
                     txn = txn.when_revision(&key, revision).put(key, encode_version(&version));
                     (version, true)
@@ -196,6 +254,9 @@ impl Coordinator {
                 );
                 return Ok((version, dedup));
             }
+            if self.reliance_lost(&new.reliance).await? {
+                return Err(CoordError::RelianceLost);
+            }
             if let Some(fence) = fence {
                 let draft = self.meta.get(&fence.key).await?.map(|kv| kv.mod_revision);
                 let owner = self.meta.get(&fence.owner.key).await?.map(|kv| kv.mod_revision);
@@ -208,5 +269,19 @@ impl Coordinator {
             tokio::task::yield_now().await;
         }
         Err(CoordError::ConcurrentUpdate(artifact_key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dedup_expiry;
+
+    #[test]
+    fn a_dedup_hit_never_shortens_a_time_to_live() {
+        let now = 1_000;
+        assert_eq!(dedup_expiry(Some(5_000), None, now), None, "no TTL asked: none");
+        assert_eq!(dedup_expiry(Some(5_000), Some(9_000), now), Some(10_000), "a longer one extends it");
+        assert_eq!(dedup_expiry(Some(5_000), Some(1_000), now), Some(5_000), "a shorter one leaves it");
+        assert_eq!(dedup_expiry(None, Some(1_000), now), None, "a version that never expires still never does");
     }
 }

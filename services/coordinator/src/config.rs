@@ -22,6 +22,11 @@ pub struct HousekeepingArgs {
     /// discarded by the collector.
     #[arg(long, env = "CAIRN_GC_UPLOAD_IDLE_SECS", default_value_t = 3600)]
     pub gc_upload_idle_secs: u64,
+    /// How long what the collector deleted stays in its trash (`trash/` in the store)
+    /// before a collection purges it: `7d`, `36h`, `90m` or seconds. `cairn fsck --repair`
+    /// restores from it.
+    #[arg(long, env = "CAIRN_GC_TRASH_RETENTION", default_value = "7d", value_parser = parse_duration)]
+    pub gc_trash_retention: Duration,
     /// Seconds the records of committed, aborted and expired drafts are kept before the
     /// expiry sweep deletes them.
     #[arg(long, env = "CAIRN_DRAFT_RETENTION_SECS", default_value_t = 24 * 3600)]
@@ -51,6 +56,7 @@ impl HousekeepingArgs {
         config.gc_interval = (self.gc_interval_secs > 0).then(|| Duration::from_secs(self.gc_interval_secs));
         config.gc_grace = Duration::from_secs(self.gc_grace_secs);
         config.gc_upload_idle = Duration::from_secs(self.gc_upload_idle_secs);
+        config.gc_trash_retention = self.gc_trash_retention;
         config.draft_retention = Duration::from_secs(self.draft_retention_secs);
         config.max_draft_ttl = Duration::from_secs(self.max_draft_ttl_secs);
         config.log_buffer_bytes = self.log_buffer_mib.saturating_mul(1 << 20);
@@ -104,4 +110,9 @@ pub struct CoordinatorArgs {
     /// and delete. Without it, callers need a token (docs/security.md).
     #[arg(long, env = "CAIRN_INSECURE_NO_AUTH")]
     pub insecure_no_auth: bool,
+}
+
+/// A duration as cairn-core parses it (`7d`, `36h`, seconds).
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    cairn_core::parse_duration_secs(text).map(Duration::from_secs)
 }

@@ -81,7 +81,7 @@ impl Coordinator {
         for _ in 0..MAX_ATTEMPTS {
             let resolved = self.resolve(&project, &parsed.artifact, &parsed.selector).await?;
             let (artifact, index) = (resolved.artifact.clone(), resolved.record.index);
-            if let Some(deletion) = self.try_delete_version(&project, &artifact, index, force).await? {
+            if let Some(deletion) = self.try_delete_version(&project, &artifact, index, force, None).await? {
                 tracing::info!(project = %project, artifact = %artifact, index, "version deleted");
                 return Ok(deletion);
             }
@@ -89,18 +89,24 @@ impl Coordinator {
         Err(CoordError::ConcurrentUpdate(keys::artifact(&project, &parsed.artifact)))
     }
 
-    /// One attempt; `None` when a concurrent change won the race.
-    async fn try_delete_version(
+    /// One attempt; `None` when a concurrent change won the race, or the artifact record
+    /// is no longer at `expected_revision` (when given: the caller decided on that record).
+    // model: DeleteVersion
+    pub(crate) async fn try_delete_version(
         &self,
         project: &str,
         artifact: &str,
         index: u64,
         force: bool,
+        expected_revision: Option<i64>,
     ) -> Result<Option<Deletion>, CoordError> {
         let artifact_key = keys::artifact(project, artifact);
         let Some((mut record, record_revision)) = self.load_artifact(project, artifact).await? else {
             return Ok(None);
         };
+        if expected_revision.is_some_and(|expected| expected != record_revision) {
+            return Ok(None);
+        }
         let version_key = keys::version(project, artifact, index);
         let Some(version) = self.meta.get(&version_key).await? else { return Ok(None) };
         let stored: VersionRecord = decode(&version_key, &version.value)?;

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::Bytes;
-use cairn_blob::{BlobStoreExt, staging_key, staging_prefix};
+use cairn_blob::{BlobStoreExt, staging_key};
 use cairn_core::{
     BaseVersion, ConflictPolicy, CoreError, DraftRecord, DraftState, Entry, EntryPath, FinishDecision, Selector,
     StagedIndex, StagedOp, validate_artifact, validate_distributed_id, validate_project, validate_request_id,
@@ -23,9 +23,10 @@ use cairn_core::{
 use cairn_meta::Txn;
 
 use crate::clock::now_ms;
-use crate::commit::{DraftFence, NewVersion, normalize_metadata, validate_aliases};
+use crate::commit::{DraftFence, NewVersion, Reliance, normalize_metadata, validate_aliases};
 use crate::draft_cache::Slot;
 use crate::error::{decode, encode};
+use crate::gc::{Relied, Ticket};
 use crate::manifests::encode_sorted;
 use crate::ownership::Ownership;
 use crate::versions::ResolvedVersion;
@@ -109,9 +110,26 @@ impl Coordinator {
         revision: i64,
         owner: &Ownership,
     ) -> Result<i64, CoordError> {
+        self.save_draft_relying(key, record, revision, owner, &Reliance::default()).await
+    }
+
+    /// [`Self::save_draft`] of a change that relies on stored objects: refused with
+    /// [`CoordError::RelianceLost`] when a collection began since they were checked.
+    // model: SaveDraft
+    async fn save_draft_relying(
+        &self,
+        key: &str,
+        record: &DraftRecord,
+        revision: i64,
+        owner: &Ownership,
+        reliance: &Reliance,
+    ) -> Result<i64, CoordError> {
         let txn =
             Txn::new().when_revision(key, revision).when_revision(&owner.key, owner.revision).put(key, encode(record));
-        if !self.meta.txn(txn).await? {
+        if !self.meta.txn(reliance.fence(txn)).await? {
+            if self.reliance_lost(reliance).await? {
+                return Err(CoordError::RelianceLost);
+            }
             return Err(CoordError::ConcurrentUpdate(key.to_owned()));
         }
         let stored = self.meta.get(key).await?.ok_or_else(|| CoordError::ConcurrentUpdate(key.to_owned()))?;
@@ -149,34 +167,19 @@ impl Coordinator {
         let mut expired = record.clone();
         if expired.expire_if_due(now_ms()) {
             self.save_draft(key, &expired, revision, owner).await?;
-            self.release_draft(key, &expired.uid, owner).await;
+            self.release_draft(key, owner).await;
             tracing::info!(draft = %key, "draft expired");
             return Err(CoreError::DraftExpired { distributed_id: record.distributed_id.clone() }.into());
         }
         Ok(())
     }
 
-    /// Frees an ended draft's ownership, staged segments and in-memory entries.
-    async fn release_draft(&self, key: &str, uid: &str, owner: &Ownership) {
+    /// Frees an ended draft's ownership and in-memory entries. Its staged segments stay
+    /// until the collector finds the draft ended (gc/staging.rs): a collection marking at
+    /// a revision where the draft was still open must be able to read them.
+    async fn release_draft(&self, key: &str, owner: &Ownership) {
         self.release_ownership(owner).await;
         self.drafts.forget(key);
-        let prefix = staging_prefix(uid);
-        loop {
-            let keys = match self.blobs.list(&prefix, None, 1000).await {
-                Ok(keys) if !keys.is_empty() => keys,
-                Ok(_) => return,
-                Err(err) => {
-                    tracing::warn!(error = %err, draft = %key, "could not list staged segments");
-                    return;
-                }
-            };
-            for segment in keys {
-                if let Err(err) = self.blobs.delete(&segment).await {
-                    tracing::warn!(error = %err, segment = %segment, "could not delete staged segment");
-                    return;
-                }
-            }
-        }
     }
 
     /// Reads a draft for an operation that changes it: ended drafts are answered from the
@@ -230,14 +233,25 @@ impl Coordinator {
         if count > MAX_ENTRIES_PER_REQUEST {
             return Err(CoreError::TooManyEntries { count, limit: MAX_ENTRIES_PER_REQUEST }.into());
         }
-        self.verify_blobs_stored(&cmd.puts).await?;
-
         let key = keys::draft(&cmd.project, &cmd.artifact, &cmd.distributed_id);
-        let lease = self.drafts.lease(&key);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let ticket = self.verify_blobs_stored(&cmd.puts).await?;
+            match self.upsert_checked(&key, &cmd, ticket).await {
+                Err(CoordError::RelianceLost) if attempt < RELIANCE_ATTEMPTS => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// An upsert whose blobs were checked under `ticket`.
+    async fn upsert_checked(&self, key: &str, cmd: &UpsertCommand, ticket: Ticket) -> Result<DraftView, CoordError> {
+        let lease = self.drafts.lease(key);
         let mut slot = lease.lock().await;
-        let (found, owner) = self.owned_draft(&key, &cmd.project, &cmd.artifact, &cmd.distributed_id).await?;
+        let (found, owner) = self.owned_draft(key, &cmd.project, &cmd.artifact, &cmd.distributed_id).await?;
         let created = found.is_none();
-        let applied = self.apply_upsert(&key, &cmd, found, owner.clone(), &mut slot).await;
+        let applied = self.apply_upsert(key, cmd, found, owner.clone(), &mut slot, ticket).await;
         if applied.is_err() && created {
             // Nothing was opened: give back what looking for the draft took.
             *slot = Slot::default();
@@ -255,8 +269,10 @@ impl Coordinator {
         found: Option<(DraftRecord, i64)>,
         owner: Option<Ownership>,
         slot: &mut Slot,
+        ticket: Ticket,
     ) -> Result<DraftView, CoordError> {
         let now = now_ms();
+        let mut reliance = Reliance::on(ticket);
         let (record, revision) = match found {
             Some((record, revision)) => {
                 if record.artifact_type != cmd.artifact_type {
@@ -270,7 +286,21 @@ impl Coordinator {
                 record.require_open()?;
                 (record, revision)
             }
-            None => (self.new_draft_record(cmd, now).await?, 0),
+            None => {
+                let (record, base_revision) = self.new_draft_record(cmd, now).await?;
+                // A new draft's segments and base manifest are known to no collection that
+                // marked before it exists: journaled, under the same generation.
+                let mut relied = vec![Relied::Staging(record.uid.clone())];
+                if let (Some(base), Some(revision)) = (&record.base, base_revision) {
+                    relied.push(Relied::Content(base.digest));
+                    // model: OpenEditDraft
+                    reliance.versions.push((keys::version(&cmd.project, &cmd.artifact, base.index), revision));
+                }
+                if self.rely_on(relied).await?.revision != ticket.revision {
+                    return Err(CoordError::RelianceLost);
+                }
+                (record, 0)
+            }
         };
         let owner = owner.ok_or(CoordError::SteppedDown)?;
         self.refuse_if_expired(key, &record, revision, &owner).await?;
@@ -290,7 +320,7 @@ impl Coordinator {
             let segment = staging_key(&next.uid, seq, next.segment_fence(seq));
             self.blobs.put_bytes(&segment, Bytes::from(encode(op))).await?;
         }
-        self.save_draft(key, &next, revision, &owner).await?;
+        self.save_draft_relying(key, &next, revision, &owner, &reliance).await?;
         if let Some(op) = &op {
             slot.index.apply(op);
             slot.loaded_segments = next.segments;
@@ -298,19 +328,25 @@ impl Coordinator {
         Ok(view(next, &slot.index))
     }
 
-    async fn new_draft_record(&self, cmd: &UpsertCommand, now: u64) -> Result<DraftRecord, CoordError> {
+    /// A new draft's record, and the revision of its base version's record (if any).
+    async fn new_draft_record(&self, cmd: &UpsertCommand, now: u64) -> Result<(DraftRecord, Option<i64>), CoordError> {
         if let Some((artifact, _)) = self.load_artifact(&cmd.project, &cmd.artifact).await? {
             artifact.check_type(&cmd.artifact, &cmd.artifact_type)?;
         }
         self.check_open_drafts_quota(&cmd.project).await?;
-        let base = match &cmd.base {
+        let (base, base_revision) = match &cmd.base {
             Some(selector) => {
                 let version = self.resolve(&cmd.project, &cmd.artifact, selector).await?;
-                Some(BaseVersion { index: version.record.index, digest: version.record.digest })
+                let index = version.record.index;
+                let (_, revision) = self
+                    .load_version(&cmd.project, &cmd.artifact, index)
+                    .await?
+                    .ok_or_else(|| CoordError::VersionNotFound { reference: format!("{}:v{index}", cmd.artifact) })?;
+                (Some(BaseVersion { index, digest: version.record.digest }), Some(revision))
             }
-            None => None,
+            None => (None, None),
         };
-        Ok(DraftRecord::new(
+        let record = DraftRecord::new(
             uuid::Uuid::new_v4().to_string(),
             &cmd.project,
             &cmd.artifact,
@@ -320,7 +356,8 @@ impl Coordinator {
             base,
             cmd.ttl_ms,
             now,
-        ))
+        );
+        Ok((record, base_revision))
     }
 
     /// Seals a writer of an existing draft.
@@ -437,15 +474,27 @@ impl Coordinator {
                 aliases: cmd.aliases.clone(),
                 request_id: None, // a finish is idempotent through its draft's state
                 ttl_ms: cmd.ttl_ms,
+                reliance: Reliance::default(),
             };
-            self.store_manifest(manifest).await?;
             let fence = DraftFence { key: key.to_owned(), revision, record: sealing.clone(), owner: owner.clone() };
-            self.commit_version(&new, Some(&fence)).await
+            let mut new = new;
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                // The staged blobs are the open draft's, which every collection marks; the
+                // manifest is relied on like any looked-up object.
+                // model: FinishDraft
+                new.reliance = Reliance::on(self.store_manifest(manifest.clone()).await?);
+                match self.commit_version(&new, Some(&fence)).await {
+                    Err(CoordError::RelianceLost) if attempt < RELIANCE_ATTEMPTS => continue,
+                    other => break other,
+                }
+            }
         }
         .await;
         match result {
             Ok((version, dedup)) => {
-                self.release_draft(key, &sealing.uid, owner).await;
+                self.release_draft(key, owner).await;
                 let resolved = self.resolve(&cmd.project, &cmd.artifact, &Selector::Index(version.index)).await?;
                 Ok((resolved, dedup))
             }
@@ -481,7 +530,7 @@ impl Coordinator {
             && next != record
         {
             self.save_draft(&key, &next, revision, &owner).await?;
-            self.release_draft(&key, &next.uid, &owner).await;
+            self.release_draft(&key, &owner).await;
             tracing::info!(draft = %key, "draft aborted");
         }
         Ok(view(next, &StagedIndex::default()))
@@ -580,6 +629,9 @@ impl Coordinator {
         }
     }
 }
+
+/// Times a change starts again from its checks when a collection began meanwhile.
+const RELIANCE_ATTEMPTS: usize = 8;
 
 /// Drafts read per page by the expiry sweep: small enough that a page of the largest
 /// records (64 KiB each) stays far below a gRPC response limit.

@@ -52,6 +52,16 @@ pub enum CoordError {
     SteppedDown,
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("a collection began, or a version this request relied on changed, while it was checked; retry")]
+    RelianceLost,
+    #[error("a garbage collection is deleting objects this request relies on; retry")]
+    BeingCollected,
+    #[error("this collector's lease can no longer be proven valid: it stopped before deleting more")]
+    CollectorFenced,
+    #[error(
+        "coordinator {node_id} follows collection protocol {protocol}, older than this one's; restart every replica on one version before collecting (docs/operations.md)"
+    )]
+    GcProtocolMismatch { node_id: String, protocol: u32 },
     #[error(transparent)]
     Auth(#[from] cairn_auth::AuthError),
     #[error(transparent)]
@@ -153,6 +163,15 @@ impl From<CoordError> for Status {
             ),
             CoordError::SteppedDown => error_status(Code::Unavailable, "STEPPED_DOWN", message, vec![]),
             CoordError::Corrupt(_) => error_status(Code::DataLoss, "CORRUPT_METADATA", message, vec![]),
+            CoordError::RelianceLost => error_status(Code::Aborted, "CONCURRENT_COLLECTION", message, vec![]),
+            CoordError::BeingCollected => error_status(Code::Unavailable, "BLOB_BEING_COLLECTED", message, vec![]),
+            CoordError::CollectorFenced => error_status(Code::Unavailable, "COLLECTOR_FENCED", message, vec![]),
+            CoordError::GcProtocolMismatch { node_id, protocol } => error_status(
+                Code::FailedPrecondition,
+                "GC_PROTOCOL_MISMATCH",
+                message,
+                vec![("node_id", node_id), ("protocol", protocol.to_string())],
+            ),
             // Limits of the store are properties of the request: retrying cannot help.
             CoordError::Meta(MetaError::ValueTooLarge { key, size, limit }) => error_status(
                 Code::ResourceExhausted,

@@ -31,10 +31,6 @@ const MANIFEST_PAGE: usize = 1000;
 
 /// Most digests per FindMissingBlobs request.
 const MAX_DIGESTS_PER_REQUEST: usize = 10_000;
-/// A Log whose artifact's latest version has at most this many entries skips the blob
-/// checks of what that version already refers to (its manifest is read whole: bounded).
-const REUSE_LATEST_CHECKS_UP_TO: u64 = 200_000;
-
 /// Request metadata marking a request one replica forwarded to the draft's owner; a
 /// forwarded request is never forwarded again.
 const FORWARDED_HEADER: &str = "x-cairn-forwarded";
@@ -468,18 +464,6 @@ impl CoordinatorService for CoordinatorGrpc {
         self.check_claims(&header.project, &header.artifact, &entries, &receipts).await?;
         drop(receipts);
         let manifest = encode_sorted(entries.iter().cloned())?;
-        // The latest version's blobs were verified when it was committed, and the collector
-        // keeps what a version refers to: an identical re-log needs no existence checks,
-        // only a journal in case that version is deleted before this commit lands; a log
-        // that changes a few files checks only the blobs the latest version lacks.
-        match self.engine.latest_version(&header.project, &header.artifact).await? {
-            Some(latest) if latest.digest == manifest.digest => self.engine.journal_entries(&entries).await?,
-            Some(latest) if latest.files <= REUSE_LATEST_CHECKS_UP_TO => {
-                let known = self.engine.read_manifest(latest.digest).await?.into_iter().map(|e| (e.sha256, e.size));
-                self.engine.verify_blobs_stored_except(&entries, &known.collect()).await?;
-            }
-            _ => self.engine.verify_blobs_stored(&entries).await?,
-        }
         let new = NewVersion {
             project: header.project.clone(),
             artifact: header.artifact.clone(),
@@ -492,9 +476,9 @@ impl CoordinatorService for CoordinatorGrpc {
             aliases: header.aliases,
             request_id: (!header.request_id.is_empty()).then_some(header.request_id),
             ttl_ms: header.ttl_seconds.map(|s| s.saturating_mul(1000)),
+            reliance: Default::default(),
         };
-        self.engine.store_manifest(manifest).await?;
-        let (version, dedup) = self.engine.commit_version(&new, None).await?;
+        let (version, dedup) = self.engine.commit_log(&entries, manifest, new).await?;
         let resolved = self.engine.resolve(&header.project, &header.artifact, &Selector::Index(version.index)).await?;
         Ok(Response::new(v1::LogResponse { version: Some(self.version_proto(&resolved).await?), dedup }))
     }
@@ -545,10 +529,12 @@ impl CoordinatorService for CoordinatorGrpc {
         &self,
         request: Request<v1::CollectGarbageRequest>,
     ) -> Result<Response<v1::CollectGarbageResponse>, Status> {
-        self.authorize(&request, Role::Admin, None).await?;
+        // A collection spans every project: an admin of one may not run it.
+        self.authorize(&request, Role::Admin, Some(cairn_auth::ALL_PROJECTS)).await?;
         let r = request.into_inner();
         let grace = r.grace_seconds.map_or(self.engine.config.gc_grace, Duration::from_secs);
-        let report = self.engine.collect_garbage(crate::GcOptions { dry_run: r.dry_run, grace }).await?;
+        let options = crate::GcOptions { dry_run: r.dry_run, grace, purge_trash: r.purge_trash };
+        let report = self.engine.collect_garbage(options).await?;
         Ok(Response::new(v1::CollectGarbageResponse {
             dry_run: report.dry_run,
             deleted_blobs: report.deleted_blobs,
@@ -563,6 +549,26 @@ impl CoordinatorService for CoordinatorGrpc {
             expired_versions: report.expired_versions,
             retired_versions: report.retired_versions,
             aborted_uploads: report.aborted_uploads,
+            trashed_bytes: report.trashed_bytes,
+            purged_blobs: report.purged_blobs,
+            trash_bytes: report.trash_bytes,
+            referenced_missing: report.referenced_missing,
+        }))
+    }
+
+    async fn fsck(&self, request: Request<v1::FsckRequest>) -> Result<Response<v1::FsckResponse>, Status> {
+        self.authorize(&request, Role::Admin, Some(cairn_auth::ALL_PROJECTS)).await?;
+        let r = request.into_inner();
+        let report = self.engine.fsck(r.deep, r.repair).await?;
+        let problem = |p: crate::FsckProblem| v1::FsckProblem { r#ref: p.reference, path: p.path, sha256: p.sha256 };
+        Ok(Response::new(v1::FsckResponse {
+            versions_checked: report.versions_checked,
+            blobs_checked: report.blobs_checked,
+            missing_count: report.missing.len() as u64,
+            corrupt_count: report.corrupt.len() as u64,
+            missing: report.missing.into_iter().take(crate::FSCK_LISTED).map(problem).collect(),
+            corrupt: report.corrupt.into_iter().take(crate::FSCK_LISTED).map(problem).collect(),
+            repaired: report.repaired,
         }))
     }
 

@@ -6,6 +6,12 @@ pub(crate) fn artifact(project: &str, artifact: &str) -> String {
     format!("artifacts/{project}/{artifact}")
 }
 
+/// The project and artifact an artifact record's key names.
+pub(crate) fn parse_artifact(key: &str) -> Option<(&str, &str)> {
+    let (project, artifact) = key.strip_prefix("artifacts/")?.split_once('/')?;
+    (!artifact.contains('/')).then_some((project, artifact))
+}
+
 /// Prefix of every artifact record of a project.
 pub(crate) fn artifacts_prefix(project: &str) -> String {
     format!("artifacts/{project}/")
@@ -14,6 +20,13 @@ pub(crate) fn artifacts_prefix(project: &str) -> String {
 /// A version record; the zero-padded index keeps range order equal to index order.
 pub(crate) fn version(project: &str, artifact: &str, index: u64) -> String {
     format!("versions/{project}/{artifact}/{index:020}")
+}
+
+/// The project, artifact and index a version record's key names.
+pub(crate) fn parse_version(key: &str) -> Option<(&str, &str, u64)> {
+    let mut parts = key.strip_prefix("versions/")?.split('/');
+    let (project, artifact, index) = (parts.next()?, parts.next()?, parts.next()?.parse().ok()?);
+    parts.next().is_none().then_some((project, artifact, index))
 }
 
 /// Prefix of every version record of an artifact.

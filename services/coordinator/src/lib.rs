@@ -11,9 +11,11 @@ mod deletion;
 mod draft_cache;
 mod drafts;
 mod error;
+mod fsck;
 mod gc;
 mod grpc;
 mod keys;
+mod log;
 mod log_budget;
 mod manifests;
 pub mod metrics;
@@ -32,6 +34,7 @@ use cairn_meta::{COORDINATORS_PREFIX, Member, MetaStore, Registration, WORKERS_P
 pub use deletion::Deletion;
 pub use drafts::{DraftView, FinishCommand, SweepReport, UpsertCommand};
 pub use error::CoordError;
+pub use fsck::{FSCK_LISTED, FsckProblem, FsckReport};
 pub use gc::{GcOptions, GcReport};
 pub use grpc::CoordinatorGrpc;
 pub use quotas::{ProjectQuota, ProjectUsage, QuotaResource};
@@ -59,6 +62,8 @@ pub struct CoordinatorConfig {
     pub gc_grace: Duration,
     /// Unfinished uploads idle for less than this (or the grace, if longer) are kept.
     pub gc_upload_idle: Duration,
+    /// How long what the collector deleted stays in its trash before it is purged.
+    pub gc_trash_retention: Duration,
     /// How long the records of ended drafts are kept (so late requests get the right
     /// answer) before the expiry sweep deletes them.
     pub draft_retention: Duration,
@@ -84,6 +89,7 @@ impl CoordinatorConfig {
             gc_interval: Some(Duration::from_secs(3600)),
             gc_grace: Duration::from_secs(6 * 3600),
             gc_upload_idle: Duration::from_secs(3600),
+            gc_trash_retention: Duration::from_secs(7 * 24 * 3600),
             draft_retention: Duration::from_secs(24 * 3600),
             max_draft_ttl: Duration::from_secs(7 * 24 * 3600),
             default_quota: ProjectQuota { max_bytes: None, max_open_drafts: Some(DEFAULT_MAX_OPEN_DRAFTS) },
@@ -129,7 +135,11 @@ impl Coordinator {
         blobs: Arc<dyn BlobStore>,
         config: CoordinatorConfig,
     ) -> Result<Arc<Self>, CoordError> {
-        let member = Member { node_id: config.node_id.clone(), address: config.advertise_address.clone() };
+        let member = Member {
+            node_id: config.node_id.clone(),
+            address: config.advertise_address.clone(),
+            gc_protocol: gc::GC_PROTOCOL,
+        };
         let key = format!("{COORDINATORS_PREFIX}{}", config.node_id);
         let registration = Registration::start(meta.clone(), &key, member.encode(), config.lease_ttl).await?;
         let node = Node { id: config.node_id.clone(), address: config.advertise_address.clone(), registration };
@@ -208,7 +218,7 @@ impl Coordinator {
             ticker.tick().await; // not at start-up
             loop {
                 ticker.tick().await;
-                let options = GcOptions { dry_run: false, grace: coordinator.config.gc_grace };
+                let options = GcOptions { dry_run: false, grace: coordinator.config.gc_grace, purge_trash: false };
                 match coordinator.collect_garbage(options).await {
                     Ok(_) | Err(CoordError::GcRunning { .. }) => {}
                     Err(err) => tracing::warn!(error = %err, "garbage collection failed; the next one retries"),

@@ -7,9 +7,11 @@ use cairn_core::{Digest, Entry, ManifestDecoder, ManifestWriter};
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
+use crate::gc::{Relied, Ticket};
 use crate::{CoordError, Coordinator};
 
 /// A manifest encoded and ready to store.
+#[derive(Clone)]
 pub(crate) struct EncodedManifest {
     pub digest: Digest,
     pub bytes: Vec<u8>,
@@ -28,16 +30,17 @@ pub(crate) fn encode_sorted(entries: impl Iterator<Item = Entry>) -> Result<Enco
 }
 
 impl Coordinator {
-    /// Stores a manifest unless an identical one (same digest) is stored already.
-    pub(crate) async fn store_manifest(&self, manifest: EncodedManifest) -> Result<(), CoordError> {
+    /// Stores a manifest unless an identical one (same digest) is stored already; the
+    /// commit that refers to it next is fenced on the returned ticket.
+    pub(crate) async fn store_manifest(&self, manifest: EncodedManifest) -> Result<Ticket, CoordError> {
         let key = manifest_key(&manifest.digest);
-        // A commit refers to it next: journaled, so that no collection deletes it meanwhile.
-        self.journal_references([manifest.digest]).await?;
+        // Journaled, so that no collection deletes it before the commit lands.
+        let ticket = self.rely_on([Relied::Content(manifest.digest)]).await?;
         if self.blobs.head(&key).await? == Some(manifest.bytes.len() as u64) {
-            return Ok(());
+            return Ok(ticket);
         }
         self.blobs.put_bytes(&key, Bytes::from(manifest.bytes)).await?;
-        Ok(())
+        Ok(ticket)
     }
 
     /// Streams the entries of the manifest `digest` in pages of at most `page` entries.
@@ -49,9 +52,10 @@ impl Coordinator {
     ) -> mpsc::Receiver<Result<Vec<Entry>, CoordError>> {
         let (tx, rx) = mpsc::channel(4);
         let blobs = self.blobs.clone();
+        let key = manifest_key(&digest);
         tokio::spawn(async move {
             let result: Result<(), CoordError> = async {
-                let mut chunks = blobs.get(&manifest_key(&digest), 0, None).await?;
+                let mut chunks = blobs.get(&key, 0, None).await?;
                 let mut decoder = ManifestDecoder::new();
                 while let Some(chunk) = chunks.next().await {
                     let entries = decoder.feed(&chunk?)?;

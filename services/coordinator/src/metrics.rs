@@ -3,7 +3,8 @@
 use std::sync::LazyLock;
 
 use prometheus::{
-    IntCounterVec, IntGauge, IntGaugeVec, register_int_counter_vec, register_int_gauge, register_int_gauge_vec,
+    IntCounter, IntCounterVec, IntGauge, IntGaugeVec, register_int_counter, register_int_counter_vec,
+    register_int_gauge, register_int_gauge_vec,
 };
 
 /// Commits by kind (`log`, `finish`) and result (`new`, `dedup`, `error`).
@@ -34,6 +35,29 @@ pub static GC_LAST_DURATION_MS: LazyLock<IntGauge> = LazyLock::new(|| {
     register_int_gauge!("cairn_gc_last_duration_ms", "Duration of the last garbage collection").expect("registers once")
 });
 
+/// Objects live versions or open drafts refer to that a collection found missing.
+pub static GC_REFERENCED_MISSING: LazyLock<IntCounter> = LazyLock::new(|| {
+    register_int_counter!(
+        "cairn_gc_referenced_missing_total",
+        "Objects that live versions or open drafts refer to, found missing by the garbage collector"
+    )
+    .expect("registers once")
+});
+
+/// Bytes in the collector's trash after the last collection.
+pub static GC_TRASH_BYTES: LazyLock<IntGauge> = LazyLock::new(|| {
+    register_int_gauge!("cairn_gc_trash_bytes", "Bytes in the garbage collector's trash").expect("registers once")
+});
+
+/// Times a request waited because a collection had condemned something it relies on.
+pub static GC_CONDEMNED_WAITS: LazyLock<IntCounter> = LazyLock::new(|| {
+    register_int_counter!(
+        "cairn_gc_condemned_waits_total",
+        "Waits of requests for a batch of deletions that condemned what they rely on"
+    )
+    .expect("registers once")
+});
+
 /// Counts a finished collection (a dry run reclaims nothing).
 pub(crate) fn record_gc(report: &crate::GcReport, took: std::time::Duration) {
     GC_LAST_DURATION_MS.set(took.as_millis() as i64);
@@ -48,6 +72,7 @@ pub(crate) fn record_gc(report: &crate::GcReport, took: std::time::Duration) {
         ("upload", report.aborted_uploads),
         ("journal", report.deleted_journals),
         ("bytes", report.freed_bytes),
+        ("trash_purged", report.purged_blobs),
     ] {
         GC_RECLAIMED.with_label_values(&[kind]).inc_by(count);
     }

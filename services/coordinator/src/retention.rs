@@ -46,13 +46,16 @@ impl Coordinator {
             for kv in page {
                 let record: ArtifactRecord = decode(&kv.key, &kv.value)?;
                 let Some(keep_last) = record.keep_last else { continue };
-                let mut parts = kv.key.split('/').skip(1);
-                let (Some(project), Some(artifact)) = (parts.next(), parts.next()) else { continue };
+                let Some((project, artifact)) = keys::parse_artifact(&kv.key) else { continue };
                 retired += self.retire_versions(project, artifact, keep_last, dry_run).await?;
             }
         }
     }
 
+    /// Deletes, one at a time, the oldest version beyond the newest `keep_last` that no
+    /// user alias names. Each deletion compares on the artifact record the count was made
+    /// from; when anything changed (a commit, another deletion), it counts again, so that
+    /// concurrent deletions never leave fewer than `keep_last` versions.
     async fn retire_versions(
         &self,
         project: &str,
@@ -60,31 +63,48 @@ impl Coordinator {
         keep_last: u64,
         dry_run: bool,
     ) -> Result<u64, CoordError> {
+        let mut retired = 0;
+        let mut races = 0;
+        loop {
+            // model: RetentionCount
+            let Some((_, revision)) = self.load_artifact(project, artifact).await? else { return Ok(retired) };
+            let indices = self.version_indices(project, artifact).await?;
+            let aliased = self.aliases_of(project, artifact).await?;
+            let surplus = indices.len().saturating_sub(keep_last as usize);
+            let victims: Vec<u64> = indices.into_iter().take(surplus).filter(|i| !aliased.contains_key(i)).collect();
+            if dry_run {
+                return Ok(victims.len() as u64);
+            }
+            let Some(&victim) = victims.first() else { return Ok(retired) };
+            // model: RetentionDelete
+            match self.try_delete_version(project, artifact, victim, false, Some(revision)).await {
+                Ok(Some(_)) => {
+                    tracing::info!(project, artifact, index = victim, "version retired by the retention policy");
+                    retired += 1;
+                }
+                // The record moved, or an alias was set meanwhile: count again.
+                Ok(None) | Err(CoordError::VersionHasAliases { .. }) => {
+                    races += 1;
+                    if races > 64 {
+                        return Err(CoordError::ConcurrentUpdate(crate::keys::artifact(project, artifact)));
+                    }
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    async fn version_indices(&self, project: &str, artifact: &str) -> Result<Vec<u64>, CoordError> {
         let prefix = keys::versions_prefix(project, artifact);
         let mut indices = Vec::new();
         let mut after: Option<String> = None;
         loop {
             let page = self.meta.range(&prefix, after.as_deref(), 1000).await?;
-            let Some(last) = page.last() else { break };
+            let Some(last) = page.last() else { return Ok(indices) };
             after = Some(last.key.clone());
             for kv in page {
                 indices.push(decode::<VersionRecord>(&kv.key, &kv.value)?.index);
             }
         }
-        let aliased = self.aliases_of(project, artifact).await?;
-        let surplus = indices.len().saturating_sub(keep_last as usize);
-        let mut retired = 0;
-        for index in indices.into_iter().take(surplus).filter(|i| !aliased.contains_key(i)) {
-            if !dry_run {
-                match self.delete_version(project, &format!("{artifact}:v{index}"), false).await {
-                    Ok(_) => tracing::info!(project, artifact, index, "version retired by the retention policy"),
-                    // Deleted or aliased meanwhile: nothing to do.
-                    Err(CoordError::VersionNotFound { .. } | CoordError::VersionHasAliases { .. }) => continue,
-                    Err(err) => return Err(err),
-                }
-            }
-            retired += 1;
-        }
-        Ok(retired)
     }
 }

@@ -16,12 +16,13 @@ use cairn_testkit::{EtcdServer, MotoServer, TEST_ACCESS_KEY, TEST_REGION, TEST_S
 use futures::FutureExt;
 use support::{HookedStore, Op, finish, stored_entry, upsert};
 
-/// A BlobStore whose blob deletions hang for ever after the first `allowed`, as a collector
-/// frozen (and then killed) mid-sweep would.
+/// A BlobStore whose blob removals (the copy into the trash that precedes each) hang for
+/// ever after the first `allowed`, as a collector frozen (and then killed) mid-sweep would.
 fn stalling_deletes(inner: Arc<dyn BlobStore>, allowed: usize) -> Arc<dyn BlobStore> {
     let done = Arc::new(AtomicUsize::new(0));
     let hook: support::Hook = Arc::new(move |op, key| {
-        let stall = op == Op::Delete && key.starts_with("blobs/") && done.fetch_add(1, Ordering::SeqCst) >= allowed;
+        let stall =
+            op == Op::CopyIntoTrash && key.starts_with("blobs/") && done.fetch_add(1, Ordering::SeqCst) >= allowed;
         async move {
             if stall {
                 std::future::pending::<()>().await;
@@ -60,7 +61,7 @@ async fn a_collector_killed_mid_sweep_is_resumed_by_the_next_one() {
         garbage.push(store(&*shared, format!("garbage {i}").into_bytes()).await);
     }
 
-    let options = GcOptions { dry_run: false, grace: Duration::ZERO };
+    let options = GcOptions { dry_run: false, grace: Duration::ZERO, purge_trash: false };
     let stalled = tokio::spawn({
         let a = a.clone();
         async move { a.collect_garbage(options).await }
@@ -81,7 +82,7 @@ async fn a_collector_killed_mid_sweep_is_resumed_by_the_next_one() {
             Err(err) => panic!("the second collector failed: {err}"),
         }
     };
-    assert_eq!(report.generation, 1, "it resumed the first collection's generation: {report:?}");
+    assert_eq!(report.generation, 2, "it marked anew under a generation of its own: {report:?}");
     assert!(report.deleted_blobs > 0 && report.deleted_blobs < 60, "it continued where the first stopped: {report:?}");
     for digest in &garbage {
         assert_eq!(shared.head(&blob_key(digest)).await.unwrap(), None, "garbage {digest} is gone");
@@ -133,7 +134,7 @@ async fn unfinished_uploads_are_discarded_once_idle(shared: Arc<dyn BlobStore>) 
     assert_eq!(unfinished().await, 2);
 
     // Younger than the upload idle time (an hour by default): both are kept, whatever the grace.
-    let options = GcOptions { dry_run: false, grace: Duration::ZERO };
+    let options = GcOptions { dry_run: false, grace: Duration::ZERO, purge_trash: false };
     let patient = replica(&etcd, shared.clone(), "patient").await;
     let report = patient.collect_garbage(options).await.unwrap();
     assert_eq!((report.aborted_uploads, report.deleted_checkpoints), (0, 0), "{report:?}");

@@ -47,7 +47,7 @@ pub async fn run(config: WorkerConfig) -> Result<(), Box<dyn std::error::Error +
     let (registration, locks, auth) = if config.etcd.is_cluster() {
         let meta = config.etcd.open(&config.data_dir).await.map_err(|e| format!("cannot reach etcd: {e}"))?;
         let auth = cairn_auth::server_token_store(meta.clone(), config.insecure_no_auth)?;
-        let member = cairn_meta::Member { node_id: node_id.clone(), address: address.clone() };
+        let member = cairn_meta::Member { node_id: node_id.clone(), address: address.clone(), gc_protocol: 0 };
         let key = format!("{}{node_id}", cairn_meta::WORKERS_PREFIX);
         let ttl = std::time::Duration::from_secs(config.lease_ttl_secs.max(2));
         let registration =

@@ -38,7 +38,7 @@ impl Coordinator {
         let Some(uploads) = self.blobs.list_incomplete_uploads("blobs/sha256/", MAX_INCOMPLETE_UPLOADS).await? else {
             return Ok(0);
         };
-        let cutoff = self.upload_cutoff(started_ms, options);
+        let cutoff = self.upload_cutoff(started_ms, options.grace);
         let seen_before = self.upload_sightings().await?;
         let mut seen_now = Sightings::new();
         let mut aborted = 0;

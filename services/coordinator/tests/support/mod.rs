@@ -97,12 +97,14 @@ pub fn finish() -> FinishCommand {
 pub enum Op {
     BeginPut,
     Delete,
+    CopyIntoTrash,
 }
 
 /// Runs before an intercepted operation on a key; the operation waits for it.
 pub type Hook = Arc<dyn Fn(Op, &str) -> BoxFuture<'static, ()> + Send + Sync>;
 
-/// A BlobStore that runs a hook before every write and delete, then delegates.
+/// A BlobStore that runs a hook before every write, delete and copy into the trash, then
+/// delegates.
 pub struct HookedStore {
     pub inner: Arc<dyn BlobStore>,
     pub hook: Hook,
@@ -149,6 +151,13 @@ impl BlobStore for HookedStore {
     async fn delete(&self, key: &str) -> Result<(), BlobError> {
         (self.hook)(Op::Delete, key).await;
         self.inner.delete(key).await
+    }
+    async fn copy_into_trash(&self, key: &str) -> Result<Option<u64>, BlobError> {
+        (self.hook)(Op::CopyIntoTrash, key).await;
+        self.inner.copy_into_trash(key).await
+    }
+    async fn restore_from_trash(&self, key: &str) -> Result<bool, BlobError> {
+        self.inner.restore_from_trash(key).await
     }
     async fn list(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<Vec<String>, BlobError> {
         self.inner.list(prefix, start_after, limit).await

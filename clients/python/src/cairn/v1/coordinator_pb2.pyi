@@ -437,15 +437,17 @@ class WhoAmIResponse(_message.Message):
     def __init__(self, authentication_required: bool = ..., token_id: _Optional[str] = ..., project: _Optional[str] = ..., role: _Optional[_Union[TokenRole, str]] = ...) -> None: ...
 
 class CollectGarbageRequest(_message.Message):
-    __slots__ = ("dry_run", "grace_seconds")
+    __slots__ = ("dry_run", "grace_seconds", "purge_trash")
     DRY_RUN_FIELD_NUMBER: _ClassVar[int]
     GRACE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    PURGE_TRASH_FIELD_NUMBER: _ClassVar[int]
     dry_run: bool
     grace_seconds: int
-    def __init__(self, dry_run: bool = ..., grace_seconds: _Optional[int] = ...) -> None: ...
+    purge_trash: bool
+    def __init__(self, dry_run: bool = ..., grace_seconds: _Optional[int] = ..., purge_trash: bool = ...) -> None: ...
 
 class CollectGarbageResponse(_message.Message):
-    __slots__ = ("dry_run", "deleted_blobs", "freed_bytes", "kept_blobs", "deleted_manifests", "deleted_staging", "deleted_checkpoints", "deleted_journals", "generation", "duration_ms", "expired_versions", "retired_versions", "aborted_uploads")
+    __slots__ = ("dry_run", "deleted_blobs", "freed_bytes", "kept_blobs", "deleted_manifests", "deleted_staging", "deleted_checkpoints", "deleted_journals", "generation", "duration_ms", "expired_versions", "retired_versions", "aborted_uploads", "trashed_bytes", "purged_blobs", "trash_bytes", "referenced_missing")
     DRY_RUN_FIELD_NUMBER: _ClassVar[int]
     DELETED_BLOBS_FIELD_NUMBER: _ClassVar[int]
     FREED_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -459,6 +461,10 @@ class CollectGarbageResponse(_message.Message):
     EXPIRED_VERSIONS_FIELD_NUMBER: _ClassVar[int]
     RETIRED_VERSIONS_FIELD_NUMBER: _ClassVar[int]
     ABORTED_UPLOADS_FIELD_NUMBER: _ClassVar[int]
+    TRASHED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    PURGED_BLOBS_FIELD_NUMBER: _ClassVar[int]
+    TRASH_BYTES_FIELD_NUMBER: _ClassVar[int]
+    REFERENCED_MISSING_FIELD_NUMBER: _ClassVar[int]
     dry_run: bool
     deleted_blobs: int
     freed_bytes: int
@@ -472,7 +478,47 @@ class CollectGarbageResponse(_message.Message):
     expired_versions: int
     retired_versions: int
     aborted_uploads: int
-    def __init__(self, dry_run: bool = ..., deleted_blobs: _Optional[int] = ..., freed_bytes: _Optional[int] = ..., kept_blobs: _Optional[int] = ..., deleted_manifests: _Optional[int] = ..., deleted_staging: _Optional[int] = ..., deleted_checkpoints: _Optional[int] = ..., deleted_journals: _Optional[int] = ..., generation: _Optional[int] = ..., duration_ms: _Optional[int] = ..., expired_versions: _Optional[int] = ..., retired_versions: _Optional[int] = ..., aborted_uploads: _Optional[int] = ...) -> None: ...
+    trashed_bytes: int
+    purged_blobs: int
+    trash_bytes: int
+    referenced_missing: int
+    def __init__(self, dry_run: bool = ..., deleted_blobs: _Optional[int] = ..., freed_bytes: _Optional[int] = ..., kept_blobs: _Optional[int] = ..., deleted_manifests: _Optional[int] = ..., deleted_staging: _Optional[int] = ..., deleted_checkpoints: _Optional[int] = ..., deleted_journals: _Optional[int] = ..., generation: _Optional[int] = ..., duration_ms: _Optional[int] = ..., expired_versions: _Optional[int] = ..., retired_versions: _Optional[int] = ..., aborted_uploads: _Optional[int] = ..., trashed_bytes: _Optional[int] = ..., purged_blobs: _Optional[int] = ..., trash_bytes: _Optional[int] = ..., referenced_missing: _Optional[int] = ...) -> None: ...
+
+class FsckRequest(_message.Message):
+    __slots__ = ("deep", "repair")
+    DEEP_FIELD_NUMBER: _ClassVar[int]
+    REPAIR_FIELD_NUMBER: _ClassVar[int]
+    deep: bool
+    repair: bool
+    def __init__(self, deep: bool = ..., repair: bool = ...) -> None: ...
+
+class FsckProblem(_message.Message):
+    __slots__ = ("ref", "path", "sha256")
+    REF_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    ref: str
+    path: str
+    sha256: str
+    def __init__(self, ref: _Optional[str] = ..., path: _Optional[str] = ..., sha256: _Optional[str] = ...) -> None: ...
+
+class FsckResponse(_message.Message):
+    __slots__ = ("versions_checked", "blobs_checked", "missing", "corrupt", "repaired", "missing_count", "corrupt_count")
+    VERSIONS_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    BLOBS_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    MISSING_FIELD_NUMBER: _ClassVar[int]
+    CORRUPT_FIELD_NUMBER: _ClassVar[int]
+    REPAIRED_FIELD_NUMBER: _ClassVar[int]
+    MISSING_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CORRUPT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    versions_checked: int
+    blobs_checked: int
+    missing: _containers.RepeatedCompositeFieldContainer[FsckProblem]
+    corrupt: _containers.RepeatedCompositeFieldContainer[FsckProblem]
+    repaired: int
+    missing_count: int
+    corrupt_count: int
+    def __init__(self, versions_checked: _Optional[int] = ..., blobs_checked: _Optional[int] = ..., missing: _Optional[_Iterable[_Union[FsckProblem, _Mapping]]] = ..., corrupt: _Optional[_Iterable[_Union[FsckProblem, _Mapping]]] = ..., repaired: _Optional[int] = ..., missing_count: _Optional[int] = ..., corrupt_count: _Optional[int] = ...) -> None: ...
 
 class FindMissingBlobsRequest(_message.Message):
     __slots__ = ("sha256", "project", "artifact")

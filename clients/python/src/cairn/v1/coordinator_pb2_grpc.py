@@ -101,6 +101,11 @@ class CoordinatorServiceStub(object):
                 request_serializer=cairn_dot_v1_dot_coordinator__pb2.CollectGarbageRequest.SerializeToString,
                 response_deserializer=cairn_dot_v1_dot_coordinator__pb2.CollectGarbageResponse.FromString,
                 )
+        self.Fsck = channel.unary_unary(
+                '/cairn.v1.CoordinatorService/Fsck',
+                request_serializer=cairn_dot_v1_dot_coordinator__pb2.FsckRequest.SerializeToString,
+                response_deserializer=cairn_dot_v1_dot_coordinator__pb2.FsckResponse.FromString,
+                )
         self.SetRetention = channel.unary_unary(
                 '/cairn.v1.CoordinatorService/SetRetention',
                 request_serializer=cairn_dot_v1_dot_coordinator__pb2.SetRetentionRequest.SerializeToString,
@@ -363,13 +368,29 @@ class CoordinatorServiceServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def CollectGarbage(self, request, context):
-        """Runs the garbage collector now: frees blobs, manifests and leftovers that no version,
-        open draft or request in flight refers to (refused while another collection runs).
+        """Runs the garbage collector now: moves blobs, manifests and leftovers that no version,
+        open draft or request in flight refers to into the trash, and purges the trash past
+        its retention (refused while another collection runs). Needs an admin token of every
+        project (`*`): a collection spans them all.
 
         Retry: safe: a second collection finds nothing more to free; a collection cut off
         half-way is resumed by the next one.
-        Errors: FAILED_PRECONDITION GC_RUNNING; UNAVAILABLE STORAGE_UNAVAILABLE,
-        METADATA_UNAVAILABLE (nothing is deleted when marking fails).
+        Errors: PERMISSION_DENIED PROJECT_NOT_ALLOWED, ROLE_TOO_LOW; FAILED_PRECONDITION
+        GC_RUNNING, GC_PROTOCOL_MISMATCH; UNAVAILABLE STORAGE_UNAVAILABLE, METADATA_UNAVAILABLE,
+        COLLECTOR_FENCED (nothing is deleted when marking fails).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Fsck(self, request, context):
+        """Checks that every live version's manifest and blobs exist (deep: that they hash to
+        their digests), and with `repair` restores what is missing from the collector's trash.
+        Needs an admin token of every project (`*`).
+
+        Retry: safe (a read, and restoring twice restores once).
+        Errors: PERMISSION_DENIED PROJECT_NOT_ALLOWED, ROLE_TOO_LOW; UNAVAILABLE
+        STORAGE_UNAVAILABLE, METADATA_UNAVAILABLE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -554,6 +575,11 @@ def add_CoordinatorServiceServicer_to_server(servicer, server):
                     servicer.CollectGarbage,
                     request_deserializer=cairn_dot_v1_dot_coordinator__pb2.CollectGarbageRequest.FromString,
                     response_serializer=cairn_dot_v1_dot_coordinator__pb2.CollectGarbageResponse.SerializeToString,
+            ),
+            'Fsck': grpc.unary_unary_rpc_method_handler(
+                    servicer.Fsck,
+                    request_deserializer=cairn_dot_v1_dot_coordinator__pb2.FsckRequest.FromString,
+                    response_serializer=cairn_dot_v1_dot_coordinator__pb2.FsckResponse.SerializeToString,
             ),
             'SetRetention': grpc.unary_unary_rpc_method_handler(
                     servicer.SetRetention,
@@ -893,6 +919,23 @@ class CoordinatorService(object):
         return grpc.experimental.unary_unary(request, target, '/cairn.v1.CoordinatorService/CollectGarbage',
             cairn_dot_v1_dot_coordinator__pb2.CollectGarbageRequest.SerializeToString,
             cairn_dot_v1_dot_coordinator__pb2.CollectGarbageResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def Fsck(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/cairn.v1.CoordinatorService/Fsck',
+            cairn_dot_v1_dot_coordinator__pb2.FsckRequest.SerializeToString,
+            cairn_dot_v1_dot_coordinator__pb2.FsckResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 
