@@ -283,3 +283,28 @@ fn a_retention_policy_keeps_the_newest_versions_and_the_aliased_ones() {
     server.cli(work, &["log", "r5", "--name", "kept", "--type", "t"]).ok();
     assert_eq!(gc(&server, work, &["--grace", "0"])["retired_versions"], 0, "no policy, nothing retired");
 }
+
+/// A commit that dedups onto the latest version never makes it expire sooner: no time to
+/// live asked clears the existing one, a longer one extends it, a shorter one leaves it.
+#[test]
+fn a_dedup_hit_never_shortens_a_time_to_live() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (server, work) = (DevServer::start(tmp.path()), tmp.path());
+    write_tree(&work.join("d"), &[("f.bin", b"the same content every time")]);
+    let expires = |ttl: Option<&str>| {
+        let mut args = vec!["log", "d", "--name", "t", "--type", "t", "--json"];
+        if let Some(ttl) = ttl {
+            args.extend(["--ttl", ttl]);
+        }
+        server.cli(work, &args).ok();
+        let versions = server.cli(work, &["versions", "t", "--json"]).json();
+        assert_eq!(versions.as_array().unwrap().len(), 1, "every log after the first dedups");
+        versions[0]["expires_unix_ms"].as_i64()
+    };
+    let two_hours = expires(Some("2h")).expect("a time to live");
+    assert_eq!(expires(Some("1h")), Some(two_hours), "a shorter one leaves it");
+    let three_hours = expires(Some("3h")).expect("a time to live");
+    assert!(three_hours >= two_hours + 3_500_000, "a longer one extends it: {two_hours} -> {three_hours}");
+    assert_eq!(expires(None), None, "none asked clears it");
+    assert_eq!(expires(Some("1h")), None, "and a version that never expires still never does");
+}

@@ -508,3 +508,38 @@ fn walk(root: &Path, dir: &Path, keys: &mut Vec<String>) -> Result<(), BlobError
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, mpsc};
+
+    use super::*;
+    use crate::BlobStoreExt;
+
+    /// An object renamed into place is on disk before its directory is fsynced, but no
+    /// reader of this store sees it until the directory is: a reader that relied on it
+    /// and then a crash would otherwise leave a version without its blob.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_object_is_invisible_until_its_directory_entry_is_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalFileStore::open(dir.path()).unwrap();
+        let (in_window, window_seen) = mpsc::channel::<()>();
+        let (go_on, wait) = mpsc::channel::<()>();
+        let wait = std::sync::Mutex::new(wait);
+        *store.durability.between_rename_and_fsync.lock().unwrap() = Some(Box::new(move || {
+            in_window.send(()).unwrap();
+            wait.lock().unwrap().recv().unwrap();
+        }));
+        let key = "blobs/sha256/ab/abcdef";
+        let writer = Arc::new(store.clone());
+        let put = tokio::spawn(async move { writer.put_bytes(key, Bytes::from_static(b"payload")).await });
+        tokio::task::spawn_blocking(move || window_seen.recv().unwrap()).await.unwrap();
+        assert!(dir.path().join("objects").join(key).exists(), "renamed into place");
+        assert_eq!(store.head(key).await.unwrap(), None, "but not visible");
+        assert!(matches!(store.get(key, 0, None).await, Err(BlobError::NotFound(_))));
+        assert_eq!(store.copy_into_trash(key).await.unwrap(), None, "nor trashable");
+        go_on.send(()).unwrap();
+        put.await.unwrap().unwrap();
+        assert_eq!(store.head(key).await.unwrap(), Some(7));
+    }
+}

@@ -5,10 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cairn_core::{
-    ConflictPolicy, CoreError, Digest, DraftState, Entry, EntryPath, Selector, validate_artifact, validate_project,
-    validate_request_id, validate_type, validate_writer_id,
-};
+use cairn_core::{ConflictPolicy, CoreError, Digest, DraftState, Entry, EntryPath, Selector};
 use cairn_proto::v1::coordinator_service_client::CoordinatorServiceClient;
 use cairn_proto::v1::{self, coordinator_service_server::CoordinatorService, log_request};
 use cairn_proto::{entry_from_proto, entry_to_proto};
@@ -20,9 +17,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use cairn_auth::{Role, TokenStore};
 
-use crate::commit::{NewVersion, normalize_metadata, validate_aliases};
 use crate::drafts::{DraftView, FinishCommand, UpsertCommand};
-use crate::manifests::encode_sorted;
 use crate::versions::ResolvedVersion;
 use crate::{CoordError, Coordinator, MAX_ENTRIES_PER_REQUEST, ProjectQuota, ProjectUsage};
 
@@ -426,20 +421,17 @@ impl CoordinatorService for CoordinatorGrpc {
         if let Some(caller) = caller {
             caller.allows(Role::Writer, Some(&header.project))?;
         }
-        validate_project(&header.project).map_err(CoordError::from)?;
-        validate_artifact(&header.artifact).map_err(CoordError::from)?;
-        validate_type(&header.r#type).map_err(CoordError::from)?;
-        if !header.writer_id.is_empty() {
-            validate_writer_id(&header.writer_id).map_err(CoordError::from)?;
-        }
-        validate_aliases(&header.aliases)?;
-        if !header.request_id.is_empty() {
-            validate_request_id(&header.request_id).map_err(CoordError::from)?;
-        }
-        let metadata_json = normalize_metadata(&header.metadata_json)?;
-        if let Some((artifact, _)) = self.engine.load_artifact(&header.project, &header.artifact).await? {
-            artifact.check_type(&header.artifact, &header.r#type).map_err(CoordError::from)?;
-        }
+        let header = crate::LogHeader {
+            project: header.project,
+            artifact: header.artifact,
+            artifact_type: header.r#type,
+            writer: (!header.writer_id.is_empty()).then_some(header.writer_id),
+            aliases: header.aliases,
+            metadata_json: header.metadata_json,
+            request_id: (!header.request_id.is_empty()).then_some(header.request_id),
+            ttl_ms: header.ttl_seconds.map(|s| s.saturating_mul(1000)),
+        };
+        self.engine.check_log_header(&header).await?;
         let mut entries = Vec::new();
         let mut receipts = Vec::new();
         // Memory the entries take until the commit, counted against the replica's budget
@@ -456,30 +448,11 @@ impl CoordinatorService for CoordinatorGrpc {
                 _ => return Err(CoordError::Malformed("Log sent a second header or an empty message".into()).into()),
             }
         }
-        entries.sort_by(|a, b| a.path.cmp(&b.path));
-        if let Some(pair) = entries.windows(2).find(|pair| pair[0].path == pair[1].path) {
-            return Err(CoordError::from(CoreError::DuplicatePath { path: pair[0].path.to_string() }).into());
-        }
-        cairn_core::check_tree(entries.iter().map(|e| &e.path)).map_err(CoordError::from)?;
         self.check_claims(&header.project, &header.artifact, &entries, &receipts).await?;
         drop(receipts);
-        let manifest = encode_sorted(entries.iter().cloned())?;
-        let new = NewVersion {
-            project: header.project.clone(),
-            artifact: header.artifact.clone(),
-            artifact_type: header.r#type,
-            digest: manifest.digest,
-            files: manifest.files,
-            bytes: manifest.total_bytes,
-            metadata_json,
-            producers: (!header.writer_id.is_empty()).then_some(header.writer_id).into_iter().collect(),
-            aliases: header.aliases,
-            request_id: (!header.request_id.is_empty()).then_some(header.request_id),
-            ttl_ms: header.ttl_seconds.map(|s| s.saturating_mul(1000)),
-            reliance: Default::default(),
-        };
-        let (version, dedup) = self.engine.commit_log(&entries, manifest, new).await?;
-        let resolved = self.engine.resolve(&header.project, &header.artifact, &Selector::Index(version.index)).await?;
+        let (project, artifact) = (header.project.clone(), header.artifact.clone());
+        let (version, dedup) = self.engine.log(header, entries).await?;
+        let resolved = self.engine.resolve(&project, &artifact, &Selector::Index(version.index)).await?;
         Ok(Response::new(v1::LogResponse { version: Some(self.version_proto(&resolved).await?), dedup }))
     }
 

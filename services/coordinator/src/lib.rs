@@ -37,6 +37,7 @@ pub use error::CoordError;
 pub use fsck::{FSCK_LISTED, FsckProblem, FsckReport};
 pub use gc::{GcOptions, GcReport};
 pub use grpc::CoordinatorGrpc;
+pub use log::LogHeader;
 pub use quotas::{ProjectQuota, ProjectUsage, QuotaResource};
 pub use versions::ResolvedVersion;
 

@@ -4,12 +4,30 @@
 
 use std::collections::HashSet;
 
-use cairn_core::Entry;
+use cairn_core::{
+    CoreError, Entry, VersionRecord, validate_artifact, validate_project, validate_request_id, validate_type,
+    validate_writer_id,
+};
 
-use crate::commit::{NewVersion, Reliance};
+use crate::commit::{NewVersion, Reliance, normalize_metadata, validate_aliases};
 use crate::gc::Relied;
-use crate::manifests::EncodedManifest;
+use crate::manifests::{EncodedManifest, encode_sorted};
 use crate::{CoordError, Coordinator, keys};
+
+/// What a Log says about the version it makes, before its entries.
+#[derive(Debug, Clone, Default)]
+pub struct LogHeader {
+    pub project: String,
+    pub artifact: String,
+    pub artifact_type: String,
+    /// The producer recorded with the version (none: nobody named).
+    pub writer: Option<String>,
+    pub aliases: Vec<String>,
+    pub metadata_json: String,
+    /// Client-chosen id: a retry of a committed Log returns that commit's version.
+    pub request_id: Option<String>,
+    pub ttl_ms: Option<u64>,
+}
 
 /// A Log whose artifact's latest version has at most this many entries skips the blob
 /// checks of what that version already refers to (its manifest is read whole: bounded).
@@ -18,9 +36,55 @@ const REUSE_LATEST_CHECKS_UP_TO: u64 = 200_000;
 const ATTEMPTS: usize = 8;
 
 impl Coordinator {
+    /// Refuses a bad Log header before any entry is read.
+    pub async fn check_log_header(&self, header: &LogHeader) -> Result<(), CoordError> {
+        validate_project(&header.project)?;
+        validate_artifact(&header.artifact)?;
+        validate_type(&header.artifact_type)?;
+        if let Some(writer) = &header.writer {
+            validate_writer_id(writer)?;
+        }
+        validate_aliases(&header.aliases)?;
+        if let Some(request_id) = &header.request_id {
+            validate_request_id(request_id)?;
+        }
+        normalize_metadata(&header.metadata_json)?;
+        if let Some((artifact, _)) = self.load_artifact(&header.project, &header.artifact).await? {
+            artifact.check_type(&header.artifact, &header.artifact_type)?;
+        }
+        Ok(())
+    }
+
+    /// Commits a single-run version of `entries` (in any order): the version and whether
+    /// it was a dedup hit.
+    pub async fn log(&self, header: LogHeader, mut entries: Vec<Entry>) -> Result<(VersionRecord, bool), CoordError> {
+        self.check_log_header(&header).await?;
+        entries.sort_by(|a, b| a.path.cmp(&b.path));
+        if let Some(pair) = entries.windows(2).find(|pair| pair[0].path == pair[1].path) {
+            return Err(CoreError::DuplicatePath { path: pair[0].path.to_string() }.into());
+        }
+        cairn_core::check_tree(entries.iter().map(|e| &e.path))?;
+        let manifest = encode_sorted(entries.iter().cloned())?;
+        let new = NewVersion {
+            project: header.project,
+            artifact: header.artifact,
+            artifact_type: header.artifact_type,
+            digest: manifest.digest,
+            files: manifest.files,
+            bytes: manifest.total_bytes,
+            metadata_json: normalize_metadata(&header.metadata_json)?,
+            producers: header.writer.into_iter().collect(),
+            aliases: header.aliases,
+            request_id: header.request_id,
+            ttl_ms: header.ttl_ms,
+            reliance: Reliance::default(),
+        };
+        self.commit_log(&entries, manifest, new).await
+    }
+
     /// Checks `entries`' blobs, stores `manifest` and commits `new` (whose digest is the
     /// manifest's); returns the version and whether it was a dedup hit.
-    pub(crate) async fn commit_log(
+    async fn commit_log(
         &self,
         entries: &[Entry],
         manifest: EncodedManifest,

@@ -10,12 +10,21 @@ use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(super) struct Durability {
     /// Objects renamed into place whose directory entry may not be durable yet.
     pending: Mutex<HashSet<PathBuf>>,
     /// Readers fsync the directories of what they find (another process writes).
     shared: bool,
+    /// Tests: runs after the renames and before the directory fsyncs.
+    #[cfg(test)]
+    pub(super) between_rename_and_fsync: Mutex<Option<Box<dyn FnMut() + Send>>>,
+}
+
+impl std::fmt::Debug for Durability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Durability").field("shared", &self.shared).finish_non_exhaustive()
+    }
 }
 
 impl Durability {
@@ -34,13 +43,23 @@ impl Durability {
     pub fn rename_into_place(&self, moves: Vec<(PathBuf, PathBuf)>) -> std::io::Result<()> {
         let targets: Vec<PathBuf> = moves.iter().map(|(_, target)| target.clone()).collect();
         self.pending.lock().expect("not poisoned").extend(targets.iter().cloned());
-        let result = rename_and_sync(moves);
+        let result = rename_and_sync(moves, || self.in_the_window());
         let mut pending = self.pending.lock().expect("not poisoned");
         for target in &targets {
             pending.remove(target);
         }
         result
     }
+
+    #[cfg(test)]
+    fn in_the_window(&self) {
+        if let Some(hook) = self.between_rename_and_fsync.lock().expect("not poisoned").as_mut() {
+            hook();
+        }
+    }
+
+    #[cfg(not(test))]
+    fn in_the_window(&self) {}
 
     /// Before a reader in a shared directory answers that `found` exist: their directory
     /// entries are made durable (the writer may not have fsynced them yet).
@@ -85,7 +104,7 @@ pub(super) fn create_dir_all_synced(dir: &Path) -> std::io::Result<()> {
 /// Threads fsyncing the directories of one batch of renames.
 const SYNC_THREADS: usize = 4;
 
-fn rename_and_sync(moves: Vec<(PathBuf, PathBuf)>) -> std::io::Result<()> {
+fn rename_and_sync(moves: Vec<(PathBuf, PathBuf)>, renamed: impl FnOnce()) -> std::io::Result<()> {
     let mut dirs = BTreeSet::new();
     let mut failure = None;
     for (tmp, target) in moves {
@@ -111,6 +130,7 @@ fn rename_and_sync(moves: Vec<(PathBuf, PathBuf)>) -> std::io::Result<()> {
             }
         }
     }
+    renamed();
     // The directories are fsynced from several threads (a disk commits concurrent
     // fsyncs together).
     let dirs: Vec<PathBuf> = dirs.into_iter().collect();
@@ -131,20 +151,6 @@ fn rename_and_sync(moves: Vec<(PathBuf, PathBuf)>) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn an_object_is_invisible_while_its_rename_is_not_durable_and_visible_after() {
-        let dir = tempfile::tempdir().unwrap();
-        let (tmp, target) = (dir.path().join("tmp-1"), dir.path().join("a/b/object"));
-        std::fs::write(&tmp, b"x").unwrap();
-        let durability = Durability::default();
-        durability.pending.lock().unwrap().insert(target.clone());
-        assert!(durability.is_pending(&target));
-        durability.pending.lock().unwrap().clear();
-        durability.rename_into_place(vec![(tmp, target.clone())]).unwrap();
-        assert!(!durability.is_pending(&target));
-        assert_eq!(std::fs::read(&target).unwrap(), b"x");
-    }
 
     #[test]
     fn missing_parents_are_created() {

@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod gate;
+pub mod hooked_meta;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,12 +45,22 @@ pub async fn replica_with(
     node_id: &str,
     configure: impl FnOnce(&mut CoordinatorConfig),
 ) -> Result<Arc<Coordinator>, CoordError> {
+    replica_on(meta(etcd, namespace).await, blobs, node_id, configure).await
+}
+
+/// A replica `node_id` on the given stores (a hooked MetaStore, say).
+pub async fn replica_on(
+    meta: Arc<dyn MetaStore>,
+    blobs: Arc<dyn BlobStore>,
+    node_id: &str,
+    configure: impl FnOnce(&mut CoordinatorConfig),
+) -> Result<Arc<Coordinator>, CoordError> {
     let mut config = CoordinatorConfig::new(&format!("http://{node_id}.invalid:1"));
     config.node_id = node_id.to_owned();
     config.lease_ttl = Duration::from_secs(2);
     config.gc_interval = None;
     configure(&mut config);
-    Coordinator::start(meta(etcd, namespace).await, blobs, config).await
+    Coordinator::start(meta, blobs, config).await
 }
 
 /// Stores `content` as a blob and returns it as the entry `path`.
