@@ -2,7 +2,11 @@
 //! (a) every acknowledged log, finish and edit is a version whose every file reads back
 //! with its planned bytes; (b) a finished job's version holds exactly the files its
 //! acknowledged writers sealed, no more, no fewer; (c) version indices are dense and
-//! unique per artifact.
+//! unique per artifact; (d) where the workload or a retention policy deletes versions,
+//! every version still listed reads back whole, an acknowledged deletion's version is not
+//! listed, and a retained artifact lists its newest `keep_last` acknowledged versions (and,
+//! after a collection that followed the last commit, no more); (e) `cairn fsck --deep`
+//! finds nothing missing or corrupt.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -24,13 +28,32 @@ fn expected_entries(files: &[FileSpec]) -> BTreeMap<String, (String, u64)> {
         .collect()
 }
 
-/// Checks (a), (b) and (c) for everything `ledger` acknowledged; `scratch` holds downloads.
-pub fn check_versions(ledger: &Ledger, launcher: &Launcher, scratch: &Path) -> Violations {
+/// Checks (a) to (d) for everything `ledger` acknowledged; `scratch` holds downloads.
+/// `collected` says a collection ran after the workload ended (so retention is applied).
+pub fn check_versions(ledger: &Ledger, launcher: &Launcher, scratch: &Path, collected: bool) -> Violations {
     let mut violations = Vec::new();
+    let artifacts: BTreeSet<&str> = ledger.commits.iter().map(|c| c.artifact.as_str()).collect();
+    let mut listed: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+    for &artifact in &artifacts {
+        match list_indices(launcher, scratch, artifact) {
+            Ok(indices) => {
+                listed.insert(artifact, indices);
+            }
+            // Every version of a deleting artifact may be gone, and the artifact with them.
+            Err(err) if ledger.deleting(artifact) && err.ends_with("[ARTIFACT_NOT_FOUND]") => {
+                listed.insert(artifact, Vec::new());
+            }
+            Err(err) => violations.push(format!("{artifact}: versions unreadable: {err}")),
+        }
+    }
     let mut indices_by_artifact: BTreeMap<&str, BTreeMap<u64, usize>> = BTreeMap::new();
     for (n, commit) in ledger.commits.iter().enumerate() {
         let Some(index) = commit.index() else { continue };
         let reference = format!("{}:v{index}", commit.artifact);
+        let is_listed = listed.get(commit.artifact.as_str()).is_some_and(|l| l.contains(&index));
+        if ledger.deleting(&commit.artifact) && !is_listed {
+            continue; // deleted by the workload or by retention (checked below)
+        }
         if !commit.dedup() {
             *indices_by_artifact.entry(&commit.artifact).or_default().entry(index).or_default() += 1;
         }
@@ -65,15 +88,73 @@ pub fn check_versions(ledger: &Ledger, launcher: &Launcher, scratch: &Path) -> V
             }
         }
     }
-    let artifacts: BTreeSet<&str> = ledger.commits.iter().map(|c| c.artifact.as_str()).collect();
-    for artifact in artifacts {
-        match list_indices(launcher, scratch, artifact) {
-            Ok(indices) if indices.iter().copied().eq(0..indices.len() as u64) => {}
-            Ok(indices) => violations.push(format!("{artifact}: indices are not dense and unique: {indices:?}")),
-            Err(err) => violations.push(format!("{artifact}: versions unreadable: {err}")),
+    for (artifact, indices) in &listed {
+        if !ledger.deleting(artifact) && !indices.iter().copied().eq(0..indices.len() as u64) {
+            violations.push(format!("{artifact}: indices are not dense and unique: {indices:?}"));
+        }
+    }
+    violations.extend(check_deletions(ledger, launcher, scratch, &listed, collected));
+    violations
+}
+
+/// (d): what deletions and retention left behind.
+fn check_deletions(
+    ledger: &Ledger,
+    launcher: &Launcher,
+    scratch: &Path,
+    listed: &BTreeMap<&str, Vec<u64>>,
+    collected: bool,
+) -> Violations {
+    let mut violations = Vec::new();
+    let acknowledged = |c: &crate::run::Commit| c.index().is_some() && !c.dedup();
+    for (artifact, indices) in listed.iter().filter(|(a, _)| ledger.deleting(a)) {
+        // Listed versions the ledger does not know (an edit whose answer was lost) read
+        // back too: `get` verifies every blob's sha256.
+        for index in indices {
+            let reference = format!("{artifact}:v{index}");
+            let out = scratch.join(format!("listed-{artifact}-{index}"));
+            let out_arg = out.display().to_string();
+            if let Err(err) = launcher.attempt(scratch, &["get".into(), reference.clone(), "-o".into(), out_arg]) {
+                violations.push(format!("{reference} is listed but does not read back: {err}"));
+            }
+            let _ = std::fs::remove_dir_all(&out);
+        }
+        if let Some(&keep_last) = ledger.retained.get(*artifact) {
+            let mut committed: Vec<u64> = ledger
+                .commits
+                .iter()
+                .filter(|c| c.artifact == **artifact && acknowledged(c))
+                .filter_map(|c| c.index())
+                .collect();
+            committed.sort_unstable();
+            let newest = &committed[committed.len().saturating_sub(keep_last as usize)..];
+            if let Some(lost) = newest.iter().find(|i| !indices.contains(i)) {
+                violations.push(format!("{artifact}:v{lost} is among its newest {keep_last} and was retired"));
+            }
+            if collected && indices.len() as u64 > keep_last {
+                violations.push(format!("{artifact} keeps {indices:?} after a collection; its policy is {keep_last}"));
+            }
+        }
+    }
+    for (artifact, index, outcome) in &ledger.deletions {
+        let (Some(index), true) = (index, outcome.acked_at.is_some() || outcome.refused.is_some()) else { continue };
+        if listed.get(artifact.as_str()).is_some_and(|l| l.contains(index)) {
+            violations.push(format!("{artifact}:v{index} is listed after its deletion was acknowledged"));
         }
     }
     violations
+}
+
+/// (e): `cairn fsck --deep` over everything stored.
+pub fn check_fsck(launcher: &Launcher, scratch: &Path) -> Violations {
+    match launcher.attempt(scratch, &["fsck".into(), "--deep".into(), "--json".into()]) {
+        Ok(out) => match serde_json::from_str::<serde_json::Value>(out.trim()) {
+            Ok(json) if json["missing_count"] == 0 && json["corrupt_count"] == 0 => Vec::new(),
+            Ok(json) => vec![format!("fsck found problems: {json}")],
+            Err(err) => vec![format!("fsck printed no JSON: {err}")],
+        },
+        Err(err) => vec![format!("fsck failed: {err}")],
+    }
 }
 
 fn read_manifest(launcher: &Launcher, cwd: &Path, reference: &str) -> Result<BTreeMap<String, (String, u64)>, String> {

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use cairn_testkit::{EtcdServer, MotoServer, S3Server, TEST_ACCESS_KEY, TEST_REGION, TEST_SECRET_KEY, free_port};
 
+use crate::plan::GcPlan;
 use crate::proxy::FaultProxy;
 use crate::rng::Rng;
 
@@ -83,6 +84,7 @@ pub struct Cluster {
     pub s3: S3Backend,
     pub proxy: FaultProxy,
     pub nodes: Vec<Node>,
+    pub gc: GcPlan,
 }
 
 /// Sends a signal to a process by pid with the `kill` command.
@@ -98,6 +100,7 @@ impl Cluster {
         s3_kind: S3Kind,
         coordinators: usize,
         workers: usize,
+        gc: GcPlan,
         rng: Rng,
     ) -> std::io::Result<Self> {
         let etcd = EtcdServer::start();
@@ -107,7 +110,7 @@ impl Cluster {
         };
         let proxy = FaultProxy::start(s3.port(), rng)?;
         let mut cluster =
-            Self { dir: dir.to_path_buf(), cairn: cairn.to_path_buf(), etcd, s3, proxy, nodes: Vec::new() };
+            Self { dir: dir.to_path_buf(), cairn: cairn.to_path_buf(), etcd, s3, proxy, nodes: Vec::new(), gc };
         for i in 0..workers {
             cluster.nodes.push(Node {
                 role: "worker",
@@ -165,7 +168,10 @@ impl Cluster {
         if node.role == "coordinator" {
             // The garbage collector runs throughout, with a grace period far shorter than
             // a real one, so that its collections race the workload and the faults.
-            command.args(["--expiry-sweep-secs", "2", "--gc-interval-secs", "10", "--gc-grace-secs", "30"]);
+            command
+                .args(["--expiry-sweep-secs", "2"])
+                .args(["--gc-interval-secs", &self.gc.interval_secs.to_string()])
+                .args(["--gc-grace-secs", &self.gc.grace_secs.to_string()]);
         }
         // A restart may race the lapse of its predecessor's registration (same node id):
         // retried until the old lease is gone.
@@ -203,6 +209,16 @@ impl Cluster {
             signal(pid, "-STOP");
             self.nodes[i].stopped = true;
         }
+    }
+
+    /// The coordinator sweeping a collection now, by node index: the one whose log's last
+    /// collector line says it marked (the sweep follows the mark) and not yet that it is done.
+    pub fn sweeping_coordinator(&self) -> Option<usize> {
+        self.indices("coordinator").into_iter().find(|&i| {
+            let Some(tail) = log_tail(&self.dir.join(format!("{}.log", self.nodes[i].node_id))) else { return false };
+            let last = tail.lines().rev().find(|l| l.contains(MARKED_LINE) || l.contains(DONE_LINE));
+            self.nodes[i].alive() && !self.nodes[i].stopped && last.is_some_and(|l| l.contains(MARKED_LINE))
+        })
     }
 
     /// Thaws node `i` (SIGCONT).
@@ -246,6 +262,21 @@ impl Cluster {
         }
         found
     }
+}
+
+/// What the collector logs after its mark and at its end (services/coordinator/src/gc).
+const MARKED_LINE: &str = "marked everything live";
+const DONE_LINE: &str = "garbage collection done";
+
+/// The last 64 KiB of a log file.
+fn log_tail(path: &Path) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    file.seek(SeekFrom::Start(len.saturating_sub(64 * 1024))).ok()?;
+    let mut tail = Vec::new();
+    file.read_to_end(&mut tail).ok()?;
+    Some(String::from_utf8_lossy(&tail).into_owned())
 }
 
 impl Drop for Cluster {

@@ -49,6 +49,9 @@ pub struct Outcome {
     pub latency: Duration,
     /// When it succeeded.
     pub acked_at: Option<Instant>,
+    /// The error of an attempt the server refused for a reason the caller accepts (see
+    /// [`Launcher::run_accepting`]); nothing was retried after it.
+    pub refused: Option<String>,
 }
 
 impl Outcome {
@@ -74,6 +77,12 @@ static ATTEMPTS: AtomicU64 = AtomicU64::new(0);
 impl Launcher {
     /// Runs `args` in `cwd` until it succeeds or [`MAX_ATTEMPTS`] failed.
     pub fn run(&self, cwd: &Path, args: &[String]) -> Outcome {
+        self.run_accepting(cwd, args, &[])
+    }
+
+    /// Like [`Launcher::run`], but an attempt whose error ends with one of the `accepted`
+    /// reasons (`[REASON]`, docs/cli.md) is a final answer: it ends the command as refused.
+    pub fn run_accepting(&self, cwd: &Path, args: &[String], accepted: &[&str]) -> Outcome {
         let started = Instant::now();
         let mut last_error = String::new();
         let mut failures = Vec::new();
@@ -87,6 +96,18 @@ impl Launcher {
                         attempts: attempt,
                         latency: started.elapsed(),
                         acked_at: Some(Instant::now()),
+                        refused: None,
+                    };
+                }
+                Err(err) if accepted.iter().any(|reason| err.trim_end().ends_with(&format!("[{reason}]"))) => {
+                    return Outcome {
+                        stdout: None,
+                        last_error: err.clone(),
+                        failures,
+                        attempts: attempt,
+                        latency: started.elapsed(),
+                        acked_at: None,
+                        refused: Some(err),
                     };
                 }
                 Err(err) => {
@@ -103,6 +124,7 @@ impl Launcher {
             attempts: MAX_ATTEMPTS,
             latency: started.elapsed(),
             acked_at: None,
+            refused: None,
         }
     }
 

@@ -3,8 +3,12 @@
 //! edits run through the `cairn` CLI as a job launcher would (failed commands retried with
 //! the same identity), and seeded faults: kill -9 and restart of coordinators, workers,
 //! client commands and etcd; SIGSTOP of a coordinator past its lease; S3 latency, 503s,
-//! resets and answers that never come. Afterwards it checks the invariants (check.rs),
-//! restarts everything cold from storage and checks them again, and looks for panics.
+//! resets and answers that never come. With `--aggressive-gc` the collector runs every few
+//! seconds with a grace of 0–5 s while long-lived drafts finish, deletions race edits,
+//! retention runs and collectors are frozen mid-sweep. Afterwards it checks the invariants
+//! (check.rs), runs one more collection (grace 0) and checks them again with `fsck
+//! --deep`, restarts everything cold from storage and checks them again, and looks for
+//! panics.
 //! A seed fixes the plan (work and fault schedule); timing still varies from run to run.
 
 pub mod check;
@@ -49,6 +53,8 @@ pub struct Report {
     pub finish_latency: Option<(Duration, Duration)>,
     /// Longest time from the end of the last fault to an acknowledgement after it.
     pub recovery: Option<Duration>,
+    /// What the collection after the workload freed (`cairn gc --json`).
+    pub final_collection: Option<serde_json::Value>,
     pub violations: Vec<String>,
 }
 
@@ -71,15 +77,23 @@ pub fn run(settings: &Settings) -> std::io::Result<Report> {
     std::fs::create_dir_all(&servers_dir)?;
     std::fs::create_dir_all(&scratch)?;
     let scale = &settings.scale;
-    let cluster =
-        Cluster::start(&servers_dir, &settings.cairn, settings.s3, scale.coordinators, scale.workers, seed.fork(3))?;
+    let cluster = Cluster::start(
+        &servers_dir,
+        &settings.cairn,
+        settings.s3,
+        scale.coordinators,
+        scale.workers,
+        plan.gc,
+        seed.fork(3),
+    )?;
     let launcher =
         Launcher { cairn: settings.cairn.clone(), servers: cluster.servers(), clients: Clients::default(), scratch };
     let cluster = Arc::new(Mutex::new(cluster));
     let (ledger, fault_log) = run::execute(&plan, cluster.clone(), &launcher, &run::work_dir(&settings.dir), &seed);
 
     let mut violations = Vec::new();
-    for commit in ledger.commits.iter().filter(|c| c.outcome.acked_at.is_none()) {
+    let gave_up = |o: &launcher::Outcome| o.acked_at.is_none() && o.refused.is_none();
+    for commit in ledger.commits.iter().filter(|c| gave_up(&c.outcome)) {
         violations.push(format!(
             "liveness: {} of {} gave up after {MAX_ATTEMPTS} attempts: {}",
             commit.kind,
@@ -93,14 +107,27 @@ pub fn run(settings: &Settings) -> std::io::Result<Report> {
     for failed in ledger.upserts.iter().filter(|u| u.acked_at.is_none()) {
         violations.push(format!("liveness: an upsert failed for good; its attempts: {}", failed.failures.join(" | ")));
     }
+    for (artifact, _, deletion) in ledger.deletions.iter().filter(|(_, _, o)| gave_up(o)) {
+        violations.push(format!("liveness: a deletion in {artifact} gave up: {}", deletion.failures.join(" | ")));
+    }
+    violations.extend(ledger.gave_up.iter().map(|what| format!("liveness: {what}")));
     let checked_dir = settings.dir.join("checks");
     std::fs::create_dir_all(&checked_dir)?;
-    violations.extend(check::check_versions(&ledger, &launcher, &checked_dir));
+    violations.extend(check::check_versions(&ledger, &launcher, &checked_dir, false));
+    // One more collection, with no grace: nothing but committed versions is left to keep.
+    let collection = final_collection(&launcher, &checked_dir);
+    if let Err(err) = &collection {
+        violations.push(format!("the final collection failed: {err}"));
+    }
+    for violation in check::check_versions(&ledger, &launcher, &checked_dir, true) {
+        violations.push(format!("after one more collection: {violation}"));
+    }
+    violations.extend(check::check_fsck(&launcher, &checked_dir));
     {
         let mut cluster = cluster.lock().expect("cluster");
         cluster.cold_restart()?;
     }
-    for violation in check::check_versions(&ledger, &launcher, &checked_dir) {
+    for violation in check::check_versions(&ledger, &launcher, &checked_dir, true) {
         violations.push(format!("after a cold restart: {violation}"));
     }
     let cluster = cluster.lock().expect("cluster");
@@ -113,6 +140,13 @@ pub fn run(settings: &Settings) -> std::io::Result<Report> {
         let retried = of_kind.iter().map(|c| u64::from(c.outcome.attempts - 1)).sum();
         operations.push((kind.to_owned(), of_kind.len() as u64, acked, retried));
     }
+    let refused = ledger.commits.iter().filter(|c| c.outcome.refused.is_some()).count() as u64;
+    operations.push(("edit refused, base deleted".to_owned(), refused, 0, 0));
+    let deletions = ledger.deletions.iter().map(|(_, _, o)| o);
+    let deleted = deletions.clone().filter(|o| o.acked_at.is_some() || o.refused.is_some()).count() as u64;
+    let retried = deletions.clone().map(|o| u64::from(o.attempts - 1)).sum();
+    operations.push(("delete".to_owned(), ledger.deletions.len() as u64, deleted, retried));
+
     let upserts_acked = ledger.upserts.iter().filter(|u| u.acked_at.is_some()).count() as u64;
     let upserts_retried = ledger.upserts.iter().map(|u| u64::from(u.attempts - 1)).sum();
     operations.insert(0, ("upsert".to_owned(), ledger.upserts.len() as u64, upserts_acked, upserts_retried));
@@ -144,6 +178,7 @@ pub fn run(settings: &Settings) -> std::io::Result<Report> {
                 .collect(),
         ),
         recovery,
+        final_collection: collection.ok(),
         violations,
     })
 }
@@ -154,7 +189,7 @@ impl Report {
         let mut out = format!("chaos run: seed {} on {:?}, {:.0} s\n", self.seed, self.s3, self.elapsed.as_secs_f64());
         out.push_str("operations (kind: started, acknowledged, retries):\n");
         for (kind, started, acked, retried) in &self.operations {
-            out.push_str(&format!("  {kind:<8} {started:>5} {acked:>5} {retried:>5}\n"));
+            out.push_str(&format!("  {kind:<26} {started:>5} {acked:>5} {retried:>5}\n"));
         }
         out.push_str("faults injected:\n");
         for (fault, count) in &self.faults {
@@ -170,6 +205,12 @@ impl Report {
         if let Some(recovery) = self.recovery {
             out.push_str(&format!("last acknowledgement after the last fault: {} ms later\n", ms(recovery)));
         }
+        if let Some(gc) = &self.final_collection {
+            out.push_str(&format!(
+                "final collection (grace 0): {} blobs freed, {} bytes, {} kept\n",
+                gc["deleted_blobs"], gc["freed_bytes"], gc["kept_blobs"]
+            ));
+        }
         out.push_str(&format!("invariant violations: {}\n", self.violations.len()));
         for violation in &self.violations {
             out.push_str(&format!("  VIOLATION {violation}\n"));
@@ -178,6 +219,22 @@ impl Report {
             out.push_str(&format!("replay: {replay}\n"));
         }
         out
+    }
+}
+
+/// `cairn gc --grace 0`, once the periodic collections let it run: a collection that is
+/// running already answers GC_RUNNING, and the next one is tried again (for up to 2 min).
+fn final_collection(launcher: &Launcher, cwd: &Path) -> Result<serde_json::Value, String> {
+    let command: Vec<String> = ["gc", "--grace", "0", "--json"].map(String::from).into();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        match launcher.attempt(cwd, &command) {
+            Ok(out) => return serde_json::from_str(out.trim()).map_err(|e| format!("gc printed no JSON: {e}")),
+            Err(_) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(err) => return Err(err),
+        }
     }
 }
 

@@ -34,6 +34,10 @@ struct Args {
     /// The cairn binary (default: the one next to this binary).
     #[arg(long, env = "CAIRN_BIN")]
     cairn: Option<PathBuf>,
+    /// Collect garbage aggressively (every 2–4 s, grace 0–5 s) while long-lived drafts
+    /// finish, deletions race edits, retention runs and collectors are frozen mid-sweep.
+    #[arg(long)]
+    aggressive_gc: bool,
     /// Keep each run's directory (server logs and data) instead of removing it.
     #[arg(long)]
     keep: bool,
@@ -51,20 +55,22 @@ fn main() {
         max_file_mib: args.max_file_mib.clamp(1, 64),
         coordinators: 3,
         workers: 3,
+        aggressive_gc: args.aggressive_gc,
     };
     let mut failed = Vec::new();
     for seed in args.seed..args.seed + args.runs {
         let dir = tempfile::Builder::new().prefix(&format!("cairn-chaos-{seed}-")).tempdir().expect("run dir").keep();
         let settings = Settings { seed, scale, s3: args.s3, cairn: cairn.clone(), dir: dir.clone() };
         let replay = format!(
-            "cargo run -p cairn-chaos -- --seed {seed} --duration {} --s3 {} --max-writers {} --max-file-mib {} --keep",
+            "cargo run -p cairn-chaos -- --seed {seed} --duration {} --s3 {} --max-writers {} --max-file-mib {}{} --keep",
             scale.duration_secs,
             match args.s3 {
                 S3Kind::S3sFs => "s3s-fs",
                 S3Kind::Moto => "moto",
             },
             scale.max_writers,
-            scale.max_file_mib
+            scale.max_file_mib,
+            if scale.aggressive_gc { " --aggressive-gc" } else { "" }
         );
         match run(&settings) {
             Ok(report) => {

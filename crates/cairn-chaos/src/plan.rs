@@ -20,6 +20,9 @@ pub struct FileSpec {
 pub struct WriterPlan {
     pub id: String,
     pub files: Vec<FileSpec>,
+    /// How long after the job's start this writer upserts: with the aggressive collector,
+    /// later writers keep the draft open across several collections.
+    pub delay: Duration,
 }
 
 /// A distributed job: its writers upsert and seal, then one finishes.
@@ -55,6 +58,35 @@ pub struct EditChain {
     pub start_at: Duration,
 }
 
+/// A version logged, then an edit of it and a deletion of it started `offset` apart (the
+/// deletion first when `delete_first`): the edit either commits a version that reads back
+/// or is refused because its base is gone.
+#[derive(Debug, Clone)]
+pub struct DeletionRace {
+    pub artifact: String,
+    pub base: Vec<FileSpec>,
+    pub add: FileSpec,
+    pub offset: Duration,
+    pub delete_first: bool,
+    pub start_at: Duration,
+}
+
+/// An artifact with a retention policy of `keep_last`, logged to again and again while
+/// the collector applies the policy.
+#[derive(Debug, Clone)]
+pub struct RetainedArtifact {
+    pub artifact: String,
+    pub keep_last: u64,
+    pub logs: Vec<LogPlan>,
+}
+
+/// How the coordinators collect garbage during a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GcPlan {
+    pub interval_secs: u64,
+    pub grace_secs: u64,
+}
+
 /// A fault of a process, injected at `at`, undone after `hold`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProcessFault {
@@ -64,6 +96,10 @@ pub enum ProcessFault {
     KillWorker(usize),
     /// SIGSTOP a coordinator for `hold` (longer than its lease), then SIGCONT.
     PauseCoordinator(usize),
+    /// SIGSTOP, for `hold` (longer than its lease), the coordinator that is sweeping a
+    /// collection when the fault starts (waiting a few seconds for one), so that another
+    /// replica collects while it is frozen; any coordinator when none sweeps.
+    PauseCollector,
     /// kill -9 etcd; restarted after `hold`.
     RestartEtcd,
     /// kill -9 one running client command (a writer, finisher, log or edit); its
@@ -78,6 +114,7 @@ impl ProcessFault {
             ProcessFault::KillCoordinator(_) => "kill-coordinator",
             ProcessFault::KillWorker(_) => "kill-worker",
             ProcessFault::PauseCoordinator(_) => "pause-coordinator",
+            ProcessFault::PauseCollector => "pause-collector",
             ProcessFault::RestartEtcd => "restart-etcd",
             ProcessFault::KillClient => "kill-client",
         }
@@ -111,6 +148,10 @@ pub struct Scale {
     pub max_file_mib: u64,
     pub coordinators: usize,
     pub workers: usize,
+    /// The aggressive-collector mode: collections every few seconds with a grace of 0–5 s,
+    /// long-lived drafts, deletions racing edits, retention, and collectors frozen
+    /// mid-sweep (docs/reliability.md).
+    pub aggressive_gc: bool,
 }
 
 /// Everything a run will do.
@@ -119,6 +160,9 @@ pub struct Plan {
     pub jobs: Vec<JobPlan>,
     pub logs: Vec<LogPlan>,
     pub edits: Vec<EditChain>,
+    pub deletions: Vec<DeletionRace>,
+    pub retained: Vec<RetainedArtifact>,
+    pub gc: GcPlan,
     pub faults: Vec<Fault>,
 }
 
@@ -150,6 +194,11 @@ fn shared_size(id: u64, scale: &Scale) -> u64 {
     }
 }
 
+/// Files per log of a retained artifact: a few, so that retention frees them quickly.
+fn retained_log_files(log: u64) -> u64 {
+    2 + log % 3
+}
+
 fn files(rng: &mut Rng, prefix: &str, count: u64, scale: &Scale, unique: &mut u64) -> Vec<FileSpec> {
     (0..count).map(|i| file(rng, format!("{prefix}f{i:04}.bin"), scale, unique)).collect()
 }
@@ -175,7 +224,11 @@ impl Plan {
                             f.size = f.size.min(4096);
                         }
                     }
-                    WriterPlan { id: format!("rank-{w}"), files: list }
+                    let delay = match (scale.aggressive_gc, w) {
+                        (true, 1..) => Duration::from_millis(work.range(0, 20_000)),
+                        _ => Duration::ZERO,
+                    };
+                    WriterPlan { id: format!("rank-{w}"), files: list, delay }
                 })
                 .collect();
             jobs.push(JobPlan {
@@ -212,7 +265,37 @@ impl Plan {
             })
             .collect();
         let faults = Self::faults(&rng.fork(2), scale);
-        Self { jobs, logs, edits, faults }
+        if !scale.aggressive_gc {
+            // A grace far shorter than a real one, so that collections still race the work.
+            let gc = GcPlan { interval_secs: 10, grace_secs: 30 };
+            return Self { jobs, logs, edits, deletions: Vec::new(), retained: Vec::new(), gc, faults };
+        }
+        let mut gc_rng = rng.fork(3);
+        let gc = GcPlan { interval_secs: gc_rng.range(2, 4), grace_secs: gc_rng.range(0, 5) };
+        let deletions = (0..(scale.duration_secs / 20).max(2))
+            .map(|d| DeletionRace {
+                artifact: format!("deleted-{d}"),
+                base: files(&mut gc_rng, "", 4, scale, &mut unique),
+                add: file(&mut gc_rng, "added.bin".into(), scale, &mut unique),
+                offset: Duration::from_millis(gc_rng.range(0, 1500)),
+                delete_first: gc_rng.chance(0.3),
+                start_at: at(&mut gc_rng),
+            })
+            .collect();
+        let retained = (0..2)
+            .map(|r| {
+                let artifact = format!("retained-{r}");
+                let logs = (0..gc_rng.range(4, 7))
+                    .map(|l| LogPlan {
+                        artifact: artifact.clone(),
+                        files: files(&mut gc_rng, &format!("r{l}/"), retained_log_files(l), scale, &mut unique),
+                        start_at: Duration::from_millis(l * 1000 * spread / 8),
+                    })
+                    .collect();
+                RetainedArtifact { artifact, keep_last: gc_rng.range(1, 2), logs }
+            })
+            .collect();
+        Self { jobs, logs, edits, deletions, retained, gc, faults }
     }
 
     /// Process faults one after another, and S3 fault windows one after another, the two
@@ -228,6 +311,7 @@ impl Plan {
                     (ProcessFault::KillCoordinator(processes.range(0, scale.coordinators as u64 - 1) as usize), 1..=3)
                 }
                 3..=4 => (ProcessFault::KillWorker(processes.range(0, scale.workers as u64 - 1) as usize), 1..=3),
+                5..=6 if scale.aggressive_gc => (ProcessFault::PauseCollector, 5..=8),
                 5..=6 => {
                     (ProcessFault::PauseCoordinator(processes.range(0, scale.coordinators as u64 - 1) as usize), 5..=8)
                 }
@@ -257,7 +341,27 @@ mod tests {
     use super::*;
 
     fn scale() -> Scale {
-        Scale { duration_secs: 120, max_writers: 6, max_file_mib: 24, coordinators: 3, workers: 3 }
+        Scale {
+            duration_secs: 120,
+            max_writers: 6,
+            max_file_mib: 24,
+            coordinators: 3,
+            workers: 3,
+            aggressive_gc: false,
+        }
+    }
+
+    #[test]
+    fn the_aggressive_collector_mode_plans_its_races() {
+        let plan = Plan::new(&Rng::new(5), &Scale { aggressive_gc: true, ..scale() });
+        assert!((2..=4).contains(&plan.gc.interval_secs) && plan.gc.grace_secs <= 5);
+        assert!(plan.deletions.len() >= 2 && plan.retained.len() == 2);
+        assert!(plan.retained.iter().all(|r| r.logs.len() > r.keep_last as usize), "retention has work");
+        assert!(plan.jobs.iter().flat_map(|j| &j.writers).any(|w| w.delay > Duration::from_secs(5)), "long drafts");
+        assert!(plan.faults.iter().any(|f| matches!(f, Fault::Process { fault: ProcessFault::PauseCollector, .. })));
+        let relaxed = Plan::new(&Rng::new(5), &scale());
+        assert!(relaxed.deletions.is_empty() && relaxed.retained.is_empty());
+        assert_eq!(relaxed.gc, GcPlan { interval_secs: 10, grace_secs: 30 });
     }
 
     #[test]

@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use crate::cluster::Cluster;
 use crate::launcher::{Launcher, Outcome, materialize};
-use crate::plan::{EditChain, Fault, FileSpec, JobPlan, LogPlan, Plan, ProcessFault};
+use crate::plan::{DeletionRace, EditChain, Fault, FileSpec, JobPlan, LogPlan, Plan, ProcessFault, RetainedArtifact};
 use crate::rng::Rng;
 
-/// An acknowledged (or abandoned) commit and the files its version must hold.
+/// An acknowledged (or abandoned, or refused) commit and the files its version must hold.
 #[derive(Debug, Clone)]
 pub struct Commit {
     /// `finish`, `log` or `edit`.
@@ -41,6 +41,20 @@ pub struct Ledger {
     pub upserts: Vec<Outcome>,
     /// Jobs whose writers did not all get acknowledged (so no finish was attempted).
     pub stranded_jobs: Vec<String>,
+    /// Deletions the workload made: the artifact and the version index, once acknowledged.
+    pub deletions: Vec<(String, Option<u64>, Outcome)>,
+    /// Artifacts with a retention policy, and how many versions they keep.
+    pub retained: BTreeMap<String, u64>,
+    /// Other commands that gave up (setting a retention policy), with their last error.
+    pub gave_up: Vec<String>,
+}
+
+impl Ledger {
+    /// Artifacts some versions of which the workload or a policy deletes: their indices
+    /// are not dense, and an acknowledged version of them may be gone.
+    pub fn deleting(&self, artifact: &str) -> bool {
+        self.retained.contains_key(artifact) || self.deletions.iter().any(|(a, _, _)| a == artifact)
+    }
 }
 
 /// Faults carried out, by name.
@@ -74,6 +88,15 @@ pub fn execute(
     for chain in plan.edits.clone() {
         let (launcher, ledger, dir) = (launcher.clone(), ledger.clone(), work.join("edits").join(&chain.artifact));
         threads.push(std::thread::spawn(move || run_edits(&chain, &launcher, &ledger, &dir, started)));
+    }
+    for race in plan.deletions.clone() {
+        let (launcher, ledger, dir) = (launcher.clone(), ledger.clone(), work.join("deletions").join(&race.artifact));
+        threads.push(std::thread::spawn(move || run_deletion_race(&race, &launcher, &ledger, &dir, started)));
+    }
+    for retained in plan.retained.clone() {
+        let (launcher, ledger, dir) =
+            (launcher.clone(), ledger.clone(), work.join("retained").join(&retained.artifact));
+        threads.push(std::thread::spawn(move || run_retained(&retained, &launcher, &ledger, &dir, started)));
     }
     let (process_faults, s3_faults): (Vec<Fault>, Vec<Fault>) =
         plan.faults.iter().partition(|f| matches!(f, Fault::Process { .. }));
@@ -114,6 +137,8 @@ fn run_job(job: &JobPlan, launcher: &Launcher, ledger: &Mutex<Ledger>, dir: &Pat
             let (launcher, dir) = (launcher.clone(), dir.join(&writer.id));
             let (writer, job) = (writer.clone(), job.clone());
             std::thread::spawn(move || {
+                // A late writer keeps the draft open while collections run.
+                std::thread::sleep(writer.delay);
                 materialize(&dir, &writer.files).expect("write a writer's files");
                 let dir_arg = dir.display().to_string();
                 launcher.run(
@@ -201,6 +226,72 @@ fn run_edits(chain: &EditChain, launcher: &Launcher, ledger: &Mutex<Ledger>, dir
     }
 }
 
+fn edit_args(reference: &str, source: &Path, path: &str) -> Vec<String> {
+    args(&["edit", reference, "--add", &format!("{}={path}", source.display()), "--json"])
+}
+
+/// The reasons an edit racing a deletion of its base may be refused for.
+const BASE_GONE: [&str; 2] = ["VERSION_NOT_FOUND", "ARTIFACT_NOT_FOUND"];
+
+fn run_deletion_race(race: &DeletionRace, launcher: &Launcher, ledger: &Mutex<Ledger>, dir: &Path, started: Instant) {
+    sleep_until(started, race.start_at);
+    let outcome = log_files(launcher, &race.artifact, &dir.join("base"), &race.base);
+    let base = Commit { kind: "log", artifact: race.artifact.clone(), expected: race.base.clone(), outcome };
+    let Some(index) = base.index() else {
+        ledger.lock().expect("ledger").commits.push(base);
+        return;
+    };
+    let reference = format!("{}:v{index}", race.artifact);
+    let source = dir.join("edit");
+    materialize(&source, &[FileSpec { path: "added.bin".into(), ..race.add.clone() }]).expect("write an edit's file");
+    let mut expected = race.base.clone();
+    expected.push(race.add.clone());
+    let edit = {
+        let (launcher, source, command) =
+            (launcher.clone(), source.clone(), edit_args(&reference, &source.join("added.bin"), &race.add.path));
+        let delay = if race.delete_first { race.offset } else { Duration::ZERO };
+        std::thread::spawn(move || {
+            std::thread::sleep(delay);
+            launcher.run_accepting(&source, &command, &BASE_GONE)
+        })
+    };
+    std::thread::sleep(if race.delete_first { Duration::ZERO } else { race.offset });
+    // A second deletion of a version already gone answers VERSION_NOT_FOUND: that retry
+    // of an acknowledged-but-unanswered deletion is a success too.
+    let deleted =
+        launcher.run_accepting(dir, &args(&["delete", &reference, "--force", "--json"]), &["VERSION_NOT_FOUND"]);
+    let edited =
+        Commit { kind: "edit", artifact: race.artifact.clone(), expected, outcome: edit.join().expect("edit") };
+    let mut ledger = ledger.lock().expect("ledger");
+    ledger.commits.extend([base, edited]);
+    ledger.deletions.push((race.artifact.clone(), Some(index), deleted));
+}
+
+fn run_retained(
+    retained: &RetainedArtifact,
+    launcher: &Launcher,
+    ledger: &Mutex<Ledger>,
+    dir: &Path,
+    started: Instant,
+) {
+    ledger.lock().expect("ledger").retained.insert(retained.artifact.clone(), retained.keep_last);
+    for (l, log) in retained.logs.iter().enumerate() {
+        sleep_until(started, log.start_at);
+        let outcome = log_files(launcher, &log.artifact, &dir.join(format!("log{l}")), &log.files);
+        let acked = outcome.acked_at.is_some();
+        let commit = Commit { kind: "log", artifact: log.artifact.clone(), expected: log.files.clone(), outcome };
+        ledger.lock().expect("ledger").commits.push(commit);
+        if l == 0 && acked {
+            let keep = retained.keep_last.to_string();
+            let set = launcher.run(dir, &args(&["retention", &retained.artifact, "--keep-last", &keep, "--json"]));
+            if set.acked_at.is_none() {
+                let mut ledger = ledger.lock().expect("ledger");
+                ledger.gave_up.push(format!("retention of {}: {}", retained.artifact, set.last_error));
+            }
+        }
+    }
+}
+
 /// Carries out one series of faults in order.
 fn inject(
     series: &[Fault],
@@ -214,10 +305,10 @@ fn inject(
         sleep_until(started, fault.at());
         let name = match *fault {
             Fault::Process { fault, hold, .. } => {
-                if !process_fault(fault, hold, cluster, clients, &mut rng) {
+                let Some(name) = process_fault(fault, hold, cluster, clients, &mut rng) else {
                     continue; // nothing to fault (no client command was running)
-                }
-                fault.name()
+                };
+                name
             }
             Fault::S3 { fault, probability, hold, .. } => {
                 cluster.lock().expect("cluster").proxy.open_window(fault, probability);
@@ -232,14 +323,15 @@ fn inject(
     }
 }
 
-/// Carries out one process fault; false when there was nothing to fault.
+/// Carries out one process fault; its name for the report, None when there was nothing
+/// to fault.
 fn process_fault(
     fault: ProcessFault,
     hold: Duration,
     cluster: &Mutex<Cluster>,
     clients: &crate::launcher::Clients,
     rng: &mut Rng,
-) -> bool {
+) -> Option<&'static str> {
     let node = |role: &str, n: usize| {
         let cluster = cluster.lock().expect("cluster");
         cluster.indices(role)[n]
@@ -260,14 +352,35 @@ fn process_fault(
             std::thread::sleep(hold);
             cluster.lock().expect("cluster").resume_node(i);
         }
+        ProcessFault::PauseCollector => {
+            let (i, sweeping) = sweeping_or_any(cluster, rng);
+            cluster.lock().expect("cluster").pause_node(i);
+            std::thread::sleep(hold);
+            cluster.lock().expect("cluster").resume_node(i);
+            return Some(if sweeping { "pause-collector-mid-sweep" } else { "pause-collector-none-sweeping" });
+        }
         ProcessFault::RestartEtcd => {
             cluster.lock().expect("cluster").etcd.stop();
             std::thread::sleep(hold);
             cluster.lock().expect("cluster").restart_etcd();
         }
-        ProcessFault::KillClient => return clients.kill_one(rng),
+        ProcessFault::KillClient => return clients.kill_one(rng).then_some(fault.name()),
     }
-    true
+    Some(fault.name())
+}
+
+/// The coordinator sweeping a collection (true), waited for up to 10 s; else any
+/// coordinator (false).
+fn sweeping_or_any(cluster: &Mutex<Cluster>, rng: &mut Rng) -> (usize, bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Some(i) = cluster.lock().expect("cluster").sweeping_coordinator() {
+            return (i, true);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let coordinators = cluster.lock().expect("cluster").indices("coordinator");
+    (*rng.pick(&coordinators), false)
 }
 
 /// The directory of a writer's files (for reports).

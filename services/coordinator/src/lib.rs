@@ -199,6 +199,8 @@ impl Coordinator {
         let coordinator = self.clone();
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(coordinator.config.expiry_sweep_interval);
+            // A tick missed while the last run took long is skipped, not run in a burst.
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticker.tick().await;
                 if let Err(err) = coordinator.sweep_expired_drafts().await {
@@ -216,6 +218,8 @@ impl Coordinator {
         let coordinator = self.clone();
         Some(tokio::spawn(async move {
             let mut ticker = tokio::time::interval(interval);
+            // A tick missed while the last run took long is skipped, not run in a burst.
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             ticker.tick().await; // not at start-up
             loop {
                 ticker.tick().await;

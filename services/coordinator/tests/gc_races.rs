@@ -13,7 +13,7 @@ use bytes::Bytes;
 use cairn_blob::{BlobStore, BlobStoreExt, LocalFileStore, blob_key, put_verified, single_chunk};
 use cairn_coordinator::{CoordError, Coordinator, GcOptions, GcReport, LogHeader};
 use cairn_core::{Digest, Entry, Selector};
-use cairn_meta::MetaStore;
+use cairn_meta::{MetaError, MetaStore};
 use cairn_testkit::EtcdServer;
 use futures::FutureExt;
 use support::gate::Gate;
@@ -50,6 +50,7 @@ fn gated_meta(inner: Arc<dyn MetaStore>, pick: fn(&MetaCall) -> bool, gate: Arc<
                 if hit {
                     gate.pass().await;
                 }
+                Ok(())
             }
             .boxed()
         }),
@@ -579,4 +580,45 @@ async fn a_collector_refuses_to_run_beside_a_replica_of_an_older_protocol() {
     }
     meta.revoke_lease(lease).await.unwrap();
     coordinator.collect_garbage(no_grace()).await.expect("alone again, it collects");
+}
+
+/// Found by the chaos harness: a release of `gc/leader` that failed (etcd restarting) left
+/// the key on the replica's lease, which its keep-alives then renewed for good — every
+/// later collection, this replica's own included, answered GC_RUNNING. The release is now
+/// retried in the background until it lands (it compares on the claim's revision, so a
+/// late retry never releases another collector's claim).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_of_the_collectors_turn_that_fails_is_retried_until_it_lands() {
+    let etcd = EtcdServer::start();
+    let (_dir, blobs) = local_store();
+    let failures = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let meta: Arc<dyn MetaStore> = Arc::new(HookedMeta {
+        inner: support::meta(&etcd, NS).await,
+        hook: Arc::new({
+            let failures = failures.clone();
+            move |call| {
+                let releasing = matches!(&call, MetaCall::Txn { deletes, .. } if deletes == &["gc/leader".to_owned()]);
+                // The first two releases fail as an unreachable etcd would.
+                let fail = releasing && failures.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 2;
+                async move { if fail { Err(MetaError::Unavailable("etcd restarting".into())) } else { Ok(()) } }.boxed()
+            }
+        }),
+    });
+    let coordinator = replica(&etcd, Some(meta), blobs.clone(), "a").await;
+    coordinator.collect_garbage(no_grace()).await.expect("the collection itself completes");
+    assert!(
+        matches!(coordinator.collect_garbage(no_grace()).await, Err(CoordError::GcRunning { .. })),
+        "right after the failed release the turn is still held"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match coordinator.collect_garbage(no_grace()).await {
+            Ok(_) => break,
+            Err(CoordError::GcRunning { .. }) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(err) => panic!("the turn was never given back: {err}"),
+        }
+    }
+    assert!(failures.load(std::sync::atomic::Ordering::SeqCst) >= 3, "the release was retried");
 }

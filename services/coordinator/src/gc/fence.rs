@@ -54,11 +54,25 @@ impl Coordinator {
     }
 
     /// Gives the turn back, only if it is still this claim (never another collector's).
+    /// When the store cannot be reached, the release is retried in the background until
+    /// it lands: the key is on this replica's lease, which its keep-alives renew, so a
+    /// release given up on would hold the turn — every replica's — for as long as this
+    /// replica lives. Retrying is safe because the release compares on the claim's revision.
     pub(super) async fn release_collector(&self, claim: &Claim) {
-        let release = Txn::new().when_revision(LEADER_KEY, claim.revision).delete(LEADER_KEY);
-        if let Err(err) = self.meta.txn(release).await {
-            tracing::warn!(error = %err, "could not release gc/leader; it goes with the lease");
-        }
+        let release = |revision| Txn::new().when_revision(LEADER_KEY, revision).delete(LEADER_KEY);
+        let Err(err) = self.meta.txn(release(claim.revision)).await else { return };
+        tracing::warn!(error = %err, "could not release gc/leader; retrying in the background");
+        let (meta, revision) = (self.meta.clone(), claim.revision);
+        tokio::spawn(async move {
+            let mut wait = Duration::from_millis(100);
+            loop {
+                tokio::time::sleep(wait).await;
+                match meta.txn(release(revision)).await {
+                    Ok(_) => return, // released, or the claim is gone already
+                    Err(_) => wait = (wait * 2).min(Duration::from_secs(5)),
+                }
+            }
+        });
     }
 
     /// Returns once the claim's lease is certainly valid for one more fenced deletion,

@@ -1,5 +1,6 @@
 //! A MetaStore that runs a hook before chosen calls, then delegates: how race tests stop a
-//! collector between two of its steps (say, after marking versions and before drafts).
+//! collector between two of its steps (say, after marking versions and before drafts), or
+//! fail one call as an unreachable store would (the hook's error is the call's answer).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +18,7 @@ pub enum MetaCall {
     Txn { deletes: Vec<String>, puts: Vec<String> },
 }
 
-pub type MetaHook = Arc<dyn Fn(MetaCall) -> BoxFuture<'static, ()> + Send + Sync>;
+pub type MetaHook = Arc<dyn Fn(MetaCall) -> BoxFuture<'static, Result<(), MetaError>> + Send + Sync>;
 
 pub struct HookedMeta {
     pub inner: Arc<dyn MetaStore>,
@@ -35,7 +36,7 @@ impl Snapshot for HookedSnapshot {
         self.inner.revision()
     }
     async fn range(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<Vec<KeyValue>, MetaError> {
-        (self.hook)(MetaCall::Range { prefix: prefix.to_owned(), snapshot: true }).await;
+        (self.hook)(MetaCall::Range { prefix: prefix.to_owned(), snapshot: true }).await?;
         self.inner.range(prefix, start_after, limit).await
     }
 }
@@ -49,7 +50,7 @@ impl MetaStore for HookedMeta {
         self.inner.get(key).await
     }
     async fn range(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<Vec<KeyValue>, MetaError> {
-        (self.hook)(MetaCall::Range { prefix: prefix.to_owned(), snapshot: false }).await;
+        (self.hook)(MetaCall::Range { prefix: prefix.to_owned(), snapshot: false }).await?;
         self.inner.range(prefix, start_after, limit).await
     }
     async fn txn(&self, txn: Txn) -> Result<bool, MetaError> {
@@ -60,7 +61,7 @@ impl MetaStore for HookedMeta {
                 TxnOp::Put { key, .. } => call.1.push(key.clone()),
             }
         }
-        (self.hook)(MetaCall::Txn { deletes: call.0, puts: call.1 }).await;
+        (self.hook)(MetaCall::Txn { deletes: call.0, puts: call.1 }).await?;
         self.inner.txn(txn).await
     }
     async fn count(&self, prefix: &str) -> Result<u64, MetaError> {
