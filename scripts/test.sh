@@ -112,11 +112,12 @@ cargo test --workspace --locked --no-fail-fast
 
 step "chaos: seeded faults over a real cluster (docs/reliability.md)"
 # One 2-minute run on s3s-fs and a 1-minute run on moto, with fixed seeds so that CI
-# replays the same plans; CAIRN_CHAOS_SEED picks another.
+# replays the same plans; CAIRN_CHAOS_SEED picks another. Both with the aggressive
+# collector (collections every few seconds racing long drafts, deletions and retention).
 cargo build --locked -p cairn-cli -p cairn-chaos
 target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-"$target_dir/debug/cairn-chaos" --seed "${CAIRN_CHAOS_SEED:-1}" --duration 120 --s3 s3s-fs
-"$target_dir/debug/cairn-chaos" --seed "$(( ${CAIRN_CHAOS_SEED:-1} + 1 ))" --duration 60 --s3 moto
+"$target_dir/debug/cairn-chaos" --seed "${CAIRN_CHAOS_SEED:-1}" --duration 120 --s3 s3s-fs --aggressive-gc
+"$target_dir/debug/cairn-chaos" --seed "$(( ${CAIRN_CHAOS_SEED:-1} + 1 ))" --duration 60 --s3 moto --aggressive-gc
 
 step "Helm chart: lint, render, Kubernetes schemas, checkov, yamllint"
 bash scripts/check-chart.sh
