@@ -308,3 +308,59 @@ fn a_dedup_hit_never_shortens_a_time_to_live() {
     assert_eq!(expires(None), None, "none asked clears it");
     assert_eq!(expires(Some("1h")), None, "and a version that never expires still never does");
 }
+
+/// The one blob file of the local store (there is one version with one file).
+fn only_blob_file(server: &DevServer) -> std::path::PathBuf {
+    fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            if entry.path().is_dir() { files(&entry.path(), out) } else { out.push(entry.path()) }
+        }
+    }
+    let mut found = Vec::new();
+    files(&server.data_dir.join("blobs/objects/blobs/sha256"), &mut found);
+    assert_eq!(found.len(), 1, "{found:?}");
+    found.remove(0)
+}
+
+/// `cairn fsck` through the CLI: a clean store passes; a blob a version needs that is
+/// missing from the live store is reported (reference, path, digest) and fails the command
+/// (exit 1); `--repair` restores it from the trash; a blob in neither is reported as not
+/// repaired, and stays a failure.
+#[test]
+fn fsck_reports_missing_blobs_and_repairs_them_from_the_trash() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (server, work) = (DevServer::start(tmp.path()), tmp.path());
+    write_tree(&work.join("a"), &[("weights.bin", b"the bytes a version needs")]);
+    server.cli(work, &["log", "a", "--name", "m", "--type", "model"]).ok();
+    let clean = server.cli(work, &["fsck", "--deep", "--json"]).json();
+    assert_eq!((clean["missing_count"].as_u64(), clean["corrupt_count"].as_u64()), (Some(0), Some(0)), "{clean}");
+    assert_eq!(clean["versions_checked"], 1, "{clean}");
+
+    // What a collector bug would do: the live blob moved into the trash.
+    let live = only_blob_file(&server);
+    let relative = live.strip_prefix(server.data_dir.join("blobs/objects")).unwrap().to_owned();
+    let trashed = server.data_dir.join("blobs/objects/trash").join(&relative);
+    std::fs::create_dir_all(trashed.parent().unwrap()).unwrap();
+    std::fs::rename(&live, &trashed).unwrap();
+    let broken = server.cli(work, &["fsck", "--json"]);
+    assert_eq!(broken.code, 1, "missing blobs fail fsck: {broken:?}");
+    let report: serde_json::Value = serde_json::from_str(broken.stdout.trim()).unwrap();
+    assert_eq!(report["missing_count"], 1, "{report}");
+    assert_eq!(report["missing"][0]["ref"], "m:v0", "{report}");
+    assert_eq!(report["missing"][0]["path"], "weights.bin", "{report}");
+
+    let repaired = server.cli(work, &["fsck", "--repair", "--json"]).json();
+    assert_eq!(repaired["repaired"], 1, "{repaired}");
+    server.cli(work, &["get", "m", "-o", "back"]).ok();
+    assert_eq!(std::fs::read(work.join("back/weights.bin")).unwrap(), b"the bytes a version needs");
+    let after = server.cli(work, &["fsck", "--deep", "--json"]).json();
+    assert_eq!(after["missing_count"], 0, "{after}");
+
+    // Gone from both: reported, not repaired, still a failure.
+    std::fs::remove_file(only_blob_file(&server)).unwrap();
+    let _ = std::fs::remove_file(&trashed);
+    let lost = server.cli(work, &["fsck", "--repair", "--json"]);
+    assert_eq!(lost.code, 1, "{lost:?}");
+    let report: serde_json::Value = serde_json::from_str(lost.stdout.trim()).unwrap();
+    assert_eq!((report["missing_count"].as_u64(), report["repaired"].as_u64()), (Some(1), Some(0)), "{report}");
+}

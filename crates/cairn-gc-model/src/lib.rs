@@ -38,11 +38,12 @@ pub struct Outcome {
     pub violated: Vec<&'static str>,
     /// Names of the `sometimes` properties no example was found for.
     pub never_seen: Vec<&'static str>,
-    /// The shortest counterexample found, as the actions that lead to it.
+    /// A counterexample found, as the actions that lead to it.
     pub counterexample: Option<Vec<Action>>,
 }
 
-/// Explores every state of `model` (breadth first, so counterexamples are shortest).
+/// Explores every state of `model`. Counterexamples are short but not always the shortest:
+/// the checker visits states in no fixed breadth-first order.
 pub fn check(model: GcModel) -> Outcome {
     let properties = model.properties();
     let checker = model.checker().spawn_bfs().join();

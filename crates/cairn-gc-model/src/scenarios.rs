@@ -93,7 +93,8 @@ pub fn scenarios() -> Vec<Scenario> {
     ]
 }
 
-/// Larger configurations, run by hand (`CAIRN_GC_MODEL_LARGE=1`): 3 collectors, 2 pauses,
+/// Larger configurations, run by hand (`cargo test -p cairn-gc-model --release -- --ignored`):
+/// 3 collectors, 2 pauses,
 /// more requests at once.
 pub fn large_scenarios() -> Vec<Scenario> {
     use RequestKind::*;
