@@ -346,7 +346,7 @@ fn fsck_reports_missing_blobs_and_repairs_them_from_the_trash() {
     assert_eq!(broken.code, 1, "missing blobs fail fsck: {broken:?}");
     let report: serde_json::Value = serde_json::from_str(broken.stdout.trim()).unwrap();
     assert_eq!(report["missing_count"], 1, "{report}");
-    assert_eq!(report["missing"][0]["ref"], "m:v0", "{report}");
+    assert_eq!(report["missing"][0]["ref"], "default/m:v0", "{report}");
     assert_eq!(report["missing"][0]["path"], "weights.bin", "{report}");
 
     let repaired = server.cli(work, &["fsck", "--repair", "--json"]).json();

@@ -222,17 +222,16 @@ impl Report {
     }
 }
 
-/// `cairn gc --grace 0`, once the periodic collections let it run: a collection that is
-/// running already answers GC_RUNNING, and the next one is tried again (for up to 2 min).
+/// `cairn gc --grace 0`, once the periodic collections let it run: while one runs the
+/// command answers GC_RUNNING, and it is tried again at once (for up to 5 min), to land
+/// in the gap before the next periodic one.
 fn final_collection(launcher: &Launcher, cwd: &Path) -> Result<serde_json::Value, String> {
     let command: Vec<String> = ["gc", "--grace", "0", "--json"].map(String::from).into();
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let deadline = Instant::now() + Duration::from_secs(300);
     loop {
         match launcher.attempt(cwd, &command) {
             Ok(out) => return serde_json::from_str(out.trim()).map_err(|e| format!("gc printed no JSON: {e}")),
-            Err(_) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(200));
-            }
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
             Err(err) => return Err(err),
         }
     }

@@ -211,18 +211,16 @@ impl Coordinator {
         })
     }
 
-    /// Runs the garbage collector every `gc_interval` (when set) until the handle is aborted;
-    /// a replica that finds another collecting skips its turn.
+    /// Runs the garbage collector `gc_interval` (when set) after the end of this replica's
+    /// last attempt, until the handle is aborted; a replica that finds another collecting
+    /// skips its turn. Counting from the end (not a fixed tick) leaves gaps between
+    /// collections even when one takes longer than the interval, so `cairn gc` finds one.
     pub fn spawn_collector(self: &Arc<Self>) -> Option<tokio::task::JoinHandle<()>> {
         let interval = self.config.gc_interval?;
         let coordinator = self.clone();
         Some(tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(interval);
-            // A tick missed while the last run took long is skipped, not run in a burst.
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            ticker.tick().await; // not at start-up
             loop {
-                ticker.tick().await;
+                tokio::time::sleep(interval).await;
                 let options = GcOptions { dry_run: false, grace: coordinator.config.gc_grace, purge_trash: false };
                 match coordinator.collect_garbage(options).await {
                     Ok(_) | Err(CoordError::GcRunning { .. }) => {}
