@@ -298,14 +298,17 @@ async fn an_edit_of_a_version_deleted_before_its_draft_exists_is_refused() {
     assert!(matches!(draft, Err(CoordError::DraftNotFound { .. })), "no draft on a deleted base: {draft:?}");
 }
 
-/// A BlobStore that dates every blob as S3 dates a multipart object: when its upload
-/// *began* — here, long ago (the epoch).
-struct DatedAtUploadStart(Arc<dyn BlobStore>);
+/// A BlobStore that dates listed objects its own way (`redate` changes each listed one):
+/// how S3 dates a multipart object, or a store whose clock differs from the collector's.
+struct Redated {
+    inner: Arc<dyn BlobStore>,
+    redate: fn(&mut cairn_blob::ObjectInfo),
+}
 
 #[async_trait::async_trait]
-impl BlobStore for DatedAtUploadStart {
+impl BlobStore for Redated {
     async fn begin_put(&self, key: &str) -> Result<Box<dyn cairn_blob::BlobWriter>, cairn_blob::BlobError> {
-        self.0.begin_put(key).await
+        self.inner.begin_put(key).await
     }
     async fn resume_put(
         &self,
@@ -314,13 +317,13 @@ impl BlobStore for DatedAtUploadStart {
         token: Option<&str>,
         part_size: u64,
     ) -> Result<Box<dyn cairn_blob::BlobWriter>, cairn_blob::BlobError> {
-        self.0.resume_put(key, offset, token, part_size).await
+        self.inner.resume_put(key, offset, token, part_size).await
     }
     async fn discard_upload(&self, key: &str, token: Option<&str>) -> Result<(), cairn_blob::BlobError> {
-        self.0.discard_upload(key, token).await
+        self.inner.discard_upload(key, token).await
     }
     fn part_size(&self) -> u64 {
-        self.0.part_size()
+        self.inner.part_size()
     }
     async fn get(
         &self,
@@ -328,19 +331,19 @@ impl BlobStore for DatedAtUploadStart {
         offset: u64,
         length: Option<u64>,
     ) -> Result<cairn_blob::ByteStream, cairn_blob::BlobError> {
-        self.0.get(key, offset, length).await
+        self.inner.get(key, offset, length).await
     }
     async fn head(&self, key: &str) -> Result<Option<u64>, cairn_blob::BlobError> {
-        self.0.head(key).await
+        self.inner.head(key).await
     }
     async fn delete(&self, key: &str) -> Result<(), cairn_blob::BlobError> {
-        self.0.delete(key).await
+        self.inner.delete(key).await
     }
     async fn copy_into_trash(&self, key: &str) -> Result<Option<u64>, cairn_blob::BlobError> {
-        self.0.copy_into_trash(key).await
+        self.inner.copy_into_trash(key).await
     }
     async fn restore_from_trash(&self, key: &str) -> Result<bool, cairn_blob::BlobError> {
-        self.0.restore_from_trash(key).await
+        self.inner.restore_from_trash(key).await
     }
     async fn list(
         &self,
@@ -348,7 +351,7 @@ impl BlobStore for DatedAtUploadStart {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<String>, cairn_blob::BlobError> {
-        self.0.list(prefix, after, limit).await
+        self.inner.list(prefix, after, limit).await
     }
     async fn list_info(
         &self,
@@ -356,10 +359,8 @@ impl BlobStore for DatedAtUploadStart {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<cairn_blob::ObjectInfo>, cairn_blob::BlobError> {
-        let mut listed = self.0.list_info(prefix, after, limit).await?;
-        for object in listed.iter_mut().filter(|o| o.key.starts_with("blobs/")) {
-            object.modified_ms = 0;
-        }
+        let mut listed = self.inner.list_info(prefix, after, limit).await?;
+        listed.iter_mut().for_each(self.redate);
         Ok(listed)
     }
 }
@@ -371,7 +372,13 @@ impl BlobStore for DatedAtUploadStart {
 async fn blobs_uploaded_in_parts_or_found_stored_stay_young_for_the_grace_period() {
     let etcd = EtcdServer::start();
     let (_dir, local) = local_store();
-    let store: Arc<dyn BlobStore> = Arc::new(DatedAtUploadStart(local.clone()));
+    // Every blob dated as S3 dates a multipart object: when its upload began (the epoch).
+    let redate: fn(&mut cairn_blob::ObjectInfo) = |o| {
+        if o.key.starts_with("blobs/") {
+            o.modified_ms = 0;
+        }
+    };
+    let store: Arc<dyn BlobStore> = Arc::new(Redated { inner: local.clone(), redate });
     let coordinator = replica(&etcd, None, store.clone(), "c").await;
     let hour = GcOptions { grace: Duration::from_secs(3600), ..no_grace() };
     // In parts: larger than one part of the local store.
@@ -479,79 +486,15 @@ async fn orphan_staging_is_collected_and_a_dry_run_opens_no_generation() {
     assert_eq!(shared.head(&orphan).await.unwrap(), None);
 }
 
-/// A store whose clock runs two hours behind the collector's: every object it dates looks
-/// two hours older to a collector that trusts its own clock.
-struct SlowClock(Arc<dyn BlobStore>);
-
-#[async_trait::async_trait]
-impl BlobStore for SlowClock {
-    async fn begin_put(&self, key: &str) -> Result<Box<dyn cairn_blob::BlobWriter>, cairn_blob::BlobError> {
-        self.0.begin_put(key).await
-    }
-    async fn resume_put(
-        &self,
-        key: &str,
-        offset: u64,
-        token: Option<&str>,
-        part_size: u64,
-    ) -> Result<Box<dyn cairn_blob::BlobWriter>, cairn_blob::BlobError> {
-        self.0.resume_put(key, offset, token, part_size).await
-    }
-    async fn discard_upload(&self, key: &str, token: Option<&str>) -> Result<(), cairn_blob::BlobError> {
-        self.0.discard_upload(key, token).await
-    }
-    fn part_size(&self) -> u64 {
-        self.0.part_size()
-    }
-    async fn get(
-        &self,
-        key: &str,
-        offset: u64,
-        length: Option<u64>,
-    ) -> Result<cairn_blob::ByteStream, cairn_blob::BlobError> {
-        self.0.get(key, offset, length).await
-    }
-    async fn head(&self, key: &str) -> Result<Option<u64>, cairn_blob::BlobError> {
-        self.0.head(key).await
-    }
-    async fn delete(&self, key: &str) -> Result<(), cairn_blob::BlobError> {
-        self.0.delete(key).await
-    }
-    async fn copy_into_trash(&self, key: &str) -> Result<Option<u64>, cairn_blob::BlobError> {
-        self.0.copy_into_trash(key).await
-    }
-    async fn restore_from_trash(&self, key: &str) -> Result<bool, cairn_blob::BlobError> {
-        self.0.restore_from_trash(key).await
-    }
-    async fn list(
-        &self,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<String>, cairn_blob::BlobError> {
-        self.0.list(prefix, after, limit).await
-    }
-    async fn list_info(
-        &self,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<cairn_blob::ObjectInfo>, cairn_blob::BlobError> {
-        let mut listed = self.0.list_info(prefix, after, limit).await?;
-        for object in &mut listed {
-            object.modified_ms = object.modified_ms.saturating_sub(2 * 3600 * 1000);
-        }
-        Ok(listed)
-    }
-}
-
 /// Finding 8: the cut-off compared the collector's clock with the store's object times;
 /// a store whose clock is behind made fresh uploads look old. Ages are the store's now.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ages_are_judged_by_the_stores_clock_not_the_collectors() {
     let etcd = EtcdServer::start();
     let (_dir, local) = local_store();
-    let store: Arc<dyn BlobStore> = Arc::new(SlowClock(local.clone()));
+    // A store whose clock runs two hours behind the collector's.
+    let redate: fn(&mut cairn_blob::ObjectInfo) = |o| o.modified_ms = o.modified_ms.saturating_sub(2 * 3600 * 1000);
+    let store: Arc<dyn BlobStore> = Arc::new(Redated { inner: local.clone(), redate });
     let coordinator = replica(&etcd, None, store.clone(), "c").await;
     let fresh = garbage(&*store, b"uploaded a moment ago").await;
     let report =
