@@ -93,7 +93,7 @@ pub fn scenarios() -> Vec<Scenario> {
     ]
 }
 
-/// Larger configurations, run by hand (`cargo test -p cairn-gc-model --release -- --ignored`):
+/// Larger configurations, run by hand (`cargo run -p cairn-gc-model --release --example larger_configurations`):
 /// 3 collectors, 2 pauses,
 /// more requests at once.
 pub fn large_scenarios() -> Vec<Scenario> {

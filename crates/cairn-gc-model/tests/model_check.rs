@@ -1,7 +1,7 @@
 //! The checker over the protocol: the fixed protocol keeps every invariant in every small
 //! configuration, every seeded bug is found, and every action is named in the code.
 
-use cairn_gc_model::{ACTION_NAMES, GcModel, SeededBug, check, large_scenarios, scenarios};
+use cairn_gc_model::{ACTION_NAMES, GcModel, SeededBug, check, scenarios};
 
 /// States the small configurations reach in all (the checker is exhaustive and
 /// deterministic: a change to the model or the configurations changes this number).
@@ -67,19 +67,5 @@ fn collect_sources(dir: &std::path::Path, out: &mut String) {
         } else if path.extension().is_some_and(|e| e == "rs") {
             out.push_str(&std::fs::read_to_string(&path).unwrap());
         }
-    }
-}
-
-/// Larger configurations (3 collectors, 2 pauses, up to 4 requests), run by hand:
-/// `cargo test -p cairn-gc-model --release -- --ignored --nocapture`.
-#[test]
-#[ignore = "minutes: run by hand with --ignored"]
-fn larger_configurations() {
-    for scenario in large_scenarios() {
-        let name = scenario.name;
-        let started = std::time::Instant::now();
-        let outcome = check(GcModel::new(scenario, None));
-        println!("{name}: {} states in {:.1} s", outcome.unique_states, started.elapsed().as_secs_f64());
-        assert!(outcome.violated.is_empty(), "{name}: {:?} by {:?}", outcome.violated, outcome.counterexample);
     }
 }
